@@ -1,0 +1,20 @@
+/**
+ * The crypto the engine needs, behind one interface so each environment picks its fastest
+ * implementation (node:crypto in Node, @noble in browsers; WebCrypto Ed25519 where present).
+ * Hashing is synchronous because proof of work and ID checks hash in tight loops;
+ * signing and verifying may be asynchronous because WebCrypto is.
+ */
+export interface CryptoBackend {
+  readonly name: string;
+  sha256(data: Uint8Array): Uint8Array;
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  randomBytes(length: number): Uint8Array;
+  /** The Ed25519 public key of a 32-byte secret seed. */
+  publicKeyFromSeed(seed: Uint8Array): Uint8Array;
+  sign(seed: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}
+
+export const PUBLIC_KEY_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+export const SEED_BYTES = 32;

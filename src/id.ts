@@ -1,0 +1,68 @@
+/** 256-bit node IDs and record keys with the XOR metric. */
+import { fromHex, toHex } from './bytes.js';
+
+export const ID_BYTES = 32;
+export const ID_BITS = ID_BYTES * 8;
+
+export type NodeId = Uint8Array;
+
+export function isId(value: unknown): value is NodeId {
+  return value instanceof Uint8Array && value.length === ID_BYTES;
+}
+
+export function idToHex(id: NodeId): string {
+  return toHex(id);
+}
+
+export function idFromHex(hex: string): NodeId {
+  const id = fromHex(hex);
+  if (id.length !== ID_BYTES) throw new TypeError(`an ID is ${ID_BYTES * 2} hex digits`);
+  return id;
+}
+
+export function xorDistance(a: NodeId, b: NodeId): Uint8Array {
+  const out = new Uint8Array(ID_BYTES);
+  for (let i = 0; i < ID_BYTES; i++) out[i] = a[i]! ^ b[i]!;
+  return out;
+}
+
+/** Compares distance(a, target) with distance(b, target) without allocating: <0 when a is closer. */
+export function compareDistance(a: NodeId, b: NodeId, target: NodeId): number {
+  for (let i = 0; i < ID_BYTES; i++) {
+    const da = a[i]! ^ target[i]!;
+    const db = b[i]! ^ target[i]!;
+    if (da !== db) return da - db;
+  }
+  return 0;
+}
+
+/** Length of the common prefix of two IDs, in bits (256 when equal). */
+export function commonPrefixLength(a: NodeId, b: NodeId): number {
+  for (let i = 0; i < ID_BYTES; i++) {
+    const x = a[i]! ^ b[i]!;
+    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
+  }
+  return ID_BITS;
+}
+
+/**
+ * A random ID sharing exactly `prefixBits` leading bits with `base` (the next bit differs):
+ * a target inside one bucket, used to refresh it.
+ */
+export function randomIdInBucket(base: NodeId, prefixBits: number, random: Uint8Array): NodeId {
+  const out = Uint8Array.from(random.subarray(0, ID_BYTES));
+  const fullBytes = prefixBits >> 3;
+  for (let i = 0; i < fullBytes; i++) out[i] = base[i]!;
+  if (prefixBits < ID_BITS) {
+    const bit = prefixBits & 7;
+    const mask = 0xff << (8 - bit); // the bits still shared in this byte
+    const flip = 0x80 >> bit; // the first bit that must differ
+    const byte = (base[fullBytes]! & mask) | (out[fullBytes]! & ~mask & 0xff);
+    out[fullBytes] = ((byte & ~flip) | (~base[fullBytes]! & flip)) & 0xff;
+  }
+  return out;
+}
+
+export function sortByDistance<T extends { id: NodeId }>(items: T[], target: NodeId): T[] {
+  return items.sort((a, b) => compareDistance(a.id, b.id, target));
+}

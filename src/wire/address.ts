@@ -1,0 +1,130 @@
+/**
+ * Transport addresses travel as opaque (kind, bytes) pairs: only the transport that owns a kind
+ * interprets the bytes. The IP:port helpers below are shared by the UDP and simulated transports.
+ */
+import { toHex } from '../bytes.js';
+
+export interface PeerAddress {
+  /** Which transport understands `data` (see AddressKind). */
+  readonly kind: number;
+  readonly data: Uint8Array;
+}
+
+export const AddressKind = {
+  UDP: 1,
+  SIM: 2,
+  WEBRTC: 3,
+} as const;
+
+export const MAX_ADDRESS_BYTES = 64;
+
+/** A stable string for maps and logs: "kind:hex". */
+export function addressKey(addr: PeerAddress): string {
+  return `${addr.kind}:${toHex(addr.data)}`;
+}
+
+export function sameAddress(a: PeerAddress, b: PeerAddress): boolean {
+  return a.kind === b.kind && addressKey(a) === addressKey(b);
+}
+
+export interface IpPort {
+  /** Dotted IPv4 or canonical lowercase IPv6 without brackets. */
+  ip: string;
+  port: number;
+}
+
+export function encodeIpPort(kind: number, { ip, port }: IpPort): PeerAddress {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`bad port ${port}`);
+  const ipBytes = ip.includes(':') ? ipv6Bytes(ip) : ipv4Bytes(ip);
+  const data = new Uint8Array(ipBytes.length + 2);
+  data.set(ipBytes);
+  data[ipBytes.length] = port >> 8;
+  data[ipBytes.length + 1] = port & 0xff;
+  return { kind, data };
+}
+
+/** Returns undefined for anything that is not 4+2 or 16+2 bytes or has port 0. */
+export function decodeIpPort(addr: PeerAddress): IpPort | undefined {
+  const d = addr.data;
+  if (d.length !== 6 && d.length !== 18) return undefined;
+  const port = (d[d.length - 2]! << 8) | d[d.length - 1]!;
+  if (port === 0) return undefined;
+  const ip = d.length === 6 ? Array.from(d.subarray(0, 4)).join('.') : ipv6String(d.subarray(0, 16));
+  return { ip, port };
+}
+
+export function formatIpPort({ ip, port }: IpPort): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** Parses "host:port" or "[v6]:port" (host must be a literal IP). */
+export function parseIpPort(text: string): IpPort {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text) ?? /^([0-9.]+):(\d+)$/.exec(text);
+  if (!m) throw new TypeError(`expected ip:port or [ipv6]:port, got "${text}"`);
+  const port = Number(m[2]);
+  const ip = m[1]!.includes(':') ? ipv6String(ipv6Bytes(m[1]!)) : m[1]!;
+  if (!m[1]!.includes(':')) ipv4Bytes(ip);
+  if (port < 1 || port > 65535) throw new RangeError(`bad port ${port}`);
+  return { ip, port };
+}
+
+function ipv4Bytes(ip: string): Uint8Array {
+  const parts = ip.split('.');
+  if (parts.length !== 4) throw new TypeError(`bad IPv4 address "${ip}"`);
+  return Uint8Array.from(
+    parts.map((p) => {
+      const n = Number(p);
+      if (!/^\d{1,3}$/.test(p) || n > 255) throw new TypeError(`bad IPv4 address "${ip}"`);
+      return n;
+    }),
+  );
+}
+
+function ipv6Bytes(ip: string): Uint8Array {
+  let text = ip.toLowerCase();
+  // An IPv4 tail ("::ffff:1.2.3.4") becomes two hextets.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const b = ipv4Bytes(v4[1]!);
+    text = text.slice(0, -v4[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) throw new TypeError(`bad IPv6 address "${ip}"`);
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if ((halves.length === 1 && missing !== 0) || missing < 0) throw new TypeError(`bad IPv6 address "${ip}"`);
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    if (!/^[0-9a-f]{1,4}$/.test(g)) throw new TypeError(`bad IPv6 address "${ip}"`);
+    const n = parseInt(g, 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  });
+  return out;
+}
+
+/** RFC 5952 canonical text: lowercase, longest zero run (≥ 2 groups) compressed. */
+function ipv6String(b: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
