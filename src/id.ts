@@ -66,3 +66,8 @@ export function randomIdInBucket(base: NodeId, prefixBits: number, random: Uint8
 export function sortByDistance<T extends { id: NodeId }>(items: T[], target: NodeId): T[] {
   return items.sort((a, b) => compareDistance(a.id, b.id, target));
 }
+
+export function equalIds(a: NodeId, b: NodeId): boolean {
+  for (let i = 0; i < ID_BYTES; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -74,7 +74,8 @@ function ipv4Bytes(ip: string): Uint8Array {
   return Uint8Array.from(
     parts.map((p) => {
       const n = Number(p);
-      if (!/^\d{1,3}$/.test(p) || n > 255) throw new TypeError(`bad IPv4 address "${ip}"`);
+      // No leading zeros: "010" is octal 8 to inet_aton, so accepting it would be ambiguous.
+      if (!/^(0|[1-9]\d{0,2})$/.test(p) || n > 255) throw new TypeError(`bad IPv4 address "${ip}"`);
       return n;
     }),
   );
@@ -83,7 +84,8 @@ function ipv4Bytes(ip: string): Uint8Array {
 function ipv6Bytes(ip: string): Uint8Array {
   let text = ip.toLowerCase();
   // An IPv4 tail ("::ffff:1.2.3.4") becomes two hextets.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  // The dotted quad must be a whole group: without the anchor "::a1.2.3.4" would parse as "::a102:304".
+  const v4 = /(?:^|:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {
     const b = ipv4Bytes(v4[1]!);
     text = text.slice(0, -v4[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
@@ -93,7 +95,8 @@ function ipv6Bytes(ip: string): Uint8Array {
   const head = halves[0] ? halves[0].split(':') : [];
   const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
   const missing = 8 - head.length - tail.length;
-  if ((halves.length === 1 && missing !== 0) || missing < 0) throw new TypeError(`bad IPv6 address "${ip}"`);
+  // "::" stands for at least one zero group (RFC 4291 2.2), so with it at most 7 groups are written.
+  if (halves.length === 1 ? missing !== 0 : missing < 1) throw new TypeError(`bad IPv6 address "${ip}"`);
   const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
   const out = new Uint8Array(16);
   groups.forEach((g, i) => {

@@ -6,9 +6,12 @@ export class DecodeFailure extends Error {}
 
 export class Reader {
   private at = 0;
+  private readonly bytes: Uint8Array;
   private readonly view: DataView;
 
-  constructor(private readonly bytes: Uint8Array) {
+  constructor(bytes: Uint8Array) {
+    // A plain Uint8Array view: on a Node Buffer, slice() would alias instead of copying.
+    this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 

@@ -1,0 +1,677 @@
+/**
+ * The spydht node: routing table, RPC, lookups and storage wired together behind a small
+ * promise-based API (put / get / delete / close). It never asks which environment it runs in:
+ * transports and the crypto backend are given to it.
+ */
+import { onAbort } from './abort.js';
+import { fromUtf8, toHex, utf8 } from './bytes.js';
+import { Timers, realClock, type Clock } from './clock.js';
+import type { CryptoBackend } from './crypto/backend.js';
+import { Identity, solvesIdPuzzle } from './crypto/identity.js';
+import { nobleCrypto } from './crypto/noble.js';
+import { inThreadPowSolver, type PowSolver } from './crypto/pow.js';
+import { SpydhtError } from './errors.js';
+import { Emitter } from './events.js';
+import { ID_BITS, compareDistance, equalIds, idFromHex, idToHex, isId, randomIdInBucket, type NodeId } from './id.js';
+import { lookup, type LookupPeer, type LookupResult, type QueryOutcome } from './lookup/lookup.js';
+import { Maintenance } from './maintenance.js';
+import { networkConfig, type NetworkConfig, type NetworkOptions } from './network.js';
+import { RateLimiter, type RateLimitOptions } from './rpc/rate-limit.js';
+import { Rpc, type IncomingRequest, type Reply } from './rpc/rpc.js';
+import type { Contact, ContactInfo } from './routing/contact.js';
+import { RoutingTable, type BucketSnapshot } from './routing/table.js';
+import { serveRequest } from './serve.js';
+import { createDeleteProof, createRecord, verifyRecordForKey, type RecordRules } from './storage/record.js';
+import { LocalStore, type LocalStoreOptions } from './storage/store.js';
+import type { Transport } from './transport/transport.js';
+import { addressKey, type PeerAddress } from './wire/address.js';
+import {
+  DeleteStatus,
+  Flags,
+  MessageType,
+  StoreStatus,
+  type Body,
+  type WireContact,
+  type WireRecord,
+} from './wire/messages.js';
+
+export const DEFAULT_ALPHA = 3;
+/** Default lifetime of a put, seconds (capped by the network's maxTtlSeconds). */
+export const DEFAULT_TTL_SECONDS = 24 * 3600;
+/** Default deadline of one put/get/delete/lookup. */
+export const DEFAULT_OPERATION_TIMEOUT_MS = 30_000;
+/** Consecutive failed requests after which a contact leaves the table. */
+const MAX_FAILURES = 3;
+
+export interface DHTOptions {
+  /** Datagram transports this node speaks (UDP, simulated, WebRTC …). */
+  transports: Transport[];
+  /** Crypto implementation; defaults to @noble (works everywhere). */
+  crypto?: CryptoBackend;
+  /** This node's key pair; generated (solving the ID puzzle) when omitted. */
+  identity?: Identity;
+  network?: NetworkOptions;
+  /** Addresses of known nodes to join through. */
+  bootstrap?: PeerAddress[];
+  /** Time source; tests pass a virtual clock. */
+  clock?: Clock;
+  k?: number;
+  alpha?: number;
+  /** Per-IP limit of routing-table entries (default 2). */
+  maxPerIp?: number;
+  storage?: LocalStoreOptions;
+  /** Client mode: sends requests only, stores nothing for others, never enters routing tables. */
+  client?: boolean;
+  /** Where proof of work runs (default: in this thread, in slices that yield to the event loop). */
+  powSolver?: PowSolver;
+  rateLimit?: Partial<RateLimitOptions>;
+  /** Default deadline for operations, ms. */
+  operationTimeoutMs?: number;
+}
+
+export interface OperationOptions {
+  signal?: AbortSignal;
+  /** Deadline in ms for this operation (default: the node's operationTimeoutMs). */
+  timeoutMs?: number;
+}
+
+export interface PutOptions extends OperationOptions {
+  /** Lifetime in seconds (default 24 h, at most the network's maxTtlSeconds). */
+  ttl?: number;
+  /**
+   * Who may delete the record: an Identity, or null for an unowned record nobody can delete.
+   * Default: this node's identity.
+   */
+  owner?: Identity | null;
+}
+
+export interface DeleteOptions extends OperationOptions {
+  /** The owner's identity (default: this node's). */
+  owner?: Identity;
+}
+
+export interface PutResult {
+  key: string;
+  /** Nodes that confirmed the store (this one included when it is among the closest). */
+  stored: number;
+}
+
+export interface FindValueResult {
+  value: DHTValue | undefined;
+  /** Sequential lookup rounds until the value arrived (0 when it was held locally). */
+  hops: number;
+  queried: number;
+}
+
+export interface DHTEvents extends Record<string, unknown> {
+  'contact-added': ContactInfo;
+  'contact-removed': ContactInfo;
+  'contact-updated': ContactInfo;
+  /** A record was stored here at another node's request. */
+  stored: { key: string };
+  /** A record held here was deleted by its owner. */
+  deleted: { key: string };
+}
+
+export interface RoutingSnapshot {
+  id: string;
+  size: number;
+  buckets: { index: number; contacts: ContactInfo[]; replacements: number }[];
+}
+
+/** A verified value returned by `get`. */
+export class DHTValue {
+  readonly key: string;
+  readonly label: Uint8Array;
+  readonly content: Uint8Array;
+  readonly expiresAt: Date;
+  /** Hex public key of the owner, when the record has one. */
+  readonly owner: string | undefined;
+
+  /** @internal */
+  constructor(record: WireRecord) {
+    this.key = toHex(record.key);
+    this.label = record.label;
+    this.content = record.content;
+    this.expiresAt = new Date(record.expiresAt * 1000);
+    this.owner = record.owner ? toHex(record.owner.publicKey) : undefined;
+  }
+
+  /** Content as UTF-8 text (throws TypeError if it is not valid UTF-8). */
+  text(): string {
+    return fromUtf8(this.content);
+  }
+
+  labelText(): string {
+    return fromUtf8(this.label);
+  }
+}
+
+export class DHT extends Emitter<DHTEvents> {
+  readonly identity: Identity;
+  readonly crypto: CryptoBackend;
+  readonly config: NetworkConfig;
+  readonly table: RoutingTable;
+  readonly store: LocalStore;
+  readonly rpc: Rpc;
+  readonly clock: Clock;
+  readonly k: number;
+  readonly alpha: number;
+  readonly client: boolean;
+  readonly #timers: Timers;
+  readonly #transports: Transport[];
+  readonly #rules: RecordRules;
+  readonly #solver: PowSolver;
+  readonly #writeLimiter: RateLimiter;
+  readonly #maintenance: Maintenance;
+  readonly #counters: Record<string, number> = {};
+  readonly #operationTimeoutMs: number;
+  #bootstrap: PeerAddress[];
+  #closed = false;
+
+  /** Creates a node, generating an identity (ID puzzle) when none is given. Call `bootstrap()` next. */
+  static async create(options: DHTOptions): Promise<DHT> {
+    const crypto = options.crypto ?? nobleCrypto;
+    const config = networkConfig(crypto, options.network);
+    const identity = options.identity ?? (await Identity.generate({ crypto, difficulty: config.idDifficulty }));
+    return new DHT(options, crypto, config, identity);
+  }
+
+  private constructor(options: DHTOptions, crypto: CryptoBackend, config: NetworkConfig, identity: Identity) {
+    super();
+    if (!solvesIdPuzzle(crypto, identity.id, config.idDifficulty)) {
+      throw SpydhtError.invalidArgument(`identity does not solve this network's ID puzzle (difficulty ${config.idDifficulty})`);
+    }
+    if (!options.transports?.length) throw SpydhtError.invalidArgument('at least one transport is required');
+    this.identity = identity;
+    this.crypto = crypto;
+    this.config = config;
+    this.clock = options.clock ?? realClock;
+    this.k = options.k ?? 20;
+    this.alpha = options.alpha ?? DEFAULT_ALPHA;
+    this.client = options.client ?? false;
+    this.#operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+    this.#timers = new Timers(this.clock);
+    this.#transports = options.transports;
+    this.#bootstrap = options.bootstrap ?? [];
+    this.#rules = {
+      networkId: config.networkId,
+      powBaseBits: config.powBaseBits,
+      maxTtlSeconds: config.maxTtlSeconds,
+      maxSkewSeconds: config.maxSkewSeconds,
+    };
+    this.#solver = options.powSolver ?? inThreadPowSolver(crypto);
+    this.#writeLimiter = new RateLimiter(
+      { perKeyRate: 20, perKeyBurst: 40, globalRate: 1000, globalBurst: 2000, maxKeys: 4096 },
+      () => this.clock.now(),
+    );
+    this.table = new RoutingTable({ localId: identity.id, k: this.k, maxPerIp: options.maxPerIp, now: () => this.clock.now() });
+    this.store = new LocalStore(options.storage);
+    this.rpc = new Rpc({
+      identity,
+      crypto,
+      networkId: config.networkId,
+      idDifficulty: config.idDifficulty,
+      transports: options.transports,
+      clock: this.clock,
+      timers: this.#timers,
+      client: this.client,
+      rateLimit: options.rateLimit,
+      onRequest: (req) => this.#onRequest(req),
+      onVerifiedReply: (reply) => this.#onVerifiedReply(reply),
+    });
+    this.table.on('added', (c) => {
+      this.emit('contact-added', this.#info(c));
+      this.#maintenance.contactAdded(c);
+    });
+    this.table.on('removed', (c) => this.emit('contact-removed', this.#info(c)));
+    this.table.on('updated', (c) => this.emit('contact-updated', this.#info(c)));
+    this.#maintenance = new Maintenance({
+      dht: this,
+      timers: this.#timers,
+      random: (n) => crypto.randomBytes(n),
+      hasBootstrap: () => this.#bootstrap.length > 0,
+      rebootstrap: () => this.bootstrap().then(() => undefined),
+      refresh: (target) => this.findNode(target).then(() => undefined),
+      pingContact: (c) => this.#pingContact(c),
+      republish: (record) => this.#replicate(record, undefined).then(() => undefined),
+      storeAt: (contact, record) => this.#storeAt(this.#peerOf(contact), record, undefined).then(() => undefined),
+      handshake: (id, address) =>
+        this.rpc.request(address, { type: MessageType.PING, pad: 0 }, { expectId: id, attempts: 2 }).then(() => undefined),
+    });
+    this.#maintenance.start();
+  }
+
+  /** This node's ID, hex. */
+  get id(): string {
+    return idToHex(this.identity.id);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Counters for drops, retries and stores: every silent drop is counted here. */
+  stats(): Record<string, number> {
+    return {
+      ...this.rpc.stats,
+      ...this.#counters,
+      contacts: this.table.size,
+      records: this.store.size,
+      storedBytes: this.store.bytes,
+      pendingRequests: this.rpc.pendingCount,
+    };
+  }
+
+  /** Addresses this node can be reached at, as far as its transports know. */
+  localAddresses(): PeerAddress[] {
+    return this.#transports.flatMap((t) => t.localAddresses());
+  }
+
+  /** Human-readable form of an address (e.g. "127.0.0.1:4000"). */
+  formatAddress(addr: PeerAddress): string {
+    return this.rpc.format(addr);
+  }
+
+  /**
+   * Joins the network through `addresses` (default: the `bootstrap` option): pings them, then looks
+   * up its own ID and fills the buckets beyond its closest neighbour. Resolves with the table size.
+   */
+  async bootstrap(addresses: PeerAddress[] = this.#bootstrap, options: OperationOptions = {}): Promise<number> {
+    this.#assertOpen();
+    if (addresses !== this.#bootstrap && addresses.length) this.#bootstrap = addresses;
+    return this.#operation(options, async (signal) => {
+      const pings = await Promise.allSettled(
+        addresses.map((addr) => this.rpc.request(addr, { type: MessageType.PING, pad: 0 }, { attempts: 4, signal })),
+      );
+      const answered = pings.filter((p) => p.status === 'fulfilled').length;
+      if (answered === 0 && this.table.size === 0) {
+        throw new SpydhtError('BOOTSTRAP_FAILED', `no bootstrap node answered (${addresses.length} tried)`);
+      }
+      const self = await this.#lookupNodes(this.identity.id, signal);
+      // Fill the far buckets too (Kademlia's join): a few lookups into buckets nearer the root than our closest neighbour.
+      const nearest = self.closest[0];
+      const depth = nearest ? this.table.bucketIndex(nearest.id) : 0;
+      const refreshes: Promise<unknown>[] = [];
+      for (let i = 0; i < Math.min(depth, ID_BITS); i++) {
+        const target = randomIdInBucket(this.identity.id, i, this.crypto.randomBytes(32));
+        if (this.table.closest(target, this.k).length >= this.k) continue;
+        refreshes.push(this.#lookupNodes(target, signal).catch(() => {}));
+        this.table.markRefreshed(i);
+        if (refreshes.length >= 4) break;
+      }
+      await Promise.all(refreshes);
+      return this.table.size;
+    });
+  }
+
+  /** Pings an address; resolves with the verified contact's ID (hex) and the round trip in ms. */
+  async ping(address: PeerAddress, options: OperationOptions = {}): Promise<{ id: string; rtt: number }> {
+    this.#assertOpen();
+    return this.#operation(options, async (signal) => {
+      const reply = await this.rpc.request(address, { type: MessageType.PING, pad: 0 }, { attempts: 3, signal });
+      return { id: idToHex(reply.message.senderId), rtt: reply.rtt };
+    });
+  }
+
+  /**
+   * Stores an immutable value on the k nodes closest to its key and resolves with the key (hex).
+   * Label and content may be text (UTF-8) or bytes; together at most 4096 bytes, label ≤ 255.
+   */
+  async put(label: string | Uint8Array, content: string | Uint8Array, options: PutOptions = {}): Promise<string> {
+    return (await this.publish(label, content, options)).key;
+  }
+
+  /** Like `put`, also telling how many nodes confirmed the store. */
+  async publish(label: string | Uint8Array, content: string | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    this.#assertOpen();
+    const labelBytes = asBytes(label, 'label');
+    const contentBytes = asBytes(content, 'content');
+    const ttl = options.ttl ?? Math.min(DEFAULT_TTL_SECONDS, this.config.maxTtlSeconds);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > this.config.maxTtlSeconds) {
+      throw SpydhtError.invalidArgument(`ttl must be an integer from 1 to ${this.config.maxTtlSeconds} seconds`);
+    }
+    const owner = options.owner === undefined ? this.identity : options.owner ?? undefined;
+    return this.#operation(options, async (signal) => {
+      let record: WireRecord;
+      try {
+        record = await createRecord({
+          crypto: this.crypto,
+          rules: this.#rules,
+          label: labelBytes,
+          content: contentBytes,
+          ttlSeconds: ttl,
+          nowSeconds: this.#nowSeconds(),
+          owner,
+          solver: this.#solver,
+          signal,
+        });
+      } catch (err) {
+        if (err instanceof RangeError) throw SpydhtError.invalidArgument(err.message);
+        throw err;
+      }
+      const stored = await this.#replicate(record, signal);
+      return { key: toHex(record.key), stored };
+    });
+  }
+
+  /** Finds a value by key (hex or bytes); resolves undefined when no node has it. Verified before returning. */
+  async get(key: string | Uint8Array, options: OperationOptions = {}): Promise<DHTValue | undefined> {
+    return (await this.findValue(key, options)).value;
+  }
+
+  /** Like `get`, also reporting lookup hops and queries. */
+  async findValue(key: string | Uint8Array, options: OperationOptions = {}): Promise<FindValueResult> {
+    this.#assertOpen();
+    const keyBytes = asKey(key);
+    const local = this.store.get(keyBytes, this.#nowSeconds());
+    if (local && (await verifyRecordForKey(this.crypto, this.#rules, local, keyBytes, this.#nowSeconds()))) {
+      return { value: new DHTValue(local), hops: 0, queried: 0 };
+    }
+    return this.#operation(options, async (signal) => {
+      const result = await this.#lookup<WireRecord>(keyBytes, signal, (peer, onSlow, s) => this.#queryValue(peer, keyBytes, onSlow, s));
+      return { value: result.value ? new DHTValue(result.value) : undefined, hops: result.hops, queried: result.queried };
+    });
+  }
+
+  /**
+   * Deletes an owned record everywhere it is stored. The owner's signed delete leaves a tombstone,
+   * so a stale copy cannot be stored again. Resolves with how many nodes accepted the delete.
+   */
+  async delete(key: string | Uint8Array, options: DeleteOptions = {}): Promise<number> {
+    this.#assertOpen();
+    const keyBytes = asKey(key);
+    const owner = options.owner ?? this.identity;
+    const held = this.store.entry(keyBytes)?.record;
+    if (held && (!held.owner || !equalIds(held.owner.publicKey, owner.publicKey))) {
+      throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
+    }
+    return this.#operation(options, async (signal) => {
+      const proof = await createDeleteProof(this.#rules, owner, keyBytes, this.#nowSeconds());
+      let accepted = 0;
+      let notOwner = 0;
+      if (!this.client) {
+        const local = this.store.delete(proof, proof.issuedAt + this.config.maxTtlSeconds + this.config.maxSkewSeconds);
+        if (local === DeleteStatus.DELETED) accepted++;
+      }
+      const closest = await this.#lookupNodes(keyBytes, signal);
+      await Promise.all(
+        closest.closest.map(async (peer) => {
+          try {
+            const reply = await this.rpc.request(peer.address, { type: MessageType.DELETE, proof }, { expectId: peer.id, attempts: 3, signal });
+            if (reply.message.type !== MessageType.DELETE_ACK) return;
+            if (reply.message.status === DeleteStatus.DELETED || reply.message.status === DeleteStatus.NOT_HELD) accepted++;
+            if (reply.message.status === DeleteStatus.NOT_OWNER) notOwner++;
+          } catch {
+            /* unreachable peers simply do not count */
+          }
+        }),
+      );
+      if (accepted === 0 && notOwner > 0) throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
+      return accepted;
+    });
+  }
+
+  /** The k closest nodes to `target` that answered, closest first. */
+  async findNode(target: string | Uint8Array, options: OperationOptions = {}): Promise<ContactInfo[]> {
+    this.#assertOpen();
+    const t = asKey(target);
+    return this.#operation(options, async (signal) => {
+      const result = await this.#lookupNodes(t, signal);
+      return result.closest.map((p) => ({
+        id: idToHex(p.id),
+        address: this.rpc.format(p.address),
+        transport: p.address.kind,
+        ip: this.rpc.ipOf(p.address) ?? '',
+        rtt: this.rpc.rtt.srtt(addressKey(p.address)) ?? null,
+        lastSeen: this.table.get(p.id)?.lastSeen ?? 0,
+      }));
+    });
+  }
+
+  /** The routing table as the demo page draws it. */
+  snapshot(): RoutingSnapshot {
+    return {
+      id: this.id,
+      size: this.table.size,
+      buckets: this.table.snapshot().map((b: BucketSnapshot) => ({
+        index: b.index,
+        contacts: b.contacts.map((c) => this.#info(c)),
+        replacements: b.replacements,
+      })),
+    };
+  }
+
+  /** Stops everything: timers, pending requests, transports. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#timers.close();
+    this.rpc.close();
+    await Promise.all(this.#transports.map((t) => t.close().catch(() => {})));
+    this.removeAllListeners();
+  }
+
+  // --- internals --------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#closed) throw SpydhtError.closed();
+  }
+
+  #nowSeconds(): number {
+    return Math.floor(this.clock.now() / 1000);
+  }
+
+  #count(what: string): void {
+    this.#counters[what] = (this.#counters[what] ?? 0) + 1;
+  }
+
+  /** Runs `fn` with one signal that fires on the caller's abort, the deadline, or close(). */
+  async #operation<T>(options: OperationOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const outer = options.signal;
+    if (outer?.aborted) throw SpydhtError.aborted(outer.reason);
+    const unwatch = outer ? onAbort(outer, () => controller.abort(outer.reason)) : () => {};
+    let timedOut = false;
+    const cancel = this.#timers.after(options.timeoutMs ?? this.#operationTimeoutMs, () => {
+      timedOut = true;
+      controller.abort(SpydhtError.deadline());
+    });
+    try {
+      return await fn(controller.signal);
+    } catch (err) {
+      if (timedOut) throw SpydhtError.deadline();
+      if (this.#closed) throw SpydhtError.closed();
+      throw err;
+    } finally {
+      cancel();
+      unwatch();
+    }
+  }
+
+  #info(c: Contact): ContactInfo {
+    return {
+      id: idToHex(c.id),
+      address: this.rpc.format(c.address),
+      transport: c.address.kind,
+      ip: c.ip,
+      rtt: c.rtt ?? null,
+      lastSeen: c.lastSeen,
+    };
+  }
+
+  #peerOf(c: Contact): LookupPeer {
+    return { id: c.id, address: c.address, addresses: c.addresses };
+  }
+
+  /** Only verified round trips from non-clients reach here: the one way into the routing table. */
+  #onVerifiedReply(reply: Reply): void {
+    if (this.#closed) return;
+    const id = reply.message.senderId;
+    const ip = this.rpc.ipOf(reply.from);
+    if (ip === undefined) return;
+    const now = this.clock.now();
+    const result = this.table.insert({
+      id,
+      address: reply.from,
+      addresses: [reply.from],
+      ip,
+      rtt: this.rpc.rtt.srtt(addressKey(reply.from)),
+      lastSeen: now,
+      addedAt: now,
+      failures: 0,
+    });
+    if (result.status === 'full') this.#maintenance.bucketFull(result.stale);
+    else if (result.status === 'ip-limit') this.#count('ipLimited');
+  }
+
+  async #onRequest(req: IncomingRequest): Promise<Body | undefined> {
+    if (this.#closed) return undefined;
+    const m = req.message;
+    // A node that asks us something is a routing candidate, but only after our own signed round trip.
+    if (!(m.flags & Flags.CLIENT)) this.#maintenance.sawRequest(m.senderId, req.from);
+    return serveRequest(
+      {
+        crypto: this.crypto,
+        config: this.config,
+        rules: this.#rules,
+        table: this.table,
+        store: this.store,
+        writeLimiter: this.#writeLimiter,
+        ipOf: (a) => this.rpc.ipOf(a),
+        nowMs: () => this.clock.now(),
+        republishAt: () => this.#maintenance.nextRepublishAt(),
+        count: (what) => this.#count(what),
+        onStored: (key) => this.emit('stored', { key: toHex(key) }),
+        onDeleted: (key) => this.emit('deleted', { key: toHex(key) }),
+      },
+      req,
+    );
+  }
+
+  async #pingContact(c: Contact): Promise<boolean> {
+    try {
+      await this.rpc.request(c.address, { type: MessageType.PING, pad: 0 }, { expectId: c.id, attempts: 3 });
+      this.table.touch(c.id);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A verified contact from a lookup answer we can actually reach. */
+  #accept = (contact: WireContact): LookupPeer | undefined => {
+    if (equalIds(contact.id, this.identity.id)) return undefined;
+    // One hash weeds out IDs that do not solve the puzzle before we spend a datagram on them.
+    if (!solvesIdPuzzle(this.crypto, contact.id, this.config.idDifficulty)) {
+      this.#count('droppedBadContact');
+      return undefined;
+    }
+    const address = contact.addresses.find((a) => this.rpc.canReach(a));
+    if (!address) return undefined;
+    return { id: contact.id, address, addresses: contact.addresses };
+  };
+
+  #seeds(target: NodeId): LookupPeer[] {
+    return this.table.closest(target, this.k).map((c) => this.#peerOf(c));
+  }
+
+  #lookup<V>(
+    target: NodeId,
+    signal: AbortSignal,
+    query: (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<QueryOutcome<V>>,
+  ): Promise<LookupResult<V>> {
+    return lookup<V>({
+      target,
+      selfId: this.identity.id,
+      k: this.k,
+      alpha: this.alpha,
+      seeds: this.#seeds(target),
+      query: async (peer, onSlow, s) => {
+        try {
+          return await query(peer, onSlow, s);
+        } catch (err) {
+          if (!s.aborted && this.table.fail(peer.id) >= MAX_FAILURES) this.table.remove(peer.id);
+          throw err;
+        }
+      },
+      accept: this.#accept,
+      signal,
+    });
+  }
+
+  #lookupNodes(target: NodeId, signal: AbortSignal): Promise<LookupResult<never>> {
+    return this.#lookup<never>(target, signal, async (peer, onSlow, s) => {
+      const reply = await this.rpc.request(peer.address, { type: MessageType.FIND_NODE, target, pad: 0 }, { expectId: peer.id, onSlow, signal: s });
+      if (reply.message.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
+      return { contacts: reply.message.contacts };
+    });
+  }
+
+  async #queryValue(peer: LookupPeer, key: NodeId, onSlow: () => void, signal: AbortSignal): Promise<QueryOutcome<WireRecord>> {
+    // A peer withholds a value from an unproven address; its reply carried a token, so ask once more.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const reply = await this.rpc.request(peer.address, { type: MessageType.FIND_VALUE, key, pad: 0 }, { expectId: peer.id, onSlow, signal });
+      const m = reply.message;
+      if (m.type === MessageType.VALUE) {
+        if (await verifyRecordForKey(this.crypto, this.#rules, m.record, key, this.#nowSeconds())) return { contacts: [], value: m.record };
+        this.#count('droppedBadValue');
+        throw SpydhtError.invalidRecord('peer returned a value that does not verify');
+      }
+      if (m.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
+      if (!m.valueWithheld || attempt === 1) return { contacts: m.contacts };
+    }
+    return { contacts: [] };
+  }
+
+  /** Stores a record on the k closest nodes (and here, when this node is among them). */
+  async #replicate(record: WireRecord, signal: AbortSignal | undefined): Promise<number> {
+    const s = signal ?? new AbortController().signal;
+    const result = await this.#lookupNodes(record.key, s);
+    let stored = 0;
+    let full = 0;
+    let deleted = 0;
+    const farthest = result.closest[this.k - 1];
+    const selfAmongClosest = !this.client && (!farthest || compareDistance(this.identity.id, farthest.id, record.key) < 0);
+    if (selfAmongClosest) {
+      const status = this.store.put(record, this.clock.now(), this.#maintenance.nextRepublishAt());
+      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) stored++;
+    }
+    await Promise.all(
+      result.closest.map(async (peer) => {
+        const status = await this.#storeAt(peer, record, signal);
+        if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) stored++;
+        else if (status === StoreStatus.FULL) full++;
+        else if (status === StoreStatus.DELETED) deleted++;
+      }),
+    );
+    if (stored === 0) {
+      if (deleted > 0) throw new SpydhtError('NOT_STORED', 'the owner deleted this record; its tombstone refuses it');
+      if (full > 0) throw new SpydhtError('STORAGE_FULL', `every node asked (${full}) is full`);
+      if (result.closest.length === 0) throw new SpydhtError('NO_CONTACTS', 'no node to store on: bootstrap first');
+      throw new SpydhtError('NOT_STORED', `none of ${result.closest.length} nodes confirmed the store`);
+    }
+    return stored;
+  }
+
+  async #storeAt(peer: LookupPeer, record: WireRecord, signal: AbortSignal | undefined): Promise<number | undefined> {
+    try {
+      const reply = await this.rpc.request(peer.address, { type: MessageType.STORE, record }, { expectId: peer.id, attempts: 3, signal });
+      return reply.message.type === MessageType.STORE_ACK ? reply.message.status : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function asBytes(value: string | Uint8Array, what: string): Uint8Array {
+  if (typeof value === 'string') return utf8(value);
+  if (value instanceof Uint8Array) return value;
+  throw SpydhtError.invalidArgument(`${what} must be a string or a Uint8Array`);
+}
+
+function asKey(key: string | Uint8Array): NodeId {
+  if (isId(key)) return key;
+  if (typeof key === 'string' && /^[0-9a-fA-F]{64}$/.test(key)) return idFromHex(key);
+  throw SpydhtError.invalidArgument('a key is 64 hex digits or 32 bytes');
+}

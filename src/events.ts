@@ -1,0 +1,40 @@
+/**
+ * A tiny typed event emitter (browser-safe, no node:events). The event map is the single place
+ * that says which events exist and what they carry, so docs cannot drift from the code.
+ */
+export type EventMap = Record<string, unknown>;
+type Listener<T> = (payload: T) => void;
+
+export class Emitter<E extends EventMap> {
+  readonly #listeners = new Map<keyof E, Set<Listener<never>>>();
+
+  on<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => this.off(event, listener);
+  }
+
+  off<K extends keyof E>(event: K, listener: Listener<E[K]>): void {
+    this.#listeners.get(event)?.delete(listener as Listener<never>);
+  }
+
+  /** Listener errors are reported, not thrown into the engine that emitted. */
+  protected emit<K extends keyof E>(event: K, payload: E[K]): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    for (const l of [...set]) {
+      try {
+        (l as Listener<E[K]>)(payload);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  protected removeAllListeners(): void {
+    this.#listeners.clear();
+  }
+}

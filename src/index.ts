@@ -1,0 +1,27 @@
+/**
+ * spydht — browser-safe entry. Nothing here imports Node built-ins; Node extras (UDP, node:crypto,
+ * CLI) live in "spydht/node".
+ */
+export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS } from './dht.js';
+export type { DHTOptions, DHTEvents, PutOptions, DeleteOptions, OperationOptions, PutResult, FindValueResult, RoutingSnapshot } from './dht.js';
+export { Identity, DEFAULT_ID_DIFFICULTY, idPuzzleBits } from './crypto/identity.js';
+export type { IdentityJSON } from './crypto/identity.js';
+export type { CryptoBackend } from './crypto/backend.js';
+export { nobleCrypto } from './crypto/noble.js';
+export { DEFAULT_POW_BASE_BITS, inThreadPowSolver } from './crypto/pow.js';
+export type { PowSolver } from './crypto/pow.js';
+export { SpydhtError, isSpydhtError } from './errors.js';
+export type { SpydhtErrorCode } from './errors.js';
+export { networkConfig, DEFAULT_NETWORK_NAME, DEFAULT_MAX_TTL_SECONDS } from './network.js';
+export type { NetworkOptions, NetworkConfig } from './network.js';
+export type { Transport, DatagramHandler } from './transport/transport.js';
+export { SimNetwork, MemoryTransport } from './transport/memory.js';
+export type { NetworkConditions, SimNetworkOptions } from './transport/memory.js';
+export { SimClock } from './transport/sim-clock.js';
+export { realClock } from './clock.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { AddressKind, addressKey, encodeIpPort, decodeIpPort, formatIpPort, parseIpPort } from './wire/address.js';
+export type { PeerAddress, IpPort } from './wire/address.js';
+export { MAX_MESSAGE_BYTES, MAX_VALUE_BYTES, MAX_LABEL_BYTES, PROTOCOL_VERSION } from './wire/messages.js';
+export type { ContactInfo } from './routing/contact.js';
+export { toHex, fromHex } from './bytes.js';

@@ -1,0 +1,257 @@
+/**
+ * Kademlia routing table: one bucket per shared-prefix length with the local ID, k contacts
+ * each, least-recently-seen first, plus a replacement cache per bucket. It does no I/O: when a
+ * bucket is full it reports the contact to ping, and the caller calls `remove` if that ping fails
+ * (dht-rpc's "full" pattern). At most `maxPerIp` contacts share one observed IP.
+ */
+import { Emitter } from '../events.js';
+import { ID_BITS, commonPrefixLength, compareDistance, idToHex, type NodeId } from '../id.js';
+import type { Contact } from './contact.js';
+
+export const DEFAULT_K = 20;
+export const DEFAULT_MAX_PER_IP = 2;
+
+export type InsertResult =
+  | { status: 'added'; contact: Contact }
+  | { status: 'updated'; contact: Contact }
+  /** Bucket full: the candidate waits in the replacement cache; ping `stale` and remove it if it fails. */
+  | { status: 'full'; stale: Contact }
+  | { status: 'ip-limit' }
+  | { status: 'self' };
+
+export interface RoutingTableEvents extends Record<string, unknown> {
+  added: Contact;
+  removed: Contact;
+  updated: Contact;
+}
+
+export interface BucketSnapshot {
+  index: number;
+  contacts: Contact[];
+  replacements: number;
+  lastChanged: number;
+}
+
+interface Bucket {
+  contacts: Contact[]; // least recently seen first
+  replacements: Contact[]; // most recent last
+  lastChanged: number;
+}
+
+export interface RoutingTableOptions {
+  localId: NodeId;
+  k?: number;
+  maxPerIp?: number;
+  now: () => number;
+}
+
+export class RoutingTable extends Emitter<RoutingTableEvents> {
+  readonly localId: NodeId;
+  readonly k: number;
+  readonly maxPerIp: number;
+  readonly #buckets: Bucket[] = [];
+  readonly #byId = new Map<string, Contact>();
+  readonly #perIp = new Map<string, number>();
+  readonly #now: () => number;
+
+  constructor({ localId, k = DEFAULT_K, maxPerIp = DEFAULT_MAX_PER_IP, now }: RoutingTableOptions) {
+    super();
+    this.localId = localId;
+    this.k = k;
+    this.maxPerIp = maxPerIp;
+    this.#now = now;
+    for (let i = 0; i < ID_BITS; i++) this.#buckets.push({ contacts: [], replacements: [], lastChanged: now() });
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  bucketIndex(id: NodeId): number {
+    return commonPrefixLength(this.localId, id);
+  }
+
+  get(id: NodeId): Contact | undefined {
+    return this.#byId.get(idToHex(id));
+  }
+
+  has(id: NodeId): boolean {
+    return this.#byId.has(idToHex(id));
+  }
+
+  all(): Contact[] {
+    return [...this.#byId.values()];
+  }
+
+  ipCount(ip: string): number {
+    return this.#perIp.get(ip) ?? 0;
+  }
+
+  /** Offers a verified contact. Existing contacts are refreshed (and may change address). */
+  insert(candidate: Contact): InsertResult {
+    const index = this.bucketIndex(candidate.id);
+    if (index === ID_BITS) return { status: 'self' };
+    const bucket = this.#buckets[index]!;
+    const existing = this.get(candidate.id);
+    if (existing) return this.#update(bucket, existing, candidate);
+
+    if (this.ipCount(candidate.ip) >= this.maxPerIp) return { status: 'ip-limit' };
+    if (bucket.contacts.length < this.k) {
+      this.#add(bucket, candidate);
+      return { status: 'added', contact: candidate };
+    }
+    this.#remember(bucket, candidate);
+    return { status: 'full', stale: bucket.contacts[0]! };
+  }
+
+  #update(bucket: Bucket, existing: Contact, fresh: Contact): InsertResult {
+    if (existing.ip !== fresh.ip) {
+      // Moving to another IP must respect that IP's limit too.
+      if (this.ipCount(fresh.ip) >= this.maxPerIp) return { status: 'ip-limit' };
+      this.#countIp(existing.ip, -1);
+      this.#countIp(fresh.ip, +1);
+      existing.ip = fresh.ip;
+    }
+    existing.address = fresh.address;
+    existing.addresses = fresh.addresses;
+    existing.lastSeen = fresh.lastSeen;
+    existing.failures = 0;
+    if (fresh.rtt !== undefined) existing.rtt = fresh.rtt;
+    this.#moveToTail(bucket, existing);
+    this.emit('updated', existing);
+    return { status: 'updated', contact: existing };
+  }
+
+  /** Records a reply (or request) from a contact: it becomes most recently seen. */
+  touch(id: NodeId, rtt?: number): void {
+    const c = this.get(id);
+    if (!c) return;
+    c.lastSeen = this.#now();
+    c.failures = 0;
+    if (rtt !== undefined) c.rtt = rtt;
+    this.#moveToTail(this.#buckets[this.bucketIndex(id)]!, c);
+    this.emit('updated', c);
+  }
+
+  /** Counts a failed request; returns the failure count (the caller decides when to remove). */
+  fail(id: NodeId): number {
+    const c = this.get(id);
+    if (!c) return 0;
+    c.failures++;
+    return c.failures;
+  }
+
+  /** Removes a contact (it failed a ping) and promotes the freshest replacement that fits. */
+  remove(id: NodeId): boolean {
+    const hex = idToHex(id);
+    const c = this.#byId.get(hex);
+    const bucket = this.#buckets[this.bucketIndex(id)]!;
+    if (!c) {
+      bucket.replacements = bucket.replacements.filter((r) => idToHex(r.id) !== hex);
+      return false;
+    }
+    bucket.contacts.splice(bucket.contacts.indexOf(c), 1);
+    this.#byId.delete(hex);
+    this.#countIp(c.ip, -1);
+    bucket.lastChanged = this.#now();
+    this.emit('removed', c);
+    // An evicted contact is forgotten entirely, so it can come back later (the original banned it forever).
+    while (bucket.replacements.length > 0 && bucket.contacts.length < this.k) {
+      const next = bucket.replacements.pop()!;
+      if (this.ipCount(next.ip) < this.maxPerIp && !this.#byId.has(idToHex(next.id))) {
+        this.#add(bucket, next);
+        break;
+      }
+    }
+    return true;
+  }
+
+  /** The `count` contacts closest to `target`, nearest first. */
+  closest(target: NodeId, count = this.k, filter?: (c: Contact) => boolean): Contact[] {
+    // Walk buckets from the target's own outward: every contact in bucket i (i < cpl) is closer
+    // than any in a farther bucket, so stop once enough have been collected past the target's bucket.
+    const out: Contact[] = [];
+    const start = Math.min(this.bucketIndex(target), ID_BITS - 1);
+    const take = (i: number): void => {
+      for (const c of this.#buckets[i]!.contacts) if (!filter || filter(c)) out.push(c);
+    };
+    for (let i = start; i < ID_BITS; i++) take(i);
+    for (let i = start - 1; i >= 0 && out.length < count; i--) take(i);
+    out.sort((a, b) => compareDistance(a.id, b.id, target));
+    return out.slice(0, count);
+  }
+
+  /** Buckets that have not changed for `idleMs` and could hold contacts (for refresh lookups). */
+  staleBuckets(idleMs: number): number[] {
+    const now = this.#now();
+    const deepest = this.#deepestNonEmpty();
+    const out: number[] = [];
+    for (let i = 0; i <= Math.min(deepest + 1, ID_BITS - 1); i++) {
+      if (now - this.#buckets[i]!.lastChanged >= idleMs) out.push(i);
+    }
+    return out;
+  }
+
+  /** Marks a bucket as just refreshed (a lookup into it ran). */
+  markRefreshed(index: number): void {
+    const b = this.#buckets[index];
+    if (b) b.lastChanged = this.#now();
+  }
+
+  /** Contacts not heard from for `idleMs`, least recently seen first. */
+  staleContacts(idleMs: number): Contact[] {
+    const cutoff = this.#now() - idleMs;
+    return this.all()
+      .filter((c) => c.lastSeen <= cutoff)
+      .sort((a, b) => a.lastSeen - b.lastSeen);
+  }
+
+  snapshot(): BucketSnapshot[] {
+    const out: BucketSnapshot[] = [];
+    this.#buckets.forEach((b, index) => {
+      if (b.contacts.length || b.replacements.length) {
+        out.push({ index, contacts: b.contacts.map((c) => ({ ...c })), replacements: b.replacements.length, lastChanged: b.lastChanged });
+      }
+    });
+    return out;
+  }
+
+  clear(): void {
+    for (const c of this.all()) this.remove(c.id);
+    for (const b of this.#buckets) b.replacements = [];
+  }
+
+  #add(bucket: Bucket, c: Contact): void {
+    bucket.contacts.push(c);
+    this.#byId.set(idToHex(c.id), c);
+    this.#countIp(c.ip, +1);
+    bucket.lastChanged = this.#now();
+    this.emit('added', c);
+  }
+
+  #remember(bucket: Bucket, c: Contact): void {
+    const hex = idToHex(c.id);
+    bucket.replacements = bucket.replacements.filter((r) => idToHex(r.id) !== hex);
+    bucket.replacements.push(c);
+    if (bucket.replacements.length > this.k) bucket.replacements.shift();
+  }
+
+  #moveToTail(bucket: Bucket, c: Contact): void {
+    const i = bucket.contacts.indexOf(c);
+    if (i >= 0 && i !== bucket.contacts.length - 1) {
+      bucket.contacts.splice(i, 1);
+      bucket.contacts.push(c);
+    }
+  }
+
+  #countIp(ip: string, delta: number): void {
+    const n = (this.#perIp.get(ip) ?? 0) + delta;
+    if (n <= 0) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, n);
+  }
+
+  #deepestNonEmpty(): number {
+    for (let i = ID_BITS - 1; i >= 0; i--) if (this.#buckets[i]!.contacts.length) return i;
+    return 0;
+  }
+}

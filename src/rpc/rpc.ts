@@ -1,0 +1,359 @@
+/**
+ * Request/response over unreliable datagrams. This layer alone owns the transports, request IDs,
+ * the pending table, retransmission, RTT estimates, reply authentication, address tokens and
+ * inbound rate limits. It reports upward only through the callbacks given to its constructor.
+ */
+import { onAbort } from '../abort.js';
+import { equalBytes, toHex } from '../bytes.js';
+import type { Clock, Timers } from '../clock.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { idFromPublicKey, solvesIdPuzzle, type Identity } from '../crypto/identity.js';
+import { SpydhtError } from '../errors.js';
+import { idToHex, type NodeId } from '../id.js';
+import { LruMap } from '../lru.js';
+import type { Transport } from '../transport/transport.js';
+import { addressKey, type PeerAddress } from '../wire/address.js';
+import {
+  AUTH_BYTES,
+  Flags,
+  HEADER_BYTES,
+  MAX_MESSAGE_BYTES,
+  MessageType,
+  REPLY_TO,
+  REQUEST_ID_BYTES,
+  REQUEST_TYPES,
+  appendAuth,
+  decodeMessage,
+  encodeMessage,
+  type Body,
+  type Message,
+} from '../wire/messages.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { RttEstimator } from './rtt.js';
+import { AddressTokens, TOKEN_ROTATE_MS, ZERO_TOKEN } from './tokens.js';
+
+/** A reply to a request without a valid address token is at most this many times its size. */
+export const AMPLIFICATION_FACTOR = 3;
+/** Requests without a token are padded to these sizes so a full reply fits the factor above. */
+const UNTOKENED_LOOKUP_BYTES = 420;
+const UNTOKENED_PING_BYTES = 80;
+export const DEFAULT_MAX_PENDING = 2048;
+/** Pairs (ID, address) whose key was proven recently: no signature is asked of them again. */
+const MAX_VERIFIED_PAIRS = 8192;
+
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = {
+  perKeyRate: 50,
+  perKeyBurst: 100,
+  globalRate: 5000,
+  globalBurst: 10000,
+  maxKeys: 4096,
+};
+
+export interface IncomingRequest {
+  message: Message;
+  from: PeerAddress;
+  /** The request echoed our token for its address: its source address is proven. */
+  tokenValid: boolean;
+  /** Largest reply body (bytes after the header) allowed for this request. */
+  bodyBudget: number;
+}
+
+export interface Reply {
+  message: Message;
+  from: PeerAddress;
+  /** Round trip of this request in ms (first attempt to reply). */
+  rtt: number;
+  /** The sender proved its key (now or recently) at this address. */
+  verified: boolean;
+}
+
+export interface RequestOptions {
+  /** Only a reply from this ID is accepted (omit when bootstrapping from a bare address). */
+  expectId?: NodeId;
+  /** Transmissions in total (first + retries). */
+  attempts?: number;
+  /** Called once when the first attempt times out and a retry goes out. */
+  onSlow?: () => void;
+  signal?: AbortSignal;
+}
+
+export type RpcStats = Record<string, number>;
+
+export interface RpcOptions {
+  identity: Identity;
+  crypto: CryptoBackend;
+  networkId: Uint8Array;
+  idDifficulty: number;
+  transports: Transport[];
+  clock: Clock;
+  timers: Timers;
+  /** Client mode: send requests only; ignore every request. */
+  client?: boolean;
+  maxPending?: number;
+  rateLimit?: Partial<RateLimitOptions>;
+  onRequest: (req: IncomingRequest) => Promise<Body | undefined>;
+  /** Every verified reply from a peer that is not a client: a routing-table candidate. */
+  onVerifiedReply?: (reply: Reply) => void;
+}
+
+interface Pending {
+  type: number;
+  to: PeerAddress;
+  toKey: string;
+  expectId: NodeId | undefined;
+  wantAuth: boolean;
+  bytes: Uint8Array;
+  sentAt: number;
+  attemptsLeft: number;
+  retried: boolean;
+  onSlow: (() => void) | undefined;
+  cancelTimer: () => void;
+  resolve: (r: Reply) => void;
+  reject: (e: unknown) => void;
+  cleanup: () => void;
+}
+
+export class Rpc {
+  readonly stats: RpcStats = {};
+  readonly rtt = new RttEstimator();
+  readonly #o: RpcOptions;
+  readonly #transports = new Map<number, Transport>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #tokens: AddressTokens;
+  readonly #verified = new LruMap<string, true>(MAX_VERIFIED_PAIRS);
+  readonly #limiter: RateLimiter;
+  readonly #maxPending: number;
+  #closed = false;
+
+  constructor(options: RpcOptions) {
+    this.#o = options;
+    this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    this.#tokens = new AddressTokens(options.crypto);
+    this.#limiter = new RateLimiter({ ...DEFAULT_RATE_LIMIT, ...options.rateLimit }, () => options.clock.now());
+    for (const t of options.transports) {
+      this.#transports.set(t.kind, t);
+      t.onDatagram = (data, from) => this.#onDatagram(data, from);
+    }
+    options.timers.every(TOKEN_ROTATE_MS, () => this.#tokens.rotate());
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  transportFor(kind: number): Transport | undefined {
+    return this.#transports.get(kind);
+  }
+
+  canReach(addr: PeerAddress): boolean {
+    return this.#transports.has(addr.kind);
+  }
+
+  ipOf(addr: PeerAddress): string | undefined {
+    return this.#transports.get(addr.kind)?.ipOf(addr);
+  }
+
+  format(addr: PeerAddress): string {
+    return this.#transports.get(addr.kind)?.format(addr) ?? addressKey(addr);
+  }
+
+  isVerified(id: NodeId, addr: PeerAddress): boolean {
+    return this.#verified.has(pairKey(id, addr));
+  }
+
+  /** Sends a request and resolves with the first acceptable reply; retries lost datagrams. */
+  request(to: PeerAddress, body: Body, options: RequestOptions = {}): Promise<Reply> {
+    if (this.#closed) return Promise.reject(SpydhtError.closed());
+    if (options.signal?.aborted) return Promise.reject(SpydhtError.aborted(options.signal.reason));
+    if (!REQUEST_TYPES.has(body.type)) return Promise.reject(SpydhtError.invalidArgument('not a request type'));
+    const transport = this.#transports.get(to.kind);
+    if (!transport) return Promise.reject(SpydhtError.invalidArgument(`no transport for address kind ${to.kind}`));
+    if (this.#pending.size >= this.#maxPending) {
+      this.#count('pendingFull');
+      return Promise.reject(new SpydhtError('TOO_MANY_PENDING', `more than ${this.#maxPending} requests in flight`));
+    }
+
+    let requestId: Uint8Array;
+    do requestId = this.#o.crypto.randomBytes(REQUEST_ID_BYTES);
+    while (this.#pending.has(toHex(requestId)));
+    const wantAuth = !(options.expectId && this.isVerified(options.expectId, to));
+    const bytes = this.#encodeRequest(to, body, requestId, wantAuth);
+    const toKey = addressKey(to);
+    const reqKey = toHex(requestId);
+
+    return new Promise<Reply>((resolve, reject) => {
+      const signal = options.signal;
+      const unwatch = signal
+        ? onAbort(signal, () => {
+            const p = this.#pending.get(reqKey);
+            if (p) this.#finish(reqKey, p, undefined, SpydhtError.aborted(signal.reason));
+          })
+        : () => {};
+      const pending: Pending = {
+        type: body.type,
+        to,
+        toKey,
+        expectId: options.expectId,
+        wantAuth,
+        bytes,
+        sentAt: this.#o.clock.now(),
+        attemptsLeft: Math.max(1, options.attempts ?? 2),
+        retried: false,
+        onSlow: options.onSlow,
+        cancelTimer: () => {},
+        resolve,
+        reject,
+        cleanup: unwatch,
+      };
+      this.#pending.set(reqKey, pending);
+      this.#transmit(reqKey, pending, this.rtt.rto(toKey));
+    });
+  }
+
+  #encodeRequest(to: PeerAddress, body: Body, requestId: Uint8Array, wantAuth: boolean): Uint8Array {
+    const token = this.#tokens.echoFor(to);
+    let flags = 0;
+    if (wantAuth) flags |= Flags.WANT_AUTH;
+    if (this.#o.client) flags |= Flags.CLIENT;
+    const header = { networkId: this.#o.networkId, flags, requestId, senderId: this.#o.identity.id, token: token ?? ZERO_TOKEN };
+    if ('pad' in body) {
+      // Pad only when we hold no token: the pad buys a full-size reply from a peer that cannot
+      // yet tell our address is real.
+      const unpadded = encodeMessage({ ...header, ...body, pad: 0 } as Message);
+      const want = body.type === MessageType.PING ? UNTOKENED_PING_BYTES : UNTOKENED_LOOKUP_BYTES;
+      const pad = token ? 0 : Math.max(0, want - unpadded.length);
+      return pad === 0 ? unpadded : encodeMessage({ ...header, ...body, pad } as Message);
+    }
+    return encodeMessage({ ...header, ...body } as Message);
+  }
+
+  #transmit(reqKey: string, p: Pending, timeout: number): void {
+    this.#send(p.to, p.bytes);
+    p.attemptsLeft--;
+    p.cancelTimer = this.#o.timers.after(timeout, () => {
+      if (this.#pending.get(reqKey) !== p) return;
+      if (p.attemptsLeft <= 0) {
+        this.#count('timeouts');
+        this.#finish(reqKey, p, undefined, SpydhtError.timeout(`request to ${this.format(p.to)}`));
+        return;
+      }
+      this.#count('retries');
+      p.retried = true;
+      const slow = p.onSlow;
+      p.onSlow = undefined;
+      this.#transmit(reqKey, p, timeout * 2);
+      slow?.();
+    });
+  }
+
+  #finish(reqKey: string, p: Pending, reply: Reply | undefined, error?: unknown): void {
+    this.#pending.delete(reqKey);
+    p.cancelTimer();
+    p.cleanup();
+    if (reply) p.resolve(reply);
+    else p.reject(error);
+  }
+
+  #send(to: PeerAddress, bytes: Uint8Array): void {
+    const t = this.#transports.get(to.kind);
+    if (!t || this.#closed) return;
+    this.#count('sent');
+    t.send(to, bytes);
+  }
+
+  #count(what: string): void {
+    this.stats[what] = (this.stats[what] ?? 0) + 1;
+  }
+
+  #onDatagram(data: Uint8Array, from: PeerAddress): void {
+    if (this.#closed) return;
+    this.#count('received');
+    const decoded = decodeMessage(data, this.#o.networkId);
+    if (!decoded.ok) {
+      this.#count(decoded.error.code === 'WRONG_NETWORK' ? 'droppedWrongNetwork' : 'droppedMalformed');
+      return;
+    }
+    const message = decoded.message;
+    if (equalBytes(message.senderId, this.#o.identity.id)) return this.#count('droppedFromSelf');
+    const handling = REQUEST_TYPES.has(message.type)
+      ? this.#onRequest(message, from, data.length)
+      : this.#onReply(message, from);
+    // Handlers catch their own errors; this is the last line so a bug can never become an unhandled rejection.
+    handling.catch(() => this.#count('handlerErrors'));
+  }
+
+  async #onReply(message: Message, from: PeerAddress): Promise<void> {
+    const reqKey = toHex(message.requestId);
+    const p = this.#pending.get(reqKey);
+    if (!p) return this.#count('droppedUnmatched');
+    // A reply must come from the address asked and the node asked, or it is someone else's guess.
+    if (addressKey(from) !== p.toKey) return this.#count('droppedWrongSource');
+    if (p.expectId && !equalBytes(message.senderId, p.expectId)) return this.#count('droppedWrongSender');
+    if (!REPLY_TO[p.type]?.includes(message.type)) return this.#count('droppedWrongType');
+    this.#tokens.remember(from, message.token);
+
+    let verified = this.isVerified(message.senderId, from);
+    if (p.wantAuth || (!verified && message.auth)) {
+      if (!(await this.#verifyAuth(message))) return this.#count('droppedBadAuth');
+      verified = true;
+      this.#verified.set(pairKey(message.senderId, from), true);
+    }
+    if (this.#pending.get(reqKey) !== p) return; // a duplicate finished it while we verified
+    const rtt = this.#o.clock.now() - p.sentAt;
+    if (!p.retried) this.rtt.sample(p.toKey, rtt); // Karn: a retried request's RTT is ambiguous
+    const reply: Reply = { message, from, rtt, verified };
+    this.#finish(reqKey, p, reply);
+    if (verified && !(message.flags & Flags.CLIENT)) this.#o.onVerifiedReply?.(reply);
+  }
+
+  async #verifyAuth(message: Message): Promise<boolean> {
+    const auth = message.auth;
+    if (!auth) return false;
+    if (!equalBytes(idFromPublicKey(this.#o.crypto, auth.publicKey), message.senderId)) return false;
+    if (!solvesIdPuzzle(this.#o.crypto, message.senderId, this.#o.idDifficulty)) return false;
+    return this.#o.crypto.verify(auth.publicKey, auth.signed, auth.signature);
+  }
+
+  async #onRequest(message: Message, from: PeerAddress, size: number): Promise<void> {
+    if (this.#o.client) return this.#count('droppedRequestAsClient');
+    const ip = this.ipOf(from) ?? addressKey(from);
+    if (!this.#limiter.take(ip)) return this.#count('droppedRateLimited');
+    // One hash: IDs that do not solve the puzzle are not part of this network.
+    if (!solvesIdPuzzle(this.#o.crypto, message.senderId, this.#o.idDifficulty)) return this.#count('droppedBadId');
+    const tokenValid = this.#tokens.isValid(from, message.token);
+    const signReply = (message.flags & Flags.WANT_AUTH) !== 0;
+    const total = tokenValid ? MAX_MESSAGE_BYTES : Math.min(MAX_MESSAGE_BYTES, AMPLIFICATION_FACTOR * size);
+    const bodyBudget = total - HEADER_BYTES - (signReply ? AUTH_BYTES : 0);
+
+    let body: Body | undefined;
+    try {
+      body = await this.#o.onRequest({ message, from, tokenValid, bodyBudget });
+    } catch {
+      return this.#count('handlerErrors');
+    }
+    if (!body || this.#closed) return;
+    const header = {
+      networkId: this.#o.networkId,
+      flags: signReply ? Flags.AUTH : 0,
+      requestId: message.requestId,
+      senderId: this.#o.identity.id,
+      token: this.#tokens.issue(from),
+    };
+    let bytes = encodeMessage({ ...header, ...body } as Message);
+    if (signReply) bytes = appendAuth(bytes, this.#o.identity.publicKey, await this.#o.identity.sign(bytes));
+    if (bytes.length > total) return this.#count('droppedOverBudget');
+    this.#count('served');
+    this.#send(from, bytes);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [key, p] of [...this.#pending]) this.#finish(key, p, undefined, SpydhtError.closed());
+    for (const t of this.#transports.values()) t.onDatagram = undefined;
+  }
+}
+
+function pairKey(id: NodeId, addr: PeerAddress): string {
+  return `${idToHex(id)}@${addressKey(addr)}`;
+}

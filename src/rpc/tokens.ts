@@ -1,0 +1,57 @@
+/**
+ * Address-validation tokens (like QUIC's and BEP 5's): every reply carries a short MAC of the
+ * requester's address; a request that echoes a valid one proves the requester receives at that
+ * address, so it may get a full-size reply. Without one, replies are capped at a small multiple
+ * of the request size: a spoofed-source request cannot be turned into an amplification attack.
+ */
+import type { CryptoBackend } from '../crypto/backend.js';
+import { equalBytes, utf8 } from '../bytes.js';
+import { LruMap } from '../lru.js';
+import { addressKey, type PeerAddress } from '../wire/address.js';
+import { TOKEN_BYTES } from '../wire/messages.js';
+
+/** Secrets rotate this often; a token stays valid for one to two periods. */
+export const TOKEN_ROTATE_MS = 5 * 60_000;
+const MAX_REMEMBERED_TOKENS = 4096;
+const ZERO_TOKEN = new Uint8Array(TOKEN_BYTES);
+
+export class AddressTokens {
+  #current: Uint8Array;
+  #previous: Uint8Array;
+  /** Tokens peers gave us, to echo in our next request to them. */
+  readonly #received = new LruMap<string, Uint8Array>(MAX_REMEMBERED_TOKENS);
+
+  constructor(private readonly crypto: CryptoBackend) {
+    this.#current = crypto.randomBytes(32);
+    this.#previous = crypto.randomBytes(32);
+  }
+
+  rotate(): void {
+    this.#previous = this.#current;
+    this.#current = this.crypto.randomBytes(32);
+  }
+
+  issue(addr: PeerAddress): Uint8Array {
+    return this.#mac(this.#current, addr);
+  }
+
+  isValid(addr: PeerAddress, token: Uint8Array): boolean {
+    if (equalBytes(token, ZERO_TOKEN)) return false;
+    return equalBytes(token, this.#mac(this.#current, addr)) || equalBytes(token, this.#mac(this.#previous, addr));
+  }
+
+  remember(addr: PeerAddress, token: Uint8Array): void {
+    if (!equalBytes(token, ZERO_TOKEN)) this.#received.set(addressKey(addr), token);
+  }
+
+  /** The token to echo to `addr`, or undefined when we have none. */
+  echoFor(addr: PeerAddress): Uint8Array | undefined {
+    return this.#received.get(addressKey(addr));
+  }
+
+  #mac(secret: Uint8Array, addr: PeerAddress): Uint8Array {
+    return this.crypto.hmacSha256(secret, utf8(addressKey(addr))).slice(0, TOKEN_BYTES);
+  }
+}
+
+export { ZERO_TOKEN };

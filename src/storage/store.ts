@@ -1,0 +1,150 @@
+/**
+ * Bounded local storage of validated records and delete tombstones. It trusts its caller to have
+ * validated records and delete signatures; it enforces ownership, tombstones and the bounds.
+ */
+import { equalBytes, toHex } from '../bytes.js';
+import { LruMap } from '../lru.js';
+import { DeleteStatus, StoreStatus, type DeleteProof, type DeleteStatusCode, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
+import { recordSize } from './record.js';
+
+export const DEFAULT_MAX_RECORDS = 10_000;
+export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_TOMBSTONES = 10_000;
+
+export interface StoredRecord {
+  record: WireRecord;
+  /** Clock ms when we last stored it or received a STORE for it. */
+  storedAt: number;
+  /** Clock ms when this node should next republish it. */
+  republishAt: number;
+}
+
+interface Tombstone {
+  publicKey: Uint8Array;
+  /** The delete's issue time: owner stores signed at or before it stay deleted. */
+  issuedAt: number;
+  /** Unix seconds after which the deleted record would have expired anyway. */
+  until: number;
+}
+
+export interface LocalStoreOptions {
+  maxRecords?: number;
+  maxBytes?: number;
+  maxTombstones?: number;
+}
+
+export class LocalStore {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+  readonly #records = new Map<string, StoredRecord>();
+  readonly #tombstones: LruMap<string, Tombstone>;
+  #bytes = 0;
+
+  constructor(options: LocalStoreOptions = {}) {
+    this.maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.#tombstones = new LruMap(options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES);
+  }
+
+  get size(): number {
+    return this.#records.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get tombstones(): number {
+    return this.#tombstones.size;
+  }
+
+  get(key: Uint8Array, nowSeconds: number): WireRecord | undefined {
+    const s = this.#records.get(toHex(key));
+    if (!s || s.record.expiresAt <= nowSeconds) return undefined;
+    return s.record;
+  }
+
+  entry(key: Uint8Array): StoredRecord | undefined {
+    return this.#records.get(toHex(key));
+  }
+
+  entries(): StoredRecord[] {
+    return [...this.#records.values()];
+  }
+
+  /** Stores a validated record. Never evicts another record to make room: a full store says so. */
+  put(record: WireRecord, nowMs: number, republishAt: number): StoreStatusCode {
+    const hex = toHex(record.key);
+    const tomb = this.#tombstones.peek(hex);
+    if (tomb && record.owner && equalBytes(tomb.publicKey, record.owner.publicKey) && record.owner.issuedAt <= tomb.issuedAt) {
+      return StoreStatus.DELETED;
+    }
+    const held = this.#records.get(hex);
+    if (held) {
+      held.storedAt = nowMs;
+      held.republishAt = Math.max(held.republishAt, republishAt);
+      // Same key means same label, content and owner; keep the copy that lives longer.
+      if (!isNewer(record, held.record)) return StoreStatus.ALREADY_HELD;
+      held.record = record;
+      return StoreStatus.STORED;
+    }
+    const size = recordSize(record);
+    if (this.#records.size >= this.maxRecords || this.#bytes + size > this.maxBytes) return StoreStatus.FULL;
+    this.#records.set(hex, { record, storedAt: nowMs, republishAt });
+    this.#bytes += size;
+    return StoreStatus.STORED;
+  }
+
+  /**
+   * Applies a delete whose signature the caller verified. Ownership is checked here, before
+   * anything is removed (the original removed first and checked afterwards).
+   */
+  delete(proof: DeleteProof, untilIfUnknown: number): DeleteStatusCode {
+    const hex = toHex(proof.key);
+    const held = this.#records.get(hex);
+    if (held) {
+      const owner = held.record.owner;
+      if (!owner || !equalBytes(owner.publicKey, proof.publicKey)) return DeleteStatus.NOT_OWNER;
+      if (proof.issuedAt < owner.issuedAt) return DeleteStatus.INVALID; // an old delete replayed against a newer store
+      this.#remove(hex, held);
+      this.#tombstones.set(hex, { publicKey: proof.publicKey, issuedAt: proof.issuedAt, until: held.record.expiresAt });
+      return DeleteStatus.DELETED;
+    }
+    // Not held: remember the delete so a stale copy cannot be stored here later. A tombstone only
+    // blocks stores by the same key owner, so a forged one cannot block anybody else's record.
+    const prior = this.#tombstones.peek(hex);
+    if (!prior || proof.issuedAt > prior.issuedAt) {
+      this.#tombstones.set(hex, { publicKey: proof.publicKey, issuedAt: proof.issuedAt, until: untilIfUnknown });
+    }
+    return DeleteStatus.NOT_HELD;
+  }
+
+  /** Drops expired records and tombstones; returns how many records went. */
+  sweep(nowSeconds: number): number {
+    let n = 0;
+    for (const [hex, s] of this.#records) {
+      if (s.record.expiresAt <= nowSeconds) {
+        this.#remove(hex, s);
+        n++;
+      }
+    }
+    for (const [hex, t] of [...this.#tombstones.entries()]) if (t.until <= nowSeconds) this.#tombstones.delete(hex);
+    return n;
+  }
+
+  clear(): void {
+    this.#records.clear();
+    this.#tombstones.clear();
+    this.#bytes = 0;
+  }
+
+  #remove(hex: string, s: StoredRecord): void {
+    this.#records.delete(hex);
+    this.#bytes -= recordSize(s.record);
+  }
+}
+
+function isNewer(a: WireRecord, b: WireRecord): boolean {
+  if (a.owner && b.owner && a.owner.issuedAt !== b.owner.issuedAt) return a.owner.issuedAt > b.owner.issuedAt;
+  return a.expiresAt > b.expiresAt;
+}

@@ -1,0 +1,161 @@
+/**
+ * An in-memory simulated network for tests and benchmarks: every node gets an IP and port, and
+ * datagrams suffer configurable latency, jitter (which also reorders), loss, duplication and
+ * partitions. Delivery is scheduled on the (usually virtual) clock.
+ */
+import type { Clock } from '../clock.js';
+import { AddressKind, addressKey, decodeIpPort, encodeIpPort, formatIpPort, type PeerAddress } from '../wire/address.js';
+import { MAX_MESSAGE_BYTES } from '../wire/messages.js';
+import type { DatagramHandler, Transport } from './transport.js';
+
+export interface NetworkConditions {
+  /** One-way latency in ms. */
+  latency: number;
+  /** Uniform extra delay in [0, jitter) ms per datagram; reorders datagrams. */
+  jitter: number;
+  /** Probability that a datagram is lost. */
+  loss: number;
+  /** Probability that a delivered datagram arrives twice. */
+  duplicate: number;
+}
+
+export interface SimNetworkOptions extends Partial<NetworkConditions> {
+  clock: Clock;
+  /** Seed for the network's deterministic random choices. */
+  seed?: number;
+}
+
+export class SimNetwork {
+  readonly clock: Clock;
+  conditions: NetworkConditions;
+  readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, blocked: 0, bytes: 0 };
+  readonly #endpoints = new Map<string, MemoryTransport>();
+  /** IP → partition group; datagrams cross groups only when both are in the same group. */
+  readonly #groups = new Map<string, number>();
+  #rand: () => number;
+  #nextIp = 1;
+
+  constructor({ clock, seed = 1, latency = 10, jitter = 5, loss = 0, duplicate = 0 }: SimNetworkOptions) {
+    this.clock = clock;
+    this.conditions = { latency, jitter, loss, duplicate };
+    this.#rand = mulberry32(seed);
+  }
+
+  random(): number {
+    return this.#rand();
+  }
+
+  /** A fresh IPv4 address in 10.0.0.0/8 (simulated only: nothing is sent on a real network). */
+  allocateIp(): string {
+    const n = this.#nextIp++;
+    return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+  }
+
+  /** Attaches an endpoint at ip:port (a fresh IP when omitted). */
+  createTransport(opts: { ip?: string; port?: number } = {}): MemoryTransport {
+    const ip = opts.ip ?? this.allocateIp();
+    const port = opts.port ?? 4000;
+    const t = new MemoryTransport(this, encodeIpPort(AddressKind.SIM, { ip, port }));
+    const key = addressKey(t.address);
+    if (this.#endpoints.has(key)) throw new Error(`address ${ip}:${port} already in use`);
+    this.#endpoints.set(key, t);
+    return t;
+  }
+
+  /** Splits IPs into groups that cannot reach each other; `heal()` undoes it. */
+  partition(groups: string[][]): void {
+    this.#groups.clear();
+    groups.forEach((ips, i) => ips.forEach((ip) => this.#groups.set(ip, i)));
+  }
+
+  heal(): void {
+    this.#groups.clear();
+  }
+
+  /** @internal */
+  detach(t: MemoryTransport): void {
+    this.#endpoints.delete(addressKey(t.address));
+  }
+
+  /** @internal */
+  deliver(from: MemoryTransport, to: PeerAddress, data: Uint8Array): void {
+    this.stats.sent++;
+    this.stats.bytes += data.length;
+    const target = this.#endpoints.get(addressKey(to));
+    const fromIp = from.ip;
+    const toIp = decodeIpPort(to)?.ip;
+    if (toIp !== undefined && this.#groups.size > 0 && this.#groups.get(fromIp) !== this.#groups.get(toIp)) {
+      this.stats.blocked++;
+      return;
+    }
+    const c = this.conditions;
+    if (!target || this.#rand() < c.loss) {
+      this.stats.lost++;
+      return;
+    }
+    const copies = this.#rand() < c.duplicate ? 2 : 1;
+    if (copies === 2) this.stats.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      const delay = c.latency + this.#rand() * c.jitter;
+      const copy = data.slice();
+      this.clock.setTimeout(() => {
+        this.stats.delivered++;
+        target.receive(copy, from.address);
+      }, delay);
+    }
+  }
+}
+
+export class MemoryTransport implements Transport {
+  readonly kind = AddressKind.SIM;
+  onDatagram: DatagramHandler | undefined;
+  readonly ip: string;
+  #closed = false;
+
+  constructor(
+    private readonly network: SimNetwork,
+    readonly address: PeerAddress,
+  ) {
+    this.ip = decodeIpPort(address)!.ip;
+  }
+
+  send(to: PeerAddress, data: Uint8Array): void {
+    if (this.#closed || to.kind !== this.kind || data.length > MAX_MESSAGE_BYTES) return;
+    this.network.deliver(this, to, data);
+  }
+
+  /** @internal called by the network */
+  receive(data: Uint8Array, from: PeerAddress): void {
+    if (!this.#closed) this.onDatagram?.(data, from);
+  }
+
+  ipOf(address: PeerAddress): string | undefined {
+    return decodeIpPort(address)?.ip;
+  }
+
+  format(address: PeerAddress): string {
+    const ipPort = decodeIpPort(address);
+    return ipPort ? formatIpPort(ipPort) : addressKey(address);
+  }
+
+  localAddresses(): PeerAddress[] {
+    return [this.address];
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.network.detach(this);
+  }
+}
+
+/** Small fast seeded PRNG: simulations must be reproducible. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
