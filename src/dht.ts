@@ -12,7 +12,7 @@ import { nobleCrypto } from './crypto/noble.js';
 import { inThreadPowSolver, type PowSolver } from './crypto/pow.js';
 import { SpydhtError } from './errors.js';
 import { Emitter } from './events.js';
-import { ID_BITS, compareDistance, equalIds, idFromHex, idToHex, isId, randomIdInBucket, type NodeId } from './id.js';
+import { compareDistance, equalIds, idFromHex, idToHex, isId, randomIdInBucket, type NodeId } from './id.js';
 import { lookup, type LookupPeer, type LookupResult, type QueryOutcome } from './lookup/lookup.js';
 import { Maintenance } from './maintenance.js';
 import { networkConfig, type NetworkConfig, type NetworkOptions } from './network.js';
@@ -40,6 +40,10 @@ export const DEFAULT_ALPHA = 3;
 export const DEFAULT_TTL_SECONDS = 24 * 3600;
 /** Default deadline of one put/get/delete/lookup. */
 export const DEFAULT_OPERATION_TIMEOUT_MS = 30_000;
+/** Bucket refresh lookups at join, at most (depth of the closest neighbour is ~log2(N/k)). */
+const MAX_JOIN_REFRESHES = 16;
+/** A join refresh converges on this many nodes: enough to seed a bucket, a third of the traffic of k. */
+const JOIN_REFRESH_K = 8;
 /** Consecutive failed requests after which a contact leaves the table. */
 const MAX_FAILURES = 3;
 
@@ -165,6 +169,8 @@ export class DHT extends Emitter<DHTEvents> {
   readonly #writeLimiter: RateLimiter;
   readonly #maintenance: Maintenance;
   readonly #counters: Record<string, number> = {};
+  /** Controllers of the operations in flight, so close() can abort them. */
+  readonly #operations = new Set<AbortController>();
   readonly #operationTimeoutMs: number;
   #bootstrap: PeerAddress[];
   #closed = false;
@@ -289,16 +295,16 @@ export class DHT extends Emitter<DHTEvents> {
         throw new SpydhtError('BOOTSTRAP_FAILED', `no bootstrap node answered (${addresses.length} tried)`);
       }
       const self = await this.#lookupNodes(this.identity.id, signal);
-      // Fill the far buckets too (Kademlia's join): a few lookups into buckets nearer the root than our closest neighbour.
+      // Kademlia's join: refresh every bucket nearer the root than our closest neighbour that is
+      // less than half full, so the table covers the whole ID space from the start.
       const nearest = self.closest[0];
       const depth = nearest ? this.table.bucketIndex(nearest.id) : 0;
       const refreshes: Promise<unknown>[] = [];
-      for (let i = 0; i < Math.min(depth, ID_BITS); i++) {
-        const target = randomIdInBucket(this.identity.id, i, this.crypto.randomBytes(32));
-        if (this.table.closest(target, this.k).length >= this.k) continue;
-        refreshes.push(this.#lookupNodes(target, signal).catch(() => {}));
+      for (let i = 0; i < Math.min(depth, MAX_JOIN_REFRESHES); i++) {
+        if (this.table.bucketSize(i) >= this.k / 2) continue;
         this.table.markRefreshed(i);
-        if (refreshes.length >= 4) break;
+        const target = randomIdInBucket(this.identity.id, i, this.crypto.randomBytes(32));
+        refreshes.push(this.#lookupNodes(target, signal, JOIN_REFRESH_K).catch(() => {}));
       }
       await Promise.all(refreshes);
       return this.table.size;
@@ -389,10 +395,14 @@ export class DHT extends Emitter<DHTEvents> {
     return this.#operation(options, async (signal) => {
       const proof = await createDeleteProof(this.#rules, owner, keyBytes, this.#nowSeconds());
       let accepted = 0;
+      let deleted = 0;
       let notOwner = 0;
       if (!this.client) {
         const local = this.store.delete(proof, proof.issuedAt + this.config.maxTtlSeconds + this.config.maxSkewSeconds);
-        if (local === DeleteStatus.DELETED) accepted++;
+        if (local === DeleteStatus.DELETED) {
+          accepted++;
+          deleted++;
+        }
       }
       const closest = await this.#lookupNodes(keyBytes, signal);
       await Promise.all(
@@ -401,13 +411,16 @@ export class DHT extends Emitter<DHTEvents> {
             const reply = await this.rpc.request(peer.address, { type: MessageType.DELETE, proof }, { expectId: peer.id, attempts: 3, signal });
             if (reply.message.type !== MessageType.DELETE_ACK) return;
             if (reply.message.status === DeleteStatus.DELETED || reply.message.status === DeleteStatus.NOT_HELD) accepted++;
+            if (reply.message.status === DeleteStatus.DELETED) deleted++;
             if (reply.message.status === DeleteStatus.NOT_OWNER) notOwner++;
           } catch {
             /* unreachable peers simply do not count */
           }
         }),
       );
-      if (accepted === 0 && notOwner > 0) throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
+      // Holders that refuse prove the record exists under another owner; nodes that merely do not
+      // hold it (and only keep a tombstone) must not turn a non-owner's delete into a "success".
+      if (deleted === 0 && notOwner > 0) throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
       return accepted;
     });
   }
@@ -446,6 +459,9 @@ export class DHT extends Emitter<DHTEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Operations in flight end with CLOSED instead of finishing against a dead node (a put would
+    // otherwise "succeed" with only its local copy, a get report "not found").
+    for (const c of [...this.#operations]) c.abort(SpydhtError.closed());
     this.#timers.close();
     this.rpc.close();
     await Promise.all(this.#transports.map((t) => t.close().catch(() => {})));
@@ -471,6 +487,8 @@ export class DHT extends Emitter<DHTEvents> {
     const controller = new AbortController();
     const outer = options.signal;
     if (outer?.aborted) throw SpydhtError.aborted(outer.reason);
+    this.#assertOpen();
+    this.#operations.add(controller);
     const unwatch = outer ? onAbort(outer, () => controller.abort(outer.reason)) : () => {};
     let timedOut = false;
     const cancel = this.#timers.after(options.timeoutMs ?? this.#operationTimeoutMs, () => {
@@ -484,6 +502,7 @@ export class DHT extends Emitter<DHTEvents> {
       if (this.#closed) throw SpydhtError.closed();
       throw err;
     } finally {
+      this.#operations.delete(controller);
       cancel();
       unwatch();
     }
@@ -580,11 +599,12 @@ export class DHT extends Emitter<DHTEvents> {
     target: NodeId,
     signal: AbortSignal,
     query: (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<QueryOutcome<V>>,
+    k = this.k,
   ): Promise<LookupResult<V>> {
     return lookup<V>({
       target,
       selfId: this.identity.id,
-      k: this.k,
+      k,
       alpha: this.alpha,
       seeds: this.#seeds(target),
       query: async (peer, onSlow, s) => {
@@ -600,12 +620,18 @@ export class DHT extends Emitter<DHTEvents> {
     });
   }
 
-  #lookupNodes(target: NodeId, signal: AbortSignal): Promise<LookupResult<never>> {
-    return this.#lookup<never>(target, signal, async (peer, onSlow, s) => {
-      const reply = await this.rpc.request(peer.address, { type: MessageType.FIND_NODE, target, pad: 0 }, { expectId: peer.id, onSlow, signal: s });
-      if (reply.message.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
-      return { contacts: reply.message.contacts };
-    });
+  /** `k` below the bucket size makes a cheaper lookup that still lands among nodes near the target. */
+  #lookupNodes(target: NodeId, signal: AbortSignal, k = this.k): Promise<LookupResult<never>> {
+    return this.#lookup<never>(
+      target,
+      signal,
+      async (peer, onSlow, s) => {
+        const reply = await this.rpc.request(peer.address, { type: MessageType.FIND_NODE, target, pad: 0 }, { expectId: peer.id, onSlow, signal: s });
+        if (reply.message.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
+        return { contacts: reply.message.contacts };
+      },
+      k,
+    );
   }
 
   async #queryValue(peer: LookupPeer, key: NodeId, onSlow: () => void, signal: AbortSignal): Promise<QueryOutcome<WireRecord>> {
@@ -633,12 +659,17 @@ export class DHT extends Emitter<DHTEvents> {
     let deleted = 0;
     const farthest = result.closest[this.k - 1];
     const selfAmongClosest = !this.client && (!farthest || compareDistance(this.identity.id, farthest.id, record.key) < 0);
+    let targets = result.closest;
     if (selfAmongClosest) {
       const status = this.store.put(record, this.clock.now(), this.#maintenance.nextRepublishAt());
-      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) stored++;
+      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) {
+        stored++;
+        // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
+        targets = result.closest.slice(0, this.k - 1);
+      }
     }
     await Promise.all(
-      result.closest.map(async (peer) => {
+      targets.map(async (peer) => {
         const status = await this.#storeAt(peer, record, signal);
         if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) stored++;
         else if (status === StoreStatus.FULL) full++;

@@ -12,6 +12,8 @@ export interface CryptoBackend {
   /** The Ed25519 public key of a 32-byte secret seed. */
   publicKeyFromSeed(seed: Uint8Array): Uint8Array;
   sign(seed: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+  /** A signing function bound to one seed, so per-key setup (e.g. a KeyObject) happens once. */
+  signer(seed: Uint8Array): (message: Uint8Array) => Promise<Uint8Array>;
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
 }
 

@@ -45,11 +45,11 @@ export class Identity {
   readonly id: NodeId;
   readonly publicKey: Uint8Array;
   readonly #seed: Uint8Array;
-  readonly #crypto: CryptoBackend;
+  readonly #sign: (message: Uint8Array) => Promise<Uint8Array>;
 
   private constructor(crypto: CryptoBackend, seed: Uint8Array, publicKey: Uint8Array) {
-    this.#crypto = crypto;
     this.#seed = seed;
+    this.#sign = crypto.signer(seed);
     this.publicKey = publicKey;
     this.id = idFromPublicKey(crypto, publicKey);
   }
@@ -94,6 +94,6 @@ export class Identity {
   }
 
   sign(message: Uint8Array): Promise<Uint8Array> {
-    return this.#crypto.sign(this.#seed, message);
+    return this.#sign(message);
   }
 }

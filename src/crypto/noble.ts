@@ -11,6 +11,10 @@ export const nobleCrypto: CryptoBackend = {
   randomBytes: (length) => globalThis.crypto.getRandomValues(new Uint8Array(length)),
   publicKeyFromSeed: (seed) => ed25519.getPublicKey(seed),
   sign: async (seed, message) => ed25519.sign(message, seed),
+  signer: (seed) => {
+    const own = Uint8Array.from(seed);
+    return async (message) => ed25519.sign(message, own);
+  },
   verify: async (publicKey, message, signature) => {
     try {
       return ed25519.verify(signature, message, publicKey);

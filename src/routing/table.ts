@@ -83,6 +83,11 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return [...this.#byId.values()];
   }
 
+  /** Contacts in bucket `index` (shared-prefix length with the local ID). */
+  bucketSize(index: number): number {
+    return this.#buckets[index]?.contacts.length ?? 0;
+  }
+
   ipCount(ip: string): number {
     return this.#perIp.get(ip) ?? 0;
   }
@@ -217,8 +222,9 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   clear(): void {
-    for (const c of this.all()) this.remove(c.id);
+    // Replacements first: otherwise each remove() would promote one into the table being cleared.
     for (const b of this.#buckets) b.replacements = [];
+    for (const c of this.all()) this.remove(c.id);
   }
 
   #add(bucket: Bucket, c: Contact): void {

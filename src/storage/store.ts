@@ -75,7 +75,7 @@ export class LocalStore {
   /** Stores a validated record. Never evicts another record to make room: a full store says so. */
   put(record: WireRecord, nowMs: number, republishAt: number): StoreStatusCode {
     const hex = toHex(record.key);
-    const tomb = this.#tombstones.peek(hex);
+    const tomb = record.owner && this.#tombstones.peek(tombstoneKey(hex, record.owner.publicKey));
     if (tomb && record.owner && equalBytes(tomb.publicKey, record.owner.publicKey) && record.owner.issuedAt <= tomb.issuedAt) {
       return StoreStatus.DELETED;
     }
@@ -107,14 +107,16 @@ export class LocalStore {
       if (!owner || !equalBytes(owner.publicKey, proof.publicKey)) return DeleteStatus.NOT_OWNER;
       if (proof.issuedAt < owner.issuedAt) return DeleteStatus.INVALID; // an old delete replayed against a newer store
       this.#remove(hex, held);
-      this.#tombstones.set(hex, { publicKey: proof.publicKey, issuedAt: proof.issuedAt, until: held.record.expiresAt });
+      this.#tombstones.set(tombstoneKey(hex, proof.publicKey), { publicKey: proof.publicKey, issuedAt: proof.issuedAt, until: held.record.expiresAt });
       return DeleteStatus.DELETED;
     }
     // Not held: remember the delete so a stale copy cannot be stored here later. A tombstone only
-    // blocks stores by the same key owner, so a forged one cannot block anybody else's record.
-    const prior = this.#tombstones.peek(hex);
+    // blocks stores by the same key owner, so a forged one cannot block anybody else's record; and
+    // tombstones are kept per (key, signer), so a forged one cannot displace the real owner's either.
+    const tk = tombstoneKey(hex, proof.publicKey);
+    const prior = this.#tombstones.peek(tk);
     if (!prior || proof.issuedAt > prior.issuedAt) {
-      this.#tombstones.set(hex, { publicKey: proof.publicKey, issuedAt: proof.issuedAt, until: untilIfUnknown });
+      this.#tombstones.set(tk, { publicKey: proof.publicKey, issuedAt: proof.issuedAt, until: untilIfUnknown });
     }
     return DeleteStatus.NOT_HELD;
   }
@@ -142,6 +144,10 @@ export class LocalStore {
     this.#records.delete(hex);
     this.#bytes -= recordSize(s.record);
   }
+}
+
+function tombstoneKey(keyHex: string, publicKey: Uint8Array): string {
+  return `${keyHex}/${toHex(publicKey)}`;
 }
 
 function isNewer(a: WireRecord, b: WireRecord): boolean {

@@ -55,24 +55,24 @@ async function putsAndGets(t: Testnet, seed: number): Promise<{ putOk: number; g
 }
 
 describe(`simulated swarm of ${N} nodes`, () => {
-  it('no loss: 200 puts and 200 gets all succeed', { timeout: 600_000 }, async () => {
+  // One swarm for both phases: joining 1,000 nodes is most of the cost. The lossy phase uses new
+  // keys, new putters and new getters, so nothing it checks was settled before the loss began.
+  it('200 puts + 200 gets: all succeed at 0 % loss, ≥ 99.9 % at 10 % loss', { timeout: 1_200_000 }, async () => {
     const started = Date.now();
     tn = await createTestnet(N, { seed: 7, latency: 20, jitter: 20 });
     const joined = Date.now();
-    const r = await putsAndGets(tn, 11);
+    const clean = await putsAndGets(tn, 11);
     console.log(
-      `[sim] ${N} nodes, 0% loss: join ${((joined - started) / 1000).toFixed(1)} s real, puts ${r.putOk}/${OPS}, gets ${r.getOk}/${OPS}, median hops ${median(r.hops)}, ${tn.net.stats.sent} datagrams`,
+      `[sim] ${N} nodes, 0% loss: join ${((joined - started) / 1000).toFixed(1)} s real, puts ${clean.putOk}/${OPS}, gets ${clean.getOk}/${OPS}, median hops ${median(clean.hops)}, ${tn.net.stats.sent} datagrams`,
     );
-    expect(r.putOk).toBe(OPS);
-    expect(r.getOk).toBe(OPS);
-  });
+    expect(clean.putOk).toBe(OPS);
+    expect(clean.getOk).toBe(OPS);
 
-  it('10 % loss: at least 99.9 % of gets succeed', { timeout: 600_000 }, async () => {
-    tn = await createTestnet(N, { seed: 8, latency: 20, jitter: 20, loss: 0.1 });
-    const r = await putsAndGets(tn, 12);
-    console.log(`[sim] ${N} nodes, 10% loss: puts ${r.putOk}/${OPS}, gets ${r.getOk}/${OPS}, median hops ${median(r.hops)}, ${tn.net.stats.sent} datagrams`);
-    expect(r.putOk).toBe(OPS);
+    tn.net.conditions.loss = 0.1;
+    const lossy = await putsAndGets(tn, 12);
+    console.log(`[sim] ${N} nodes, 10% loss: puts ${lossy.putOk}/${OPS}, gets ${lossy.getOk}/${OPS}, median hops ${median(lossy.hops)}`);
+    expect(lossy.putOk).toBe(OPS);
     // 99.9 % of 200 rounds up to all 200.
-    expect(r.getOk / OPS).toBeGreaterThanOrEqual(0.999);
+    expect(lossy.getOk / OPS).toBeGreaterThanOrEqual(0.999);
   });
 });
