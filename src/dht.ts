@@ -17,14 +17,15 @@ import { lookup, type LookupPeer, type LookupResult, type QueryOutcome } from '.
 import { Maintenance } from './maintenance.js';
 import { networkConfig, type NetworkConfig, type NetworkOptions } from './network.js';
 import { RateLimiter, type RateLimitOptions } from './rpc/rate-limit.js';
-import { Rpc, type IncomingRequest, type Reply } from './rpc/rpc.js';
+import { Rpc, speaksFlagOf, type IncomingRequest, type Reply } from './rpc/rpc.js';
+import { SignalRelay, type RelayPeer } from './signal-relay.js';
 import type { Contact, ContactInfo } from './routing/contact.js';
 import { RoutingTable, type BucketSnapshot } from './routing/table.js';
 import { serveRequest } from './serve.js';
 import { createDeleteProof, createRecord, verifyRecordForKey, type RecordRules } from './storage/record.js';
 import { LocalStore, type LocalStoreOptions } from './storage/store.js';
 import type { Transport } from './transport/transport.js';
-import { addressKey, type PeerAddress } from './wire/address.js';
+import { AddressKind, addressKey, type PeerAddress } from './wire/address.js';
 import {
   DeleteStatus,
   Flags,
@@ -173,6 +174,9 @@ export class DHT extends Emitter<DHTEvents> {
   readonly #operations = new Set<AbortController>();
   readonly #operationTimeoutMs: number;
   #bootstrap: PeerAddress[];
+  /** Who answered our bootstrap pings: first signaling relays. */
+  readonly #bootstrapPeers = new Map<string, RelayPeer>();
+  readonly #signals: SignalRelay;
   #closed = false;
 
   /** Creates a node, generating an identity (ID puzzle) when none is given. Call `bootstrap()` next. */
@@ -226,6 +230,14 @@ export class DHT extends Emitter<DHTEvents> {
       onRequest: (req) => this.#onRequest(req),
       onVerifiedReply: (reply) => this.#onVerifiedReply(reply),
     });
+    this.#signals = new SignalRelay({
+      selfId: identity.id,
+      rpc: this.rpc,
+      table: this.table,
+      bootstrapPeers: () => [...this.#bootstrapPeers.values()],
+      count: (what) => this.#count(what),
+    });
+    for (const t of options.transports) t.attachSignaling?.(this.#signals);
     this.table.on('added', (c) => {
       this.emit('contact-added', this.#info(c));
       this.#maintenance.contactAdded(c);
@@ -288,7 +300,10 @@ export class DHT extends Emitter<DHTEvents> {
     if (addresses !== this.#bootstrap && addresses.length) this.#bootstrap = addresses;
     return this.#operation(options, async (signal) => {
       const pings = await Promise.allSettled(
-        addresses.map((addr) => this.rpc.request(addr, { type: MessageType.PING, pad: 0 }, { attempts: 4, signal })),
+        addresses.map(async (addr) => {
+          const reply = await this.rpc.request(addr, { type: MessageType.PING, pad: 0 }, { attempts: 4, signal });
+          this.#bootstrapPeers.set(addressKey(addr), { id: reply.message.senderId, address: addr });
+        }),
       );
       const answered = pings.filter((p) => p.status === 'fulfilled').length;
       if (answered === 0 && this.table.size === 0) {
@@ -533,7 +548,7 @@ export class DHT extends Emitter<DHTEvents> {
     const result = this.table.insert({
       id,
       address: reply.from,
-      addresses: [reply.from],
+      addresses: advertisedAddresses(reply.message.flags, id, reply.from),
       ip,
       rtt: this.rpc.rtt.srtt(addressKey(reply.from)),
       lastSeen: now,
@@ -549,6 +564,7 @@ export class DHT extends Emitter<DHTEvents> {
     const m = req.message;
     // A node that asks us something is a routing candidate, but only after our own signed round trip.
     if (!(m.flags & Flags.CLIENT)) this.#maintenance.sawRequest(m.senderId, req.from);
+    if (m.type === MessageType.SIGNAL) return this.#signals.handle(m);
     return serveRequest(
       {
         crypto: this.crypto,
@@ -579,7 +595,7 @@ export class DHT extends Emitter<DHTEvents> {
   }
 
   /** A verified contact from a lookup answer we can actually reach. */
-  #accept = (contact: WireContact): LookupPeer | undefined => {
+  #accept = (contact: WireContact, from: LookupPeer): LookupPeer | undefined => {
     if (equalIds(contact.id, this.identity.id)) return undefined;
     // One hash weeds out IDs that do not solve the puzzle before we spend a datagram on them.
     if (!solvesIdPuzzle(this.crypto, contact.id, this.config.idDifficulty)) {
@@ -588,6 +604,8 @@ export class DHT extends Emitter<DHTEvents> {
     }
     const address = contact.addresses.find((a) => this.rpc.canReach(a));
     if (!address) return undefined;
+    // `from` has this contact in its table: it can relay our signaling to it.
+    if (address.kind === AddressKind.WEBRTC) this.#signals.hint(contact.id, { id: from.id, address: from.address });
     return { id: contact.id, address, addresses: contact.addresses };
   };
 
@@ -693,6 +711,18 @@ export class DHT extends Emitter<DHTEvents> {
       return undefined;
     }
   }
+}
+
+/**
+ * Where other nodes can reach a contact, from the SPEAKS_* flags it sent: the observed source
+ * address when it speaks UDP and the datagram came over UDP, and its ID when it speaks WebRTC.
+ * A link only we can use (the WebSocket to the bootstrap server) is never advertised.
+ */
+function advertisedAddresses(flags: number, id: NodeId, from: PeerAddress): PeerAddress[] {
+  const out: PeerAddress[] = [];
+  if (flags & Flags.SPEAKS_UDP && speaksFlagOf(from.kind) === Flags.SPEAKS_UDP) out.push(from);
+  if (flags & Flags.SPEAKS_WEBRTC) out.push({ kind: AddressKind.WEBRTC, data: id });
+  return out;
 }
 
 function asBytes(value: string | Uint8Array, what: string): Uint8Array {

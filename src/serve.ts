@@ -6,7 +6,8 @@
 import type { CryptoBackend } from './crypto/backend.js';
 import { equalIds } from './id.js';
 import type { NetworkConfig } from './network.js';
-import type { IncomingRequest } from './rpc/rpc.js';
+import { canReachKind, type IncomingRequest } from './rpc/rpc.js';
+import type { Contact } from './routing/contact.js';
 import type { RateLimiter } from './rpc/rate-limit.js';
 import type { RoutingTable } from './routing/table.js';
 import { validateDeleteProof, validateRecord, type RecordRules } from './storage/record.js';
@@ -47,7 +48,7 @@ export async function serveRequest(ctx: ServeContext, req: IncomingRequest): Pro
     case MessageType.PING:
       return { type: MessageType.PONG, observed: req.from };
     case MessageType.FIND_NODE:
-      return { type: MessageType.NODES, valueWithheld: false, contacts: closestFor(ctx, m.target, m.senderId, req.bodyBudget) };
+      return { type: MessageType.NODES, valueWithheld: false, contacts: closestFor(ctx, m.target, req) };
     case MessageType.FIND_VALUE:
       return findValue(ctx, req, m.key);
     case MessageType.STORE:
@@ -67,15 +68,21 @@ function contactSize(c: WireContact): number {
   return n;
 }
 
-/** The k closest contacts to `target`, never the asker itself, cut to fit the reply budget. */
-function closestFor(ctx: ServeContext, target: Uint8Array, asker: Uint8Array, budget: number): WireContact[] {
+/**
+ * The k closest contacts to `target` that the asker can reach (by the SPEAKS_* flags it sent),
+ * never the asker itself, cut to fit the reply budget.
+ */
+function closestFor(ctx: ServeContext, target: Uint8Array, req: IncomingRequest): WireContact[] {
+  const asker = req.message.senderId;
+  const flags = req.message.flags;
+  const reachable = (c: Contact): boolean => c.addresses.some((a) => canReachKind(flags, a.kind));
   const out: WireContact[] = [];
   let size = NODES_BODY_BASE;
-  for (const c of ctx.table.closest(target, ctx.table.k + 1)) {
+  for (const c of ctx.table.closest(target, ctx.table.k + 1, reachable)) {
     if (equalIds(c.id, asker)) continue;
-    const wc: WireContact = { id: c.id, addresses: c.addresses.slice(0, 4) };
+    const wc: WireContact = { id: c.id, addresses: c.addresses.filter((a) => canReachKind(flags, a.kind)).slice(0, 4) };
     const s = contactSize(wc);
-    if (size + s > budget || out.length >= ctx.table.k) break;
+    if (size + s > req.bodyBudget || out.length >= ctx.table.k) break;
     size += s;
     out.push(wc);
   }
@@ -90,9 +97,9 @@ function findValue(ctx: ServeContext, req: IncomingRequest, key: Uint8Array): Bo
     if (req.tokenValid && w.length <= req.bodyBudget) return { type: MessageType.VALUE, record };
     // The value would be an amplified reply to an address not yet proven: say we have it, and the
     // token in this reply lets the asker fetch it at once.
-    return { type: MessageType.NODES, valueWithheld: true, contacts: closestFor(ctx, key, req.message.senderId, req.bodyBudget) };
+    return { type: MessageType.NODES, valueWithheld: true, contacts: closestFor(ctx, key, req) };
   }
-  return { type: MessageType.NODES, valueWithheld: false, contacts: closestFor(ctx, key, req.message.senderId, req.bodyBudget) };
+  return { type: MessageType.NODES, valueWithheld: false, contacts: closestFor(ctx, key, req) };
 }
 
 async function store(ctx: ServeContext, req: IncomingRequest): Promise<StoreStatusCode> {

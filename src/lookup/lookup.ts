@@ -30,8 +30,8 @@ export interface LookupOptions<V> {
   seeds: LookupPeer[];
   /** Sends one query; resolves with what the peer returned, rejects on timeout or bad reply. */
   query: (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<QueryOutcome<V>>;
-  /** Turns a returned contact into a peer we can query, or undefined to ignore it. */
-  accept: (contact: WireContact) => LookupPeer | undefined;
+  /** Turns a contact returned by `from` into a peer we can query, or undefined to ignore it. */
+  accept: (contact: WireContact, from: LookupPeer) => LookupPeer | undefined;
   signal?: AbortSignal;
   /** Candidates kept at most (the closest win). */
   maxCandidates?: number;
@@ -130,7 +130,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
           c.state = 'done';
           responded++;
           for (const contact of outcome.contacts) {
-            const peer = o.accept(contact);
+            const peer = o.accept(contact, c.peer);
             if (peer) add(peer, c.hop + 1);
           }
           if (outcome.value !== undefined) finish(outcome.value, c);

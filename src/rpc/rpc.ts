@@ -12,7 +12,7 @@ import { SpydhtError } from '../errors.js';
 import { idToHex, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
 import type { Transport } from '../transport/transport.js';
-import { addressKey, type PeerAddress } from '../wire/address.js';
+import { AddressKind, addressKey, type PeerAddress } from '../wire/address.js';
 import {
   AUTH_BYTES,
   Flags,
@@ -124,16 +124,21 @@ export class Rpc {
   readonly #limiter: RateLimiter;
   readonly #maxPending: number;
   #closed = false;
+  /** SPEAKS_* flags of the transports we have: every message tells peers how to reach us. */
+  readonly #speaks: number;
 
   constructor(options: RpcOptions) {
     this.#o = options;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     this.#tokens = new AddressTokens(options.crypto);
     this.#limiter = new RateLimiter({ ...DEFAULT_RATE_LIMIT, ...options.rateLimit }, () => options.clock.now());
+    let speaks = 0;
     for (const t of options.transports) {
+      speaks |= speaksFlagOf(t.kind);
       this.#transports.set(t.kind, t);
       t.onDatagram = (data, from) => this.#onDatagram(data, from);
     }
+    this.#speaks = speaks;
     options.timers.every(TOKEN_ROTATE_MS, () => this.#tokens.rotate());
   }
 
@@ -206,13 +211,14 @@ export class Rpc {
         cleanup: unwatch,
       };
       this.#pending.set(reqKey, pending);
-      this.#transmit(reqKey, pending, this.rtt.rto(toKey));
+      // A link still being opened (WebRTC) delays the first datagram: wait for that too.
+      this.#transmit(reqKey, pending, this.rtt.rto(toKey) + (transport.connectDelay?.(to) ?? 0));
     });
   }
 
   #encodeRequest(to: PeerAddress, body: Body, requestId: Uint8Array, wantAuth: boolean): Uint8Array {
     const token = this.#tokens.echoFor(to);
-    let flags = 0;
+    let flags = this.#speaks;
     if (wantAuth) flags |= Flags.WANT_AUTH;
     if (this.#o.client) flags |= Flags.CLIENT;
     const header = { networkId: this.#o.networkId, flags, requestId, senderId: this.#o.identity.id, token: token ?? ZERO_TOKEN };
@@ -334,7 +340,7 @@ export class Rpc {
     if (!body || this.#closed) return;
     const header = {
       networkId: this.#o.networkId,
-      flags: signReply ? Flags.AUTH : 0,
+      flags: (signReply ? Flags.AUTH : 0) | this.#speaks,
       requestId: message.requestId,
       senderId: this.#o.identity.id,
       token: this.#tokens.issue(from),
@@ -352,6 +358,18 @@ export class Rpc {
     for (const [key, p] of [...this.#pending]) this.#finish(key, p, undefined, SpydhtError.closed());
     for (const t of this.#transports.values()) t.onDatagram = undefined;
   }
+}
+
+/** Which SPEAKS_* flag a transport kind earns: UDP-like kinds are reachable at the datagram's source. */
+export function speaksFlagOf(kind: number): number {
+  if (kind === AddressKind.UDP || kind === AddressKind.SIM) return Flags.SPEAKS_UDP;
+  if (kind === AddressKind.WEBRTC) return Flags.SPEAKS_WEBRTC;
+  return 0;
+}
+
+/** Whether a node that sent `flags` can send to an address of `kind`. */
+export function canReachKind(flags: number, kind: number): boolean {
+  return (speaksFlagOf(kind) & flags) !== 0;
 }
 
 function pairKey(id: NodeId, addr: PeerAddress): string {

@@ -4,6 +4,15 @@
  */
 import type { PeerAddress } from '../wire/address.js';
 
+/**
+ * Carries opaque signaling payloads to a peer known only by its ID, relayed through the DHT
+ * (or the bootstrap server). Payloads must be authenticated end to end by the transport.
+ */
+export interface SignalingChannel {
+  send(to: Uint8Array, payload: Uint8Array): void;
+  onSignal: ((from: Uint8Array, payload: Uint8Array) => void) | undefined;
+}
+
 export type DatagramHandler = (data: Uint8Array, from: PeerAddress) => void;
 
 export interface Transport {
@@ -22,6 +31,13 @@ export interface Transport {
   format(address: PeerAddress): string;
   /** Addresses this node can be reached at, when the transport knows them (else peers tell us via PONG). */
   localAddresses(): PeerAddress[];
+  /**
+   * Extra ms before a datagram to `to` actually leaves (a link still being opened); the RPC layer
+   * adds it to the first timeout. Omit for transports that send at once.
+   */
+  connectDelay?(to: PeerAddress): number;
+  /** For transports that reach peers through signaling (WebRTC): the engine's relay. */
+  attachSignaling?(channel: SignalingChannel): void;
   /** Releases sockets and timers; the engine calls it from DHT.close(). */
   close(): Promise<void>;
 }

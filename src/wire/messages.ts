@@ -35,6 +35,8 @@ export const MessageType = {
   STORE_ACK: 8,
   DELETE: 9,
   DELETE_ACK: 10,
+  SIGNAL: 11,
+  SIGNAL_ACK: 12,
 } as const;
 export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType];
 
@@ -44,6 +46,7 @@ export const REQUEST_TYPES: ReadonlySet<number> = new Set([
   MessageType.FIND_VALUE,
   MessageType.STORE,
   MessageType.DELETE,
+  MessageType.SIGNAL,
 ]);
 
 /** The reply type each request expects. */
@@ -53,6 +56,7 @@ export const REPLY_TO: Readonly<Record<number, readonly number[]>> = {
   [MessageType.FIND_VALUE]: [MessageType.NODES, MessageType.VALUE],
   [MessageType.STORE]: [MessageType.STORE_ACK],
   [MessageType.DELETE]: [MessageType.DELETE_ACK],
+  [MessageType.SIGNAL]: [MessageType.SIGNAL_ACK],
 };
 
 export const Flags = {
@@ -62,8 +66,24 @@ export const Flags = {
   WANT_AUTH: 0x02,
   /** Sender does not answer requests (a short-lived client): never add it to a routing table. */
   CLIENT: 0x04,
+  /** The sender can be reached over UDP (at the address its datagram came from). */
+  SPEAKS_UDP: 0x08,
+  /** The sender can be reached over WebRTC (by its node ID, through signaling). */
+  SPEAKS_WEBRTC: 0x10,
 } as const;
-const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT;
+const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT | Flags.SPEAKS_UDP | Flags.SPEAKS_WEBRTC;
+
+/** Largest signaling payload a SIGNAL carries (an SDP offer with candidates fits). */
+export const MAX_SIGNAL_BYTES = 3072;
+
+export const SignalStatus = {
+  /** Delivered to the target's transport (we are the target) or forwarded to it. */
+  FORWARDED: 0,
+  /** The relay has no link to the target. */
+  UNKNOWN_TARGET: 1,
+  RATE_LIMITED: 2,
+} as const;
+export type SignalStatusCode = (typeof SignalStatus)[keyof typeof SignalStatus];
 
 export const StoreStatus = {
   STORED: 0,
@@ -128,7 +148,10 @@ export type Body =
   | { type: typeof MessageType.STORE; record: WireRecord }
   | { type: typeof MessageType.STORE_ACK; status: StoreStatusCode }
   | { type: typeof MessageType.DELETE; proof: DeleteProof }
-  | { type: typeof MessageType.DELETE_ACK; status: DeleteStatusCode };
+  | { type: typeof MessageType.DELETE_ACK; status: DeleteStatusCode }
+  /** Signaling for a transport link (WebRTC), relayed by a node linked to the target. */
+  | { type: typeof MessageType.SIGNAL; target: NodeId; source: NodeId; payload: Uint8Array }
+  | { type: typeof MessageType.SIGNAL_ACK; status: SignalStatusCode };
 
 export interface Header {
   networkId: Uint8Array;
@@ -203,7 +226,11 @@ function writeBody(w: Writer, b: Body): void {
       return;
     case MessageType.STORE_ACK:
     case MessageType.DELETE_ACK:
+    case MessageType.SIGNAL_ACK:
       w.u8(b.status);
+      return;
+    case MessageType.SIGNAL:
+      w.fixed(b.target, ID_BYTES, 'target').fixed(b.source, ID_BYTES, 'source').bytes16(b.payload, MAX_SIGNAL_BYTES, 'signal payload');
       return;
     case MessageType.DELETE:
       w.fixed(b.proof.key, ID_BYTES, 'key')
@@ -332,6 +359,18 @@ function readBody(r: Reader, type: number): Body {
       const status = r.u8('status');
       if (status > DeleteStatus.RATE_LIMITED) throw new DecodeFailure(`unknown delete status ${status}`);
       return { type, status: status as DeleteStatusCode };
+    }
+    case MessageType.SIGNAL: {
+      const target = r.fixed(ID_BYTES, 'target');
+      const source = r.fixed(ID_BYTES, 'source');
+      const payload = r.bytes16(MAX_SIGNAL_BYTES, 'signal payload');
+      if (payload.length === 0) throw new DecodeFailure('empty signal payload');
+      return { type, target, source, payload };
+    }
+    case MessageType.SIGNAL_ACK: {
+      const status = r.u8('status');
+      if (status > SignalStatus.RATE_LIMITED) throw new DecodeFailure(`unknown signal status ${status}`);
+      return { type, status: status as SignalStatusCode };
     }
     default:
       throw new DecodeFailure(`unknown message type ${type}`);

@@ -16,6 +16,8 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_PAD_BYTES,
   MAX_VALUE_BYTES,
+  MAX_SIGNAL_BYTES,
+  SignalStatus,
   MessageType,
   StoreStatus,
   type Body,
@@ -128,6 +130,11 @@ function samples(): Array<[string, Unsigned]> {
     ],
     ...Object.entries(StoreStatus).map(
       ([name, status]): [string, Unsigned] => [`STORE_ACK ${name}`, { ...h, type: MessageType.STORE_ACK, status }],
+    ),
+    ['SIGNAL', { ...h, type: MessageType.SIGNAL, target: fill(ID_BYTES, 8), source: fill(ID_BYTES, 9), payload: fill(300, 10) }],
+    ['SIGNAL max', { ...h, type: MessageType.SIGNAL, target: fill(ID_BYTES, 8), source: fill(ID_BYTES, 9), payload: fill(MAX_SIGNAL_BYTES, 11) }],
+    ...Object.entries(SignalStatus).map(
+      ([name, status]): [string, Unsigned] => [`SIGNAL_ACK ${name}`, { ...h, type: MessageType.SIGNAL_ACK, status }],
     ),
     [
       'DELETE',
@@ -376,14 +383,14 @@ describe('rejections', () => {
   });
 
   it('unknown message types', () => {
-    for (const type of [0, 11, 12, 0x80, 0xff]) {
+    for (const type of [0, 13, 0x80, 0xff]) {
       expectReject(concat(rawHeader(type), [0, 0]), 'DECODE_ERROR', new RegExp(`unknown message type ${type}`));
     }
   });
 
   it('unknown flags', () => {
     const ping = encodeMessage(samples()[0]![1]);
-    for (const flag of [0x08, 0x10, 0x40, 0x80, 0xf8]) {
+    for (const flag of [0x20, 0x40, 0x80, 0xe0]) {
       const bytes = Uint8Array.from(ping);
       bytes[FLAGS_AT] = flag | Flags.WANT_AUTH;
       expectReject(bytes, 'DECODE_ERROR', /unknown flags/);
@@ -542,6 +549,16 @@ describe('rejections', () => {
     for (const status of [DeleteStatus.RATE_LIMITED + 1, 0x80, 0xff]) {
       expectReject(concat(rawHeader(MessageType.DELETE_ACK), [status]), 'DECODE_ERROR', /unknown delete status/);
     }
+    for (const status of [SignalStatus.RATE_LIMITED + 1, 0xff]) {
+      expectReject(concat(rawHeader(MessageType.SIGNAL_ACK), [status]), 'DECODE_ERROR', /unknown signal status/);
+    }
+  });
+
+  it('signal payload bounds', () => {
+    const base = Array.from(concat(rawHeader(MessageType.SIGNAL), [...fill(ID_BYTES, 1), ...fill(ID_BYTES, 2)]));
+    expectReject(Uint8Array.from([...base, 0, 0]), 'DECODE_ERROR', /empty signal payload/);
+    const over = MAX_SIGNAL_BYTES + 1;
+    expectReject(Uint8Array.from([...base, over >> 8, over & 0xff, ...fill(over, 3)]), 'DECODE_ERROR', /signal payload longer/);
   });
 
   it('AUTH flag without a complete trailer', () => {
