@@ -1,0 +1,391 @@
+import { randomBytes } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fromUtf8, utf8 } from '../../src/bytes.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { checkPow, inThreadPowSolver, powInput, powTarget, powWork } from '../../src/crypto/pow.js';
+import { nodeCrypto } from '../../src/node/crypto-node.js';
+import {
+  createDeleteProof,
+  createRecord,
+  deleteSigningBytes,
+  recordKey,
+  recordSize,
+  storeSigningBytes,
+  validateDeleteProof,
+  validateRecord,
+  verifyRecordForKey,
+  type RecordRules,
+} from '../../src/storage/record.js';
+import { LocalStore } from '../../src/storage/store.js';
+import {
+  DeleteStatus,
+  MAX_LABEL_BYTES,
+  MessageType,
+  StoreStatus,
+  decodeMessage,
+  encodeMessage,
+  type DeleteProof,
+  type WireRecord,
+} from '../../src/wire/messages.js';
+
+const crypto = nodeCrypto;
+const solver = inThreadPowSolver(crypto);
+const NET = Uint8Array.from([9, 8, 7, 6]);
+const OTHER_NET = Uint8Array.from([9, 8, 7, 5]);
+const rules: RecordRules = { networkId: NET, powBaseBits: 8, maxTtlSeconds: 7 * 86400, maxSkewSeconds: 300 };
+const NOW = 1_767_225_600; // 2026-01-01, integer seconds
+const DAY = 86400;
+
+let alice: Identity;
+let mallory: Identity;
+beforeAll(async () => {
+  alice = await Identity.generate({ crypto, difficulty: 0 });
+  mallory = await Identity.generate({ crypto, difficulty: 0 });
+});
+
+function make(o: { label?: string | Uint8Array; content?: string | Uint8Array; ttl?: number; now?: number; owner?: Identity }): Promise<WireRecord> {
+  const label = o.label ?? 'label';
+  const content = o.content ?? 'content';
+  return createRecord({
+    crypto,
+    rules,
+    label: typeof label === 'string' ? utf8(label) : label,
+    content: typeof content === 'string' ? utf8(content) : content,
+    ttlSeconds: o.ttl ?? DAY,
+    nowSeconds: o.now ?? NOW,
+    owner: o.owner,
+    solver,
+  });
+}
+
+/**
+ * An owned record whose owner signature is over arbitrary bytes, with valid key and PoW, so that
+ * only the signature check can reject it.
+ */
+async function withSignatureOver(sign: (key: Uint8Array, expiresAt: number) => Uint8Array, issuedAt = NOW): Promise<WireRecord> {
+  const label = utf8('signed');
+  const content = utf8('payload');
+  const key = recordKey(crypto, label, content, alice.publicKey);
+  const expiresAt = NOW + DAY;
+  const r: WireRecord = {
+    key,
+    label,
+    content,
+    expiresAt,
+    owner: { publicKey: alice.publicKey, issuedAt, signature: await alice.sign(sign(key, expiresAt)) },
+    powNonce: new Uint8Array(8),
+  };
+  r.powNonce = await solver(powInput(crypto, { networkId: NET, key, size: recordSize(r), expiresAt }), powTarget(powWork(rules.powBaseBits, recordSize(r), DAY)));
+  return r;
+}
+
+async function reason(r: WireRecord, now = NOW): Promise<string> {
+  const check = await validateRecord(crypto, rules, r, now);
+  return check.ok ? 'ok' : check.reason;
+}
+
+describe('recordKey', () => {
+  it('is length-prefixed: ("ab","c") and ("a","bc") get different keys (hole 7)', () => {
+    const k1 = recordKey(crypto, utf8('ab'), utf8('c'));
+    const k2 = recordKey(crypto, utf8('a'), utf8('bc'));
+    const k3 = recordKey(crypto, utf8(''), utf8('abc'));
+    const k4 = recordKey(crypto, utf8('abc'), utf8(''));
+    const all = [k1, k2, k3, k4].map((k) => Buffer.from(k).toString('hex'));
+    expect(new Set(all).size).toBe(4);
+    expect(recordKey(crypto, utf8('ab'), utf8('c'))).toEqual(k1);
+  });
+
+  it('includes the owner: unowned and each owner give different keys', () => {
+    const l = utf8('same');
+    const c = utf8('content');
+    const keys = [recordKey(crypto, l, c), recordKey(crypto, l, c, alice.publicKey), recordKey(crypto, l, c, mallory.publicKey)];
+    expect(new Set(keys.map((k) => Buffer.from(k).toString('hex'))).size).toBe(3);
+  });
+
+  it('a record answered under the other split does not verify for the asked key (hole 7)', async () => {
+    const r = await make({ label: 'ab', content: 'c' });
+    const forged = { ...r, label: utf8('a'), content: utf8('bc') };
+    expect(await verifyRecordForKey(crypto, rules, r, r.key, NOW)).toBe(true);
+    expect(await verifyRecordForKey(crypto, rules, forged, r.key, NOW)).toBe(false);
+  });
+});
+
+describe('createRecord / validateRecord', () => {
+  it('accepts a good unowned and a good owned record', async () => {
+    expect(await reason(await make({}))).toBe('ok');
+    const owned = await make({ owner: alice });
+    expect(owned.owner!.issuedAt).toBe(NOW);
+    expect(await reason(owned)).toBe('ok');
+  });
+
+  it('rejects a wrong key', async () => {
+    const r = await make({});
+    expect(await reason({ ...r, key: new Uint8Array(randomBytes(32)) })).toMatch(/key/);
+    // Claiming an owner that is not part of the key does not verify either.
+    const owned = await make({ owner: alice });
+    expect(await reason({ ...owned, owner: { ...owned.owner!, publicKey: mallory.publicKey } })).not.toBe('ok');
+  });
+
+  it('rejects tampered content or label', async () => {
+    const r = await make({ content: 'original' });
+    expect(await reason({ ...r, content: utf8('Original') })).toMatch(/key/);
+    expect(await reason({ ...r, label: utf8('other') })).toMatch(/key/);
+  });
+
+  it('rejects a bad proof of work', async () => {
+    const r = await make({ content: 'x'.repeat(1000) });
+    const input = powInput(crypto, { networkId: NET, key: r.key, size: recordSize(r), expiresAt: r.expiresAt });
+    const target = powTarget(powWork(rules.powBaseBits, recordSize(r), DAY - rules.maxSkewSeconds));
+    // Find a nonce that does not meet the target (most do not).
+    const bad = new Uint8Array(8);
+    for (let i = 0; checkPow(crypto, input, bad, target); i++) new DataView(bad.buffer).setUint32(4, i);
+    expect(await reason({ ...r, powNonce: bad })).toMatch(/proof of work/);
+    expect(await reason({ ...r, powNonce: r.powNonce.subarray(0, 7) })).toMatch(/proof of work/);
+    // The nonce is bound to the network: under another network's rules it fails.
+    const other = await validateRecord(crypto, { ...rules, networkId: OTHER_NET }, r, NOW);
+    const otherInput = powInput(crypto, { networkId: OTHER_NET, key: r.key, size: recordSize(r), expiresAt: r.expiresAt });
+    expect(other.ok).toBe(checkPow(crypto, otherInput, r.powNonce, target));
+  });
+
+  it('rejects an expired record', async () => {
+    const r = await make({ ttl: 3600, now: NOW - 3600 - rules.maxSkewSeconds });
+    expect(await reason(r)).toBe('expired');
+    expect(await reason(r, NOW - 10)).toBe('ok');
+  });
+
+  it('rejects a lifetime over the cap, accepts one at the cap', async () => {
+    expect(await reason(await make({ ttl: rules.maxTtlSeconds }))).toBe('ok');
+    const r = await make({ ttl: rules.maxTtlSeconds + rules.maxSkewSeconds + 1 });
+    expect(await reason(r)).toMatch(/cap/);
+  });
+
+  it('rejects an owner signature over another expiry, network or purpose (hole 8)', async () => {
+    const good = await withSignatureOver((key, exp) => storeSigningBytes(NET, key, exp, NOW));
+    expect(await reason(good)).toBe('ok');
+    const cases = [
+      await withSignatureOver((key, exp) => storeSigningBytes(NET, key, exp + 1, NOW)),
+      await withSignatureOver((key, exp) => storeSigningBytes(OTHER_NET, key, exp, NOW)),
+      await withSignatureOver((key, exp) => storeSigningBytes(NET, key, exp, NOW - 1)),
+      await withSignatureOver((key, exp) => storeSigningBytes(NET, recordKey(crypto, utf8('x'), utf8('y'), alice.publicKey), exp, NOW)),
+      // A delete signature is not a store signature.
+      await withSignatureOver((key) => deleteSigningBytes(NET, key, NOW)),
+    ];
+    for (const r of cases) expect(await reason(r)).toMatch(/signature/);
+  });
+
+  it('a store signature cannot be used as a delete proof (hole 8)', async () => {
+    const owned = await make({ owner: alice });
+    const proof: DeleteProof = { key: owned.key, publicKey: alice.publicKey, issuedAt: owned.owner!.issuedAt, signature: owned.owner!.signature };
+    expect((await validateDeleteProof(crypto, rules, proof, NOW)).ok).toBe(false);
+    const real = await createDeleteProof(rules, alice, owned.key, NOW);
+    expect((await validateDeleteProof(crypto, rules, real, NOW)).ok).toBe(true);
+    // Bound to key and network.
+    expect((await validateDeleteProof(crypto, rules, { ...real, key: new Uint8Array(32) }, NOW)).ok).toBe(false);
+    expect((await validateDeleteProof(crypto, { ...rules, networkId: OTHER_NET }, real, NOW)).ok).toBe(false);
+    expect((await validateDeleteProof(crypto, rules, { ...real, issuedAt: real.issuedAt + 1 }, NOW)).ok).toBe(false);
+  });
+
+  it('rejects an owner issuedAt beyond the skew, accepts it within', async () => {
+    const within = await make({ owner: alice, now: NOW + 299 });
+    expect(await reason(within)).toBe('ok');
+    const beyond = await withSignatureOver((key, exp) => storeSigningBytes(NET, key, exp, NOW + 301), NOW + 301);
+    expect(await reason(beyond)).toMatch(/future/);
+    const proof = await createDeleteProof(rules, alice, within.key, NOW + 301);
+    expect((await validateDeleteProof(crypto, rules, proof, NOW)).ok).toBe(false);
+  });
+
+  it('accepts a record made by a clock 4 minutes ahead or behind (hole 9)', async () => {
+    for (const skew of [240, -240]) {
+      expect(await reason(await make({ now: NOW + skew }))).toBe('ok');
+      expect(await reason(await make({ now: NOW + skew, owner: alice }))).toBe('ok');
+      expect(await reason(await make({ now: NOW + skew, ttl: rules.maxTtlSeconds }))).toBe('ok');
+    }
+  });
+
+  it('times are integer seconds: a wire round trip and a fractional "now" still validate (hole 9)', async () => {
+    const r = await make({ owner: alice, content: 'wire' });
+    expect(Number.isInteger(r.expiresAt)).toBe(true);
+    expect(Number.isInteger(r.owner!.issuedAt)).toBe(true);
+    const bytes = encodeMessage({ networkId: NET, flags: 0, requestId: new Uint8Array(8), senderId: new Uint8Array(32), token: new Uint8Array(8), type: MessageType.STORE, record: r });
+    const decoded = decodeMessage(bytes, NET);
+    if (!decoded.ok || decoded.message.type !== MessageType.STORE) throw new Error('decode failed');
+    expect(await reason(decoded.message.record)).toBe('ok');
+    expect(await reason(decoded.message.record, NOW + 0.999)).toBe('ok');
+    expect(await reason(decoded.message.record, NOW + 1234.5)).toBe('ok');
+  });
+
+  it('non-ASCII labels and content round-trip byte-exactly (hole 11)', async () => {
+    const label = 'étiquette 日本語 🏷️';
+    const content = '😀 emoji · 中文内容 · עברית · ünïcødé\u0000end';
+    const r = await make({ label, content, owner: alice });
+    const bytes = encodeMessage({ networkId: NET, flags: 0, requestId: new Uint8Array(8), senderId: new Uint8Array(32), token: new Uint8Array(8), type: MessageType.VALUE, record: r });
+    const decoded = decodeMessage(bytes, NET);
+    if (!decoded.ok || decoded.message.type !== MessageType.VALUE) throw new Error('decode failed');
+    const back = decoded.message.record;
+    expect(fromUtf8(back.label)).toBe(label);
+    expect(fromUtf8(back.content)).toBe(content);
+    expect(await verifyRecordForKey(crypto, rules, back, r.key, NOW)).toBe(true);
+  });
+
+  it('limits the label in bytes, not characters', async () => {
+    expect(utf8('日'.repeat(85)).length).toBe(MAX_LABEL_BYTES);
+    expect(await reason(await make({ label: '日'.repeat(85) }))).toBe('ok');
+    await expect(make({ label: '日'.repeat(86) })).rejects.toThrow(RangeError);
+    await expect(make({ content: new Uint8Array(4096 - 4) })).rejects.toThrow(RangeError);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+let keyCounter = 0;
+/** Records for LocalStore tests: the store trusts its caller to have validated them. */
+function rec(o: { size?: number; expiresAt?: number; owner?: Uint8Array; issuedAt?: number; key?: Uint8Array } = {}): WireRecord {
+  const key = o.key ?? crypto.sha256(utf8(`key ${keyCounter++}`));
+  const r: WireRecord = { key, label: new Uint8Array(0), content: new Uint8Array(o.size ?? 10), expiresAt: o.expiresAt ?? NOW + DAY, powNonce: new Uint8Array(8) };
+  if (o.owner) r.owner = { publicKey: o.owner, issuedAt: o.issuedAt ?? NOW, signature: new Uint8Array(64) };
+  return r;
+}
+
+function delProof(key: Uint8Array, publicKey: Uint8Array, issuedAt = NOW + 10): DeleteProof {
+  return { key, publicKey, issuedAt, signature: new Uint8Array(64) };
+}
+
+const MS = NOW * 1000;
+
+describe('LocalStore', () => {
+  it('maxRecords: a full store says FULL and never evicts others', () => {
+    const s = new LocalStore({ maxRecords: 3 });
+    const held = [rec(), rec(), rec()];
+    for (const r of held) expect(s.put(r, MS, MS)).toBe(StoreStatus.STORED);
+    const extra = rec();
+    expect(s.put(extra, MS, MS)).toBe(StoreStatus.FULL);
+    expect(s.size).toBe(3);
+    for (const r of held) expect(s.get(r.key, NOW)).toBe(r);
+    expect(s.get(extra.key, NOW)).toBeUndefined();
+  });
+
+  it('maxBytes: a record that does not fit is refused; bytes are accounted', () => {
+    const s = new LocalStore({ maxBytes: 100 });
+    const a = rec({ size: 60 });
+    expect(s.put(a, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.bytes).toBe(60);
+    expect(s.put(rec({ size: 41 }), MS, MS)).toBe(StoreStatus.FULL);
+    expect(s.get(a.key, NOW)).toBe(a);
+    expect(s.put(rec({ size: 40 }), MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.bytes).toBe(100);
+  });
+
+  it('the same key keeps the later copy', () => {
+    const s = new LocalStore();
+    const short = rec({ expiresAt: NOW + 100 });
+    const long = { ...short, expiresAt: NOW + 200 };
+    expect(s.put(short, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.put(long, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.get(short.key, NOW)).toBe(long);
+    expect(s.put(short, MS, MS)).toBe(StoreStatus.ALREADY_HELD);
+    expect(s.get(short.key, NOW)).toBe(long);
+    expect(s.size).toBe(1);
+    expect(s.bytes).toBe(recordSize(short));
+    // Owned: the later issue wins even with an earlier expiry.
+    const o1 = rec({ owner: alice.publicKey, issuedAt: NOW, expiresAt: NOW + 500 });
+    const o2 = { ...o1, expiresAt: NOW + 300, owner: { ...o1.owner!, issuedAt: NOW + 5 } };
+    s.put(o1, MS, MS);
+    expect(s.put(o2, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.get(o1.key, NOW)).toBe(o2);
+    expect(s.put(o1, MS, MS)).toBe(StoreStatus.ALREADY_HELD);
+  });
+
+  it('delete checks ownership before removing anything (hole 8)', () => {
+    const s = new LocalStore();
+    const owned = rec({ owner: alice.publicKey });
+    const unowned = rec();
+    s.put(owned, MS, MS);
+    s.put(unowned, MS, MS);
+    expect(s.delete(delProof(owned.key, mallory.publicKey), NOW + DAY)).toBe(DeleteStatus.NOT_OWNER);
+    expect(s.get(owned.key, NOW)).toBe(owned);
+    expect(s.delete(delProof(unowned.key, mallory.publicKey), NOW + DAY)).toBe(DeleteStatus.NOT_OWNER);
+    expect(s.get(unowned.key, NOW)).toBe(unowned);
+    expect(s.tombstones).toBe(0);
+    expect(s.delete(delProof(owned.key, alice.publicKey), NOW + DAY)).toBe(DeleteStatus.DELETED);
+    expect(s.get(owned.key, NOW)).toBeUndefined();
+    expect(s.size).toBe(1);
+    expect(s.bytes).toBe(recordSize(unowned));
+  });
+
+  it('an old delete (issued before the stored copy) does not delete', () => {
+    const s = new LocalStore();
+    const owned = rec({ owner: alice.publicKey, issuedAt: NOW + 100 });
+    s.put(owned, MS, MS);
+    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 99), NOW + DAY)).toBe(DeleteStatus.INVALID);
+    expect(s.get(owned.key, NOW)).toBe(owned);
+    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 100), NOW + DAY)).toBe(DeleteStatus.DELETED);
+  });
+
+  it('a tombstone refuses the same or an older owner store, not a newer one', () => {
+    const s = new LocalStore();
+    const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
+    s.put(owned, MS, MS);
+    s.delete(delProof(owned.key, alice.publicKey, NOW + 10), NOW + DAY);
+    expect(s.tombstones).toBe(1);
+    expect(s.put(owned, MS, MS)).toBe(StoreStatus.DELETED);
+    const atDelete = { ...owned, owner: { ...owned.owner!, issuedAt: NOW + 10 } };
+    expect(s.put(atDelete, MS, MS)).toBe(StoreStatus.DELETED);
+    const newer = { ...owned, owner: { ...owned.owner!, issuedAt: NOW + 11 } };
+    expect(s.put(newer, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.get(owned.key, NOW)).toBe(newer);
+  });
+
+  it('a delete for a record not held leaves a tombstone against stale copies', () => {
+    const s = new LocalStore();
+    const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
+    expect(s.delete(delProof(owned.key, alice.publicKey), NOW + DAY)).toBe(DeleteStatus.NOT_HELD);
+    expect(s.put(owned, MS, MS)).toBe(StoreStatus.DELETED);
+    expect(s.size).toBe(0);
+  });
+
+  it('a tombstone from another key does not block the real owner', () => {
+    const s = new LocalStore();
+    const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
+    expect(s.delete(delProof(owned.key, mallory.publicKey, NOW + 299), NOW + DAY)).toBe(DeleteStatus.NOT_HELD);
+    expect(s.put(owned, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.get(owned.key, NOW)).toBe(owned);
+  });
+
+  it('a forged tombstone does not keep the real owner’s delete from refusing stale copies', () => {
+    const s = new LocalStore();
+    const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
+    // Mallory gets in first with a later issue time; then Alice deletes her record everywhere.
+    s.delete(delProof(owned.key, mallory.publicKey, NOW + 299), NOW + DAY);
+    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 10), NOW + DAY)).toBe(DeleteStatus.NOT_HELD);
+    // A stale copy of Alice's record arrives (republished by a node that missed the delete).
+    expect(s.put(owned, MS, MS)).toBe(StoreStatus.DELETED);
+    expect(s.get(owned.key, NOW)).toBeUndefined();
+  });
+
+  it('get hides expired records; sweep removes expired records and tombstones', () => {
+    const s = new LocalStore();
+    const soon = rec({ expiresAt: NOW + 60, size: 7 });
+    const later = rec({ expiresAt: NOW + 600, size: 5 });
+    const owned = rec({ owner: alice.publicKey, expiresAt: NOW + 60 });
+    s.put(soon, MS, MS);
+    s.put(later, MS, MS);
+    s.put(owned, MS, MS);
+    s.delete(delProof(owned.key, alice.publicKey), NOW + DAY);
+    s.delete(delProof(rec().key, alice.publicKey), NOW + 120);
+    expect(s.tombstones).toBe(2);
+    expect(s.get(soon.key, NOW + 60)).toBeUndefined();
+    expect(s.sweep(NOW + 59)).toBe(0);
+    expect(s.sweep(NOW + 60)).toBe(1);
+    expect(s.size).toBe(1);
+    expect(s.bytes).toBe(5);
+    // The deleted record's tombstone lasts until it would have expired; the other until its bound.
+    expect(s.tombstones).toBe(1);
+    s.sweep(NOW + 120);
+    expect(s.tombstones).toBe(0);
+    expect(s.get(later.key, NOW + 120)).toBe(later);
+    expect(s.sweep(NOW + 600)).toBe(1);
+    expect(s.size).toBe(0);
+    expect(s.bytes).toBe(0);
+  });
+});
+
