@@ -3,6 +3,7 @@
  * RPC. Each peer's entry says what it answers, after how long, and whether it is slow or fails.
  */
 import { describe, expect, it } from 'vitest';
+import { onAbort } from '../../src/abort.js';
 import { utf8 } from '../../src/bytes.js';
 import { SpydhtError, isSpydhtError } from '../../src/errors.js';
 import { commonPrefixLength, compareDistance, idToHex, type NodeId } from '../../src/id.js';
@@ -74,7 +75,8 @@ class FakeNet {
             onSlow();
           }, spec.slowAfter);
         }
-        signal.addEventListener('abort', () => {
+        // One shared signal per lookup: fan out through onAbort as the engine does (no listener pile-up).
+        onAbort(signal, () => {
           if (entry.outcome) return;
           done('aborted');
           reject(SpydhtError.aborted());
