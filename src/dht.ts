@@ -43,6 +43,8 @@ export const DEFAULT_TTL_SECONDS = 24 * 3600;
 export const DEFAULT_OPERATION_TIMEOUT_MS = 30_000;
 /** Bucket refresh lookups at join, at most (depth of the closest neighbour is ~log2(N/k)). */
 const MAX_JOIN_REFRESHES = 16;
+/** Extra self-lookups when the first one reached nobody new. */
+const JOIN_LOOKUP_RETRIES = 2;
 /** A join refresh converges on this many nodes: enough to seed a bucket, a third of the traffic of k. */
 const JOIN_REFRESH_K = 8;
 /** Consecutive failed requests after which a contact leaves the table. */
@@ -309,7 +311,12 @@ export class DHT extends Emitter<DHTEvents> {
       if (answered === 0 && this.table.size === 0) {
         throw new SpydhtError('BOOTSTRAP_FAILED', `no bootstrap node answered (${addresses.length} tried)`);
       }
-      const self = await this.#lookupNodes(this.identity.id, signal);
+      // On a lossy path every answer to the first lookup can be lost; a join that learned nothing
+      // beyond its bootstrap nodes tries again rather than leaving the node nearly alone.
+      let self = await this.#lookupNodes(this.identity.id, signal);
+      for (let retry = 0; retry < JOIN_LOOKUP_RETRIES && self.closest.length <= answered; retry++) {
+        self = await this.#lookupNodes(this.identity.id, signal);
+      }
       // Kademlia's join: refresh every bucket nearer the root than our closest neighbour that is
       // less than half full, so the table covers the whole ID space from the start.
       const nearest = self.closest[0];

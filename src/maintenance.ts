@@ -25,6 +25,7 @@ const STALE_PING_MIN_GAP_MS = 30_000;
 /** Unknown senders are pinged back (to verify them) at most this often each. */
 const HANDSHAKE_MIN_GAP_MS = 60_000;
 const REBOOTSTRAP_MIN_GAP_MS = 30_000;
+const REBOOTSTRAP_BELOW = 3;
 const MAX_HANDSHAKES_PER_TICK = 16;
 const MAX_PINGS_PER_TICK = 4;
 const MAX_REPUBLISH_PER_TICK = 8;
@@ -131,7 +132,8 @@ export class Maintenance {
     const now = dht.clock.now();
     this.#drainHandshakes(MAX_HANDSHAKES_PER_TICK);
 
-    if (dht.table.size === 0 && this.#h.hasBootstrap() && now - this.#lastRebootstrap >= REBOOTSTRAP_MIN_GAP_MS) {
+    // Alone, or knowing only a bootstrap node or two: join again (lost datagrams, a restarted network).
+    if (dht.table.size < REBOOTSTRAP_BELOW && this.#h.hasBootstrap() && now - this.#lastRebootstrap >= REBOOTSTRAP_MIN_GAP_MS) {
       this.#lastRebootstrap = now;
       this.#h.rebootstrap().catch(() => {});
     }
