@@ -22,6 +22,7 @@ import {
   type DHT,
   type NetworkOptions,
 } from './index.js';
+import { startSignalingServer } from './signaling/index.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -71,6 +72,19 @@ const COMMANDS = {
       --timeout SECONDS      give up after this long (default 30)`,
     options: ['host', 'bootstrap', 'identity', 'timeout'],
   },
+  signal: {
+    summary: 'run the bootstrap / signaling server (WebSocket for browsers + UDP) until Ctrl-C',
+    usage: 'spydht signal [--port PORT] [--host IP] [--udp-port PORT] [--bootstrap IP:PORT ...] [--identity FILE]',
+    details: `  Runs a DHT node that browsers reach over WebSocket and Node peers over UDP. Prints the
+  ws:// URL, the UDP address and the node ID, then a line per browser join / leave and the counts
+  every minute (when they changed).
+  -p, --port PORT            WebSocket (TCP) port (default 0: any free port)
+  -H, --host IP              address to bind, WebSocket and UDP (default 0.0.0.0; "::" for IPv6)
+      --udp-port PORT        UDP port of the node (default: the same number as --port; any free one if 0)
+  -b, --bootstrap IP:PORT    UDP node of an existing swarm to join through; repeatable
+  -i, --identity FILE        key pair file: loaded if it exists, else created (mode 0600)`,
+    options: ['host', 'port', 'udp-port', 'bootstrap', 'identity'],
+  },
 } as const;
 
 type Command = keyof typeof COMMANDS;
@@ -86,6 +100,7 @@ const OPTIONS = {
   network: { type: 'string' },
   'id-difficulty': { type: 'string' },
   'pow-base-bits': { type: 'string' },
+  'udp-port': { type: 'string' },
 } as const;
 
 const NETWORK_OPTIONS = ['network', 'id-difficulty', 'pow-base-bits'];
@@ -126,6 +141,7 @@ type Values = {
   network?: string;
   'id-difficulty'?: string;
   'pow-base-bits'?: string;
+  'udp-port'?: string;
 };
 
 function integer(values: Values, name: keyof Values, min: number, max: number): number | undefined {
@@ -327,6 +343,68 @@ async function runDelete(positionals: string[], values: Values, network: Network
   return EXIT_OK;
 }
 
+async function runSignal(values: Values, network: NetworkOptions): Promise<number> {
+  const port = integer(values, 'port', 0, 65535) ?? 0;
+  const udpPort = integer(values, 'udp-port', 0, 65535);
+  let identityNote = '';
+  let identity: Identity | undefined;
+  if (values.identity !== undefined) {
+    const loaded = await loadOrCreateIdentity(values.identity, network);
+    identity = loaded.identity;
+    identityNote = `${values.identity} (${loaded.created ? 'created' : 'loaded'})`;
+  }
+  const bootstrap = values.bootstrap ?? [];
+  if (bootstrap.length > 0) out(`joining through ${bootstrap.join(', ')}`);
+  const server = await startSignalingServer({
+    host: values.host ?? '0.0.0.0',
+    port,
+    udpPort,
+    network,
+    identity,
+    bootstrap,
+    logger: (entry) => {
+      if (entry.level === 'info' && (entry.event === 'join' || entry.event === 'leave' || entry.event === 'replaced')) out(entry.message);
+    },
+  });
+  out(`id        ${server.dht.id}`);
+  out(`url       ${server.url}`);
+  out(`udp       ${server.udpAddress}`);
+  out(`network   ${server.dht.config.name}`);
+  if (identityNote) out(`identity  ${identityNote}`);
+  out(`browsers connect to ${server.url}; Node peers join with --bootstrap ${server.udpAddress}`);
+  out('running; Ctrl-C to stop');
+
+  let last = '';
+  const report = setInterval(() => {
+    const s = server.stats();
+    const closes = Object.entries(s.closes).map(([code, n]) => `${code}×${n}`).join(' ') || 'none';
+    const d = s.drops;
+    const line = `stats: ${s.clients} clients, ${s.connections} connections, ${s.joins} joins, closes ${closes}, frames in ${s.framesIn} out ${s.framesOut}, drops ${d.rateLimited + d.backpressure + d.noLink + d.badSend + d.empty + d.handlerError} (rate ${d.rateLimited}, backpressure ${d.backpressure}), table ${s.contacts}`;
+    if (line !== last) out(line);
+    last = line;
+  }, 60_000);
+  report.unref();
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      clearInterval(report);
+      out(`${signal}: closing`);
+      void server.close().then(() => {
+        out('closed');
+        resolve();
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return EXIT_OK;
+}
+
 // --- main ----------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<number> {
@@ -372,6 +450,9 @@ async function main(argv: string[]): Promise<number> {
       return runGet(positionals, values, network);
     case 'delete':
       return runDelete(positionals, values, network);
+    case 'signal':
+      if (positionals.length > 0) throw new UsageError(`signal takes no arguments (got "${positionals.join(' ')}")`);
+      return runSignal(values, network);
   }
 }
 

@@ -14,6 +14,7 @@ export const AddressKind = {
   UDP: 1,
   SIM: 2,
   WEBRTC: 3,
+  WS: 4,
 } as const;
 
 export const MAX_ADDRESS_BYTES = 64;

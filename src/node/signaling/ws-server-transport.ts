@@ -1,0 +1,583 @@
+/**
+ * The server end of the WebSocket links (protocol in src/transport/ws-client.ts): a DHT transport
+ * whose peers are the authenticated clients, addressed WS(node ID). It does not listen by itself:
+ * hand it every connection of a `ws` WebSocketServer created with `wsServerOptions()`.
+ *
+ * Every limit is per connection (or per IP) and every per-frame path is O(1) before the datagram
+ * reaches the engine, so one abusive client cannot slow the others: frames over the size cap,
+ * floods, silence and protocol violations close that client alone with a WsCloseCode.
+ */
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import type { RawData, ServerOptions, WebSocket } from 'ws';
+import { equalBytes, fromHex, toHex } from '../../bytes.js';
+import type { CryptoBackend } from '../../crypto/backend.js';
+import { idFromPublicKey, solvesIdPuzzle, type Identity } from '../../crypto/identity.js';
+import type { DatagramHandler, Transport } from '../../transport/transport.js';
+import {
+  WS_CHALLENGE_BYTES,
+  WS_MAX_CONTROL_BYTES,
+  WS_PROTOCOL_VERSION,
+  WsCloseCode,
+  wsHelloMessage,
+} from '../../transport/ws-client.js';
+import { AddressKind, decodeIpPort, encodeIpPort, type PeerAddress } from '../../wire/address.js';
+import { MAX_MESSAGE_BYTES } from '../../wire/messages.js';
+
+export { WsCloseCode } from '../../transport/ws-client.js';
+
+/**
+ * The `ws` maxPayload: a datagram plus slack. ws enforces it while reading (before buffering a
+ * frame); a frame over it is closed with FRAME_TOO_LARGE like any other oversize frame.
+ */
+export const WS_MAX_PAYLOAD = MAX_MESSAGE_BYTES + 256;
+
+export interface WsServerLimits {
+  /** Open connections in total, authenticated or not (default 1000). Over it: 4001. */
+  maxConnections: number;
+  /** Open connections from one IP (default 16). Over it: 4002. */
+  maxConnectionsPerIp: number;
+  /** Frames (and pings) per second per connection, sustained (default 100). */
+  messagesPerSecond: number;
+  /** Token bucket depth (default 200). */
+  messageBurst: number;
+  /** Frames dropped by the rate limit within 10 s after which the connection is closed with 4004 (default 50). */
+  rateLimitDropsBeforeClose: number;
+  /** From connection to a valid hello, ms (default 5000). Over it: 4005. */
+  helloTimeoutMs: number;
+  /** Longest time without a frame from an authenticated client, ms (default 60 000). Over it: 4005. */
+  idleTimeoutMs: number;
+  /** A ws ping is sent this often; a connection that has not answered the previous one is terminated (default 20 000). */
+  heartbeatMs: number;
+  /** Outgoing datagrams are dropped (and counted) while more than this many bytes wait for a client (default 256 KiB). */
+  maxBufferedBytes: number;
+  /** After we close a connection, how long the client gets to finish the closing handshake, ms (default 2000). */
+  closeGraceMs: number;
+  /** Take the client IP from the last X-Forwarded-For entry (only behind a reverse proxy you control). Default false. */
+  trustProxy: boolean;
+}
+
+export const DEFAULT_WS_SERVER_LIMITS: WsServerLimits = {
+  maxConnections: 1000,
+  maxConnectionsPerIp: 16,
+  messagesPerSecond: 100,
+  messageBurst: 200,
+  rateLimitDropsBeforeClose: 50,
+  helloTimeoutMs: 5000,
+  idleTimeoutMs: 60_000,
+  heartbeatMs: 20_000,
+  maxBufferedBytes: 256 * 1024,
+  closeGraceMs: 2000,
+  trustProxy: false,
+};
+
+export interface SignalingLogEntry {
+  /** 'info': joins, leaves, start/stop. 'debug': refused connections and protocol violations. */
+  level: 'info' | 'debug';
+  event: 'join' | 'leave' | 'refused' | 'replaced' | 'listening' | 'closing' | 'closed';
+  message: string;
+  id?: string;
+  ip?: string;
+  code?: number;
+  connections?: number;
+  clients?: number;
+}
+
+export type SignalingLogger = (entry: SignalingLogEntry) => void;
+
+export interface WsServerStats {
+  /** Open sockets, handshaking or authenticated. */
+  connections: number;
+  /** Authenticated clients (entries by node ID). */
+  clients: number;
+  /** Successful hellos since start. */
+  joins: number;
+  /** Connections that ended, by close code (1006: terminated, e.g. no pong). */
+  closes: Record<number, number>;
+  /** Connections terminated because they did not answer a heartbeat ping. */
+  heartbeatTimeouts: number;
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Socket 'error' events (counted, never thrown). */
+  socketErrors: number;
+  drops: {
+    /** Incoming frames over the rate limit. */
+    rateLimited: number;
+    /** Outgoing datagrams dropped because the client's buffer was over maxBufferedBytes. */
+    backpressure: number;
+    /** Outgoing datagrams to an ID with no open link. */
+    noLink: number;
+    /** Outgoing datagrams of the wrong kind, empty or over MAX_MESSAGE_BYTES. */
+    badSend: number;
+    /** Incoming empty datagrams. */
+    empty: number;
+    /** onDatagram threw. */
+    handlerError: number;
+  };
+}
+
+export interface WsServerTransportOptions {
+  identity: Identity;
+  crypto: CryptoBackend;
+  networkId: Uint8Array;
+  /** The network's ID puzzle difficulty: client IDs must solve it. */
+  idDifficulty: number;
+  limits?: Partial<WsServerLimits>;
+  logger?: SignalingLogger;
+}
+
+/** Options every WebSocketServer fed to a WsServerTransport should use (spread your own after). */
+export function wsServerOptions(): Pick<ServerOptions, 'maxPayload' | 'perMessageDeflate' | 'clientTracking' | 'maxFragments' | 'maxBufferedChunks'> {
+  return {
+    maxPayload: WS_MAX_PAYLOAD,
+    // No compression: a 5 KB frame could inflate to anything, and datagrams are mostly signatures and IDs.
+    perMessageDeflate: false,
+    clientTracking: false,
+    // A datagram in more than 64 fragments, or trickled in more than 8192 TCP chunks, is abuse (ws closes with 1008).
+    maxFragments: 64,
+    maxBufferedChunks: 8192,
+  };
+}
+
+type ConnState = 'hello' | 'verifying' | 'open' | 'closed';
+
+interface Conn {
+  readonly ws: WebSocket;
+  readonly ip: string;
+  readonly challenge: Uint8Array;
+  readonly openedAt: number;
+  state: ConnState;
+  id: Uint8Array | undefined;
+  key: string | undefined;
+  address: PeerAddress | undefined;
+  tokens: number;
+  refilledAt: number;
+  dropWindowStart: number;
+  dropsInWindow: number;
+  lastFrameAt: number;
+  alive: boolean;
+  /** The code we closed with (the close event reports the peer's echo, or 1006). */
+  closeCode: number | undefined;
+  closeReason: string;
+  helloTimer: ReturnType<typeof setTimeout> | undefined;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  graceTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const OPEN = 1;
+const TEXT = new TextDecoder();
+const HEX32 = /^[0-9a-f]{64}$/;
+const HEX64 = /^[0-9a-f]{128}$/;
+
+export class WsServerTransport implements Transport {
+  readonly kind = AddressKind.WS;
+  onDatagram: DatagramHandler | undefined = undefined;
+  readonly limits: WsServerLimits;
+  readonly #o: WsServerTransportOptions;
+  readonly #log: SignalingLogger;
+  /** Every open socket, handshaking or not. */
+  readonly #conns = new Set<Conn>();
+  /** Authenticated clients by node ID (hex). */
+  readonly #byId = new Map<string, Conn>();
+  readonly #perIp = new Map<string, number>();
+  /** Sockets refused at connection time, still finishing their closing handshake. */
+  readonly #refused = new Set<WebSocket>();
+  readonly #stats: WsServerStats = {
+    connections: 0,
+    clients: 0,
+    joins: 0,
+    closes: {},
+    heartbeatTimeouts: 0,
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    socketErrors: 0,
+    drops: { rateLimited: 0, backpressure: 0, noLink: 0, badSend: 0, empty: 0, handlerError: 0 },
+  };
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: WsServerTransportOptions) {
+    this.#o = options;
+    this.limits = { ...DEFAULT_WS_SERVER_LIMITS, ...definedOnly(options.limits ?? {}) };
+    const logger = options.logger;
+    this.#log = (entry) => {
+      try {
+        logger?.(entry);
+      } catch {
+        // a logger's bug must not break the transport
+      }
+    };
+    this.#heartbeat = setInterval(() => this.#beat(), this.limits.heartbeatMs);
+    this.#heartbeat.unref?.();
+  }
+
+  /** Counts so far (a copy). */
+  stats(): WsServerStats {
+    return {
+      ...this.#stats,
+      connections: this.#conns.size,
+      clients: this.#byId.size,
+      closes: { ...this.#stats.closes },
+      drops: { ...this.#stats.drops },
+    };
+  }
+
+  /** IDs (hex) of the authenticated clients. */
+  clientIds(): string[] {
+    return [...this.#byId.keys()];
+  }
+
+  /** Takes over one connection of a WebSocketServer: `wss.on('connection', (ws, req) => t.handleConnection(ws, req))`. */
+  handleConnection(ws: WebSocket, request: IncomingMessage): void {
+    // A listener for the whole life of the socket: an unhandled 'error' event would be thrown.
+    ws.on('error', () => void this.#stats.socketErrors++);
+    const ip = clientIp(request, this.limits.trustProxy);
+    if (this.#closing) return this.#refuse(ws, ip, WsCloseCode.GOING_AWAY, 'server shutting down');
+    if (this.#conns.size >= this.limits.maxConnections) return this.#refuse(ws, ip, WsCloseCode.TOO_MANY_CONNECTIONS, 'too many connections');
+    if ((this.#perIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) {
+      return this.#refuse(ws, ip, WsCloseCode.TOO_MANY_FROM_IP, 'too many connections from your IP');
+    }
+
+    const now = Date.now();
+    const conn: Conn = {
+      ws,
+      ip,
+      challenge: this.#o.crypto.randomBytes(WS_CHALLENGE_BYTES),
+      openedAt: now,
+      state: 'hello',
+      id: undefined,
+      key: undefined,
+      address: undefined,
+      tokens: this.limits.messageBurst,
+      refilledAt: now,
+      dropWindowStart: now,
+      dropsInWindow: 0,
+      lastFrameAt: now,
+      alive: true,
+      closeCode: undefined,
+      closeReason: '',
+      helloTimer: undefined,
+      idleTimer: undefined,
+      graceTimer: undefined,
+    };
+    this.#conns.add(conn);
+    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+
+    // ws closes a frame over maxPayload itself, with 1009: report it as FRAME_TOO_LARGE like ours.
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      if (code === 1009) [code, reason] = [WsCloseCode.FRAME_TOO_LARGE, 'frame too large'];
+      if (conn.closeCode === undefined && code !== undefined) {
+        conn.closeCode = code;
+        conn.closeReason = typeof reason === 'string' ? reason : '';
+      }
+      close(code, reason);
+    };
+
+    ws.on('message', (data, isBinary) => this.#onFrame(conn, data, isBinary));
+    ws.on('ping', () => {
+      // ws answers pings itself; a ping flood still costs a token each.
+      if (!this.#takeToken(conn)) this.#overLimit(conn);
+    });
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('close', (code, reason) => this.#onClosed(conn, code, reason.toString()));
+
+    conn.helloTimer = setTimeout(() => {
+      if (conn.state === 'hello' || conn.state === 'verifying') this.#close(conn, WsCloseCode.TIMEOUT, 'hello timeout');
+    }, this.limits.helloTimeoutMs);
+    this.#sendText(conn, { t: 'challenge', v: WS_PROTOCOL_VERSION, challenge: toHex(conn.challenge), network: toHex(this.#o.networkId) });
+  }
+
+  send(to: PeerAddress, data: Uint8Array): void {
+    const drops = this.#stats.drops;
+    if (to.kind !== AddressKind.WS || data.length === 0 || data.length > MAX_MESSAGE_BYTES) return void drops.badSend++;
+    const conn = this.#byId.get(toHex(to.data));
+    if (!conn || conn.state !== 'open' || conn.ws.readyState !== OPEN) return void drops.noLink++;
+    if (conn.ws.bufferedAmount > this.limits.maxBufferedBytes) return void drops.backpressure++;
+    conn.ws.send(data, { binary: true }, (err) => {
+      if (err) drops.noLink++;
+    });
+    this.#stats.framesOut++;
+    this.#stats.bytesOut += data.length;
+  }
+
+  ipOf(address: PeerAddress): string | undefined {
+    if (address.kind !== AddressKind.WS) return undefined;
+    return this.#byId.get(toHex(address.data))?.ip;
+  }
+
+  format(address: PeerAddress): string {
+    const hex = toHex(address.data);
+    const ip = address.kind === AddressKind.WS ? this.#byId.get(hex)?.ip : undefined;
+    return `ws:${hex.slice(0, 16)}…${ip ? `@${ip}` : ''}`;
+  }
+
+  /** WS addresses are never advertised to other nodes. */
+  localAddresses(): PeerAddress[] {
+    return [];
+  }
+
+  /**
+   * Closes every client with 1001 and refuses new ones; resolves when every socket is gone
+   * (bounded by closeGraceMs: stragglers are terminated). Idempotent; the DHT calls it from close().
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#heartbeat);
+      const all = [...this.#conns];
+      const gone = all.map((c) => new Promise<void>((resolve) => c.ws.once('close', () => resolve())));
+      const refused = [...this.#refused].map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
+      for (const c of all) this.#close(c, WsCloseCode.GOING_AWAY, 'server shutting down');
+      for (const ws of this.#refused) ws.terminate();
+      await Promise.all([...gone, ...refused]);
+    })();
+    return this.#closing;
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  #refuse(ws: WebSocket, ip: string, code: number, reason: string): void {
+    this.#stats.closes[code] = (this.#stats.closes[code] ?? 0) + 1;
+    this.#log({ level: 'debug', event: 'refused', message: `refused ${ip}: ${reason} (${code})`, ip, code, connections: this.#conns.size });
+    this.#refused.add(ws);
+    const grace = setTimeout(() => ws.terminate(), this.limits.closeGraceMs);
+    ws.once('close', () => {
+      clearTimeout(grace);
+      this.#refused.delete(ws);
+    });
+    ws.close(code, reason);
+  }
+
+  #onFrame(conn: Conn, raw: RawData, isBinary: boolean): void {
+    if (conn.state === 'closed' || conn.closeCode !== undefined) return;
+    const data = toBytes(raw);
+    conn.lastFrameAt = Date.now();
+    this.#stats.framesIn++;
+    this.#stats.bytesIn += data.length;
+    if (!this.#takeToken(conn)) return this.#overLimit(conn);
+
+    if (isBinary) {
+      if (conn.state !== 'open') return this.#close(conn, WsCloseCode.PROTOCOL_ERROR, 'datagram before welcome');
+      if (data.length > MAX_MESSAGE_BYTES) return this.#close(conn, WsCloseCode.FRAME_TOO_LARGE, 'frame too large');
+      if (data.length === 0) return void this.#stats.drops.empty++;
+      try {
+        this.onDatagram?.(data, conn.address!);
+      } catch {
+        this.#stats.drops.handlerError++;
+      }
+      return;
+    }
+
+    if (data.length > WS_MAX_CONTROL_BYTES) return this.#close(conn, WsCloseCode.FRAME_TOO_LARGE, 'control frame too large');
+    let msg: Record<string, unknown> | undefined;
+    try {
+      const v: unknown = JSON.parse(TEXT.decode(data));
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) msg = v as Record<string, unknown>;
+    } catch {
+      return this.#close(conn, WsCloseCode.PROTOCOL_ERROR, 'bad JSON');
+    }
+    if (!msg) return this.#close(conn, WsCloseCode.PROTOCOL_ERROR, 'control frame is not an object');
+    if (conn.state === 'hello' && msg.t === 'hello') {
+      conn.state = 'verifying';
+      void this.#verifyHello(conn, msg);
+      return;
+    }
+    if (conn.state === 'open' && msg.t === 'keepalive') return;
+    this.#close(conn, WsCloseCode.PROTOCOL_ERROR, `unexpected frame ${JSON.stringify(String(msg.t)).slice(0, 40)}`);
+  }
+
+  async #verifyHello(conn: Conn, msg: Record<string, unknown>): Promise<void> {
+    const { publicKey, signature } = msg;
+    if (typeof publicKey !== 'string' || !HEX32.test(publicKey) || typeof signature !== 'string' || !HEX64.test(signature)) {
+      return this.#close(conn, WsCloseCode.AUTH_FAILED, 'malformed hello');
+    }
+    const crypto = this.#o.crypto;
+    const pk = fromHex(publicKey);
+    const id = idFromPublicKey(crypto, pk);
+    if (!solvesIdPuzzle(crypto, id, this.#o.idDifficulty)) return this.#close(conn, WsCloseCode.AUTH_FAILED, "ID does not solve the network's puzzle");
+    if (equalBytes(id, this.#o.identity.id)) return this.#close(conn, WsCloseCode.AUTH_FAILED, "that is the server's ID");
+    let ok = false;
+    try {
+      ok = await crypto.verify(pk, wsHelloMessage(this.#o.networkId, conn.challenge), fromHex(signature));
+    } catch {
+      ok = false;
+    }
+    if (conn.state !== 'verifying') return; // closed while we verified
+    if (!ok) return this.#close(conn, WsCloseCode.AUTH_FAILED, 'bad signature');
+
+    const key = toHex(id);
+    const previous = this.#byId.get(key);
+    if (previous && previous !== conn) {
+      // Unmap first, so the old socket's close does not remove the new entry.
+      this.#byId.delete(key);
+      previous.state = 'closed';
+      this.#log({ level: 'info', event: 'replaced', message: `replaced ${key.slice(0, 16)} (${previous.ip}) by a new connection from ${conn.ip}`, id: key, ip: conn.ip });
+      this.#close(previous, WsCloseCode.REPLACED, 'replaced by a newer connection');
+    }
+    conn.state = 'open';
+    conn.id = id;
+    conn.key = key;
+    conn.address = { kind: AddressKind.WS, data: id };
+    clearTimeout(conn.helloTimer);
+    conn.helloTimer = undefined;
+    this.#byId.set(key, conn);
+    this.#stats.joins++;
+    this.#sendText(conn, { t: 'welcome', id: toHex(this.#o.identity.id), ip: conn.ip });
+    this.#armIdle(conn);
+    this.#log({
+      level: 'info',
+      event: 'join',
+      message: `join  ${key.slice(0, 16)} from ${conn.ip} (${this.#byId.size} clients, ${this.#conns.size} connections)`,
+      id: key,
+      ip: conn.ip,
+      connections: this.#conns.size,
+      clients: this.#byId.size,
+    });
+  }
+
+  /** One timer per connection, re-armed lazily: frames only update lastFrameAt. */
+  #armIdle(conn: Conn): void {
+    const idle = this.limits.idleTimeoutMs;
+    const due = conn.lastFrameAt + idle - Date.now();
+    conn.idleTimer = setTimeout(() => {
+      conn.idleTimer = undefined;
+      if (conn.state !== 'open') return;
+      if (Date.now() - conn.lastFrameAt >= idle) this.#close(conn, WsCloseCode.TIMEOUT, 'idle timeout');
+      else this.#armIdle(conn);
+    }, Math.max(due, 1));
+  }
+
+  #takeToken(conn: Conn): boolean {
+    const now = Date.now();
+    const { messagesPerSecond: rate, messageBurst: burst } = this.limits;
+    conn.tokens = Math.min(burst, conn.tokens + ((now - conn.refilledAt) * rate) / 1000);
+    conn.refilledAt = now;
+    if (conn.tokens < 1) return false;
+    conn.tokens -= 1;
+    return true;
+  }
+
+  #overLimit(conn: Conn): void {
+    this.#stats.drops.rateLimited++;
+    const now = Date.now();
+    if (now - conn.dropWindowStart > 10_000) {
+      conn.dropWindowStart = now;
+      conn.dropsInWindow = 0;
+    }
+    if (++conn.dropsInWindow >= this.limits.rateLimitDropsBeforeClose) this.#close(conn, WsCloseCode.RATE_LIMITED, 'rate limited');
+  }
+
+  #beat(): void {
+    for (const conn of this.#conns) {
+      if (conn.state === 'closed') continue;
+      if (!conn.alive) {
+        this.#stats.heartbeatTimeouts++;
+        conn.closeCode ??= 1006;
+        conn.closeReason ||= 'no pong';
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      try {
+        conn.ws.ping();
+      } catch {
+        // closing already
+      }
+    }
+  }
+
+  #sendText(conn: Conn, msg: object): void {
+    if (conn.ws.readyState !== OPEN) return;
+    conn.ws.send(JSON.stringify(msg), (err) => {
+      if (err) this.#stats.socketErrors++;
+    });
+  }
+
+  /** Closes one connection with `code`; the client gets closeGraceMs to answer, then it is terminated. */
+  #close(conn: Conn, code: number, reason: string): void {
+    if (conn.graceTimer) return;
+    if (conn.state !== 'open' && conn.state !== 'closed') {
+      this.#log({ level: 'debug', event: 'refused', message: `closed ${conn.ip} during the handshake: ${reason} (${code})`, ip: conn.ip, code });
+    }
+    if (conn.state !== 'closed' && conn.key === undefined) conn.state = 'closed';
+    conn.graceTimer = setTimeout(() => conn.ws.terminate(), this.limits.closeGraceMs);
+    conn.ws.close(code, reason);
+  }
+
+  #onClosed(conn: Conn, code: number, rawReason: string): void {
+    // The client chooses its close reason: keep it printable and short before it reaches a log.
+    const reason = rawReason.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+    const wasOpen = conn.key !== undefined;
+    conn.state = 'closed';
+    clearTimeout(conn.helloTimer);
+    clearTimeout(conn.idleTimer);
+    clearTimeout(conn.graceTimer);
+    if (!this.#conns.delete(conn)) return;
+    const n = (this.#perIp.get(conn.ip) ?? 1) - 1;
+    if (n > 0) this.#perIp.set(conn.ip, n);
+    else this.#perIp.delete(conn.ip);
+    if (conn.key !== undefined && this.#byId.get(conn.key) === conn) this.#byId.delete(conn.key);
+    const finalCode = conn.closeCode ?? code;
+    this.#stats.closes[finalCode] = (this.#stats.closes[finalCode] ?? 0) + 1;
+    if (wasOpen) {
+      const why = conn.closeCode !== undefined ? `${conn.closeCode} ${conn.closeReason}`.trim() : `${code}${reason ? ` ${reason}` : ''} by client`;
+      this.#log({
+        level: 'info',
+        event: 'leave',
+        message: `leave ${conn.key!.slice(0, 16)} from ${conn.ip} after ${Math.round((Date.now() - conn.openedAt) / 1000)} s: ${why} (${this.#byId.size} clients, ${this.#conns.size} connections)`,
+        id: conn.key,
+        ip: conn.ip,
+        code: finalCode,
+        connections: this.#conns.size,
+        clients: this.#byId.size,
+      });
+    }
+  }
+}
+
+function toBytes(raw: RawData): Uint8Array {
+  // A plain Uint8Array view: Buffer's slice() shares memory where Uint8Array's copies.
+  if (raw instanceof ArrayBuffer) return new Uint8Array(raw);
+  if (Array.isArray(raw)) {
+    const b = Buffer.concat(raw);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+}
+
+/** The client's IP in the same canonical form the UDP transport uses ("::ffff:1.2.3.4" → "1.2.3.4"). */
+export function normalizeIp(raw: string | undefined): string {
+  if (!raw) return 'unknown';
+  let ip = raw.trim();
+  if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+  const zone = ip.indexOf('%');
+  if (zone >= 0) ip = ip.slice(0, zone);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (isIP(ip) === 0) return ip.slice(0, 64);
+  try {
+    return decodeIpPort(encodeIpPort(AddressKind.UDP, { ip, port: 1 }))!.ip;
+  } catch {
+    return ip;
+  }
+}
+
+function clientIp(request: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const header = request.headers['x-forwarded-for'];
+    const list = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const last = list[list.length - 1];
+    if (last && isIP(normalizeIp(last)) !== 0) return normalizeIp(last);
+  }
+  return normalizeIp(request.socket.remoteAddress);
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
