@@ -118,7 +118,20 @@ export interface DHTEvents extends Record<string, unknown> {
   stored: { key: string };
   /** A record held here was deleted by its owner. */
   deleted: { key: string };
+  /** Every message sent or received (only computed while someone listens): the demo's log. */
+  message: DHTMessageEvent;
 }
+
+export interface DHTMessageEvent {
+  direction: 'in' | 'out';
+  /** PING, NODES, STORE … */
+  type: string;
+  /** The peer's address, formatted by its transport. */
+  peer: string;
+  bytes: number;
+}
+
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(MessageType).map(([name, code]) => [code, name]));
 
 export interface RoutingSnapshot {
   id: string;
@@ -231,6 +244,10 @@ export class DHT extends Emitter<DHTEvents> {
       rateLimit: options.rateLimit,
       onRequest: (req) => this.#onRequest(req),
       onVerifiedReply: (reply) => this.#onVerifiedReply(reply),
+      onTraffic: (e) => {
+        if (this.listenerCount('message') === 0) return;
+        this.emit('message', { direction: e.direction, type: TYPE_NAMES[e.type] ?? String(e.type), peer: this.rpc.format(e.peer), bytes: e.bytes });
+      },
     });
     this.#signals = new SignalRelay({
       selfId: identity.id,

@@ -19,6 +19,10 @@ export class Emitter<E extends EventMap> {
     this.#listeners.get(event)?.delete(listener as Listener<never>);
   }
 
+  listenerCount<K extends keyof E>(event: K): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+
   /** Listener errors are reported, not thrown into the engine that emitted. */
   protected emit<K extends keyof E>(event: K, payload: E[K]): void {
     const set = this.#listeners.get(event);

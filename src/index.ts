@@ -3,7 +3,7 @@
  * CLI) live in "spydht/node".
  */
 export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS } from './dht.js';
-export type { DHTOptions, DHTEvents, PutOptions, DeleteOptions, OperationOptions, PutResult, FindValueResult, RoutingSnapshot } from './dht.js';
+export type { DHTOptions, DHTEvents, DHTMessageEvent, PutOptions, DeleteOptions, OperationOptions, PutResult, FindValueResult, RoutingSnapshot } from './dht.js';
 export { Identity, DEFAULT_ID_DIFFICULTY, idPuzzleBits } from './crypto/identity.js';
 export type { IdentityJSON } from './crypto/identity.js';
 export type { CryptoBackend } from './crypto/backend.js';
@@ -31,3 +31,10 @@ export { createWorkerPowSolver, generateIdentityInWorker, DEFAULT_WORKER_IDLE_MS
 export type { WorkerPowSolver, WorkerPowSolverOptions, WorkerPoolOptions, GenerateIdentityInWorkerOptions } from './crypto/pow-worker.js';
 export { loadOrCreateIdentity, localStorageIdentityStorage, indexedDbIdentityStorage, memoryIdentityStorage, DEFAULT_IDENTITY_KEY } from './identity-store.js';
 export type { IdentityStorage, LocalStorageLike, LoadOrCreateIdentityOptions } from './identity-store.js';
+export { createBrowserNode } from './browser-node.js';
+export type { BrowserNodeOptions } from './browser-node.js';
+export { WebRtcTransport } from './transport/webrtc.js';
+export type { WebRtcTransportOptions, RTCPeerConnectionConstructor } from './transport/webrtc.js';
+export type { SignalingChannel } from './transport/transport.js';
+export { WsClientTransport, WsCloseCode, WsLinkError, wsAddress } from './transport/ws-client.js';
+export type { WebSocketConstructor, WsClientConnectOptions } from './transport/ws-client.js';

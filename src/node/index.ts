@@ -13,11 +13,16 @@ import { networkConfig, type NetworkOptions } from '../network.js';
 import { AddressKind, encodeIpPort, formatIpPort, parseIpPort, type PeerAddress } from '../wire/address.js';
 import { nodeCrypto } from './crypto-node.js';
 import { UdpTransport } from './udp.js';
+import { createNodeWebRtcTransport, type NodeWebRtcOptions } from './webrtc-node.js';
+import type { Transport } from '../transport/transport.js';
 
 export * from '../index.js';
 export { UdpTransport } from './udp.js';
 export type { UdpBindOptions, UdpStats } from './udp.js';
 export { nodeCrypto } from './crypto-node.js';
+export { createNodeWebRtcTransport } from './webrtc-node.js';
+export type { NodeWebRtcOptions } from './webrtc-node.js';
+export { startSignalingServer } from './signaling/index.js';
 
 export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'bootstrap' | 'crypto'> {
   /** Literal IP to bind (default "0.0.0.0"; "::" for IPv6). */
@@ -30,6 +35,8 @@ export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'boot
   autoBootstrap?: boolean;
   /** Crypto backend (default: node:crypto). */
   crypto?: CryptoBackend;
+  /** Also speak WebRTC (node-datachannel), so browsers can reach this node: a bridge in a mixed swarm. */
+  webrtc?: boolean | NodeWebRtcOptions;
 }
 
 /** The UDP transport behind each node made by createNode (for `reachableAddresses`). */
@@ -50,7 +57,7 @@ export function udpAddress(text: string): PeerAddress {
  * fails the node is closed and the SpydhtError (e.g. BOOTSTRAP_FAILED) rejects the promise.
  */
 export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> {
-  const { host = '0.0.0.0', port = 0, bootstrap = [], autoBootstrap = true, crypto = nodeCrypto, ...rest } = options;
+  const { host = '0.0.0.0', port = 0, bootstrap = [], autoBootstrap = true, crypto = nodeCrypto, webrtc, ...rest } = options;
   const addresses = bootstrap.map(udpAddress);
   let transport: UdpTransport;
   try {
@@ -60,10 +67,15 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> 
     throw err;
   }
   let dht: DHT;
+  const all: Transport[] = [transport];
   try {
-    dht = await DHT.create({ ...rest, crypto, transports: [transport], bootstrap: addresses });
+    // WebRTC needs the identity before the DHT exists, so make it here when not given.
+    const identity =
+      rest.identity ?? (webrtc ? await Identity.generate({ crypto, difficulty: networkConfig(crypto, rest.network).idDifficulty }) : undefined);
+    if (webrtc) all.push(await createNodeWebRtcTransport(identity!, crypto, webrtc === true ? {} : webrtc));
+    dht = await DHT.create({ ...rest, identity, crypto, transports: all, bootstrap: addresses });
   } catch (err) {
-    await transport.close();
+    await Promise.all(all.map((t) => t.close()));
     throw err;
   }
   transports.set(dht, transport);

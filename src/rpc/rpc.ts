@@ -94,6 +94,15 @@ export interface RpcOptions {
   onRequest: (req: IncomingRequest) => Promise<Body | undefined>;
   /** Every verified reply from a peer that is not a client: a routing-table candidate. */
   onVerifiedReply?: (reply: Reply) => void;
+  /** Every decoded message in or out (for logs and the demo page); only called when set. */
+  onTraffic?: (event: TrafficEvent) => void;
+}
+
+export interface TrafficEvent {
+  direction: 'in' | 'out';
+  type: number;
+  peer: PeerAddress;
+  bytes: number;
 }
 
 interface Pending {
@@ -264,6 +273,7 @@ export class Rpc {
     const t = this.#transports.get(to.kind);
     if (!t || this.#closed) return;
     this.#count('sent');
+    this.#o.onTraffic?.({ direction: 'out', type: bytes[5] ?? 0, peer: to, bytes: bytes.length });
     t.send(to, bytes);
   }
 
@@ -281,6 +291,7 @@ export class Rpc {
     }
     const message = decoded.message;
     if (equalBytes(message.senderId, this.#o.identity.id)) return this.#count('droppedFromSelf');
+    this.#o.onTraffic?.({ direction: 'in', type: message.type, peer: from, bytes: data.length });
     const handling = REQUEST_TYPES.has(message.type)
       ? this.#onRequest(message, from, data.length)
       : this.#onReply(message, from);

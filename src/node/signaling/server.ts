@@ -13,6 +13,8 @@ import { SpydhtError } from '../../errors.js';
 import { networkConfig, type NetworkOptions } from '../../network.js';
 import { AddressKind, encodeIpPort, formatIpPort, parseIpPort, type PeerAddress } from '../../wire/address.js';
 import { nodeCrypto } from '../crypto-node.js';
+import { createNodeWebRtcTransport, type NodeWebRtcOptions } from '../webrtc-node.js';
+import type { Transport } from '../../transport/transport.js';
 import { UdpTransport } from '../udp.js';
 import {
   WsServerTransport,
@@ -41,6 +43,8 @@ export interface SignalingServerOptions {
   logger?: SignalingLogger;
   /** UDP nodes ("ip:port") to join an existing swarm through (default: none, a new swarm). */
   bootstrap?: string[];
+  /** Also speak WebRTC (node-datachannel), so the server is a full member browsers can reach. */
+  webrtc?: boolean | NodeWebRtcOptions;
   /** Further engine options (k, maxPerIp, storage, rateLimit …). */
   dht?: Omit<DHTOptions, 'transports' | 'crypto' | 'identity' | 'network' | 'bootstrap'>;
 }
@@ -108,10 +112,12 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     logger,
   });
   let dht: DHT;
+  const transports: Transport[] = [udp, transport];
   try {
-    dht = await DHT.create({ ...options.dht, crypto, identity, network: options.network, transports: [udp, transport], bootstrap });
+    if (options.webrtc) transports.push(await createNodeWebRtcTransport(identity, crypto, options.webrtc === true ? {} : options.webrtc));
+    dht = await DHT.create({ ...options.dht, crypto, identity, network: options.network, transports, bootstrap });
   } catch (err) {
-    await Promise.all([transport.close(), udp.close()]);
+    await Promise.all(transports.map((t) => t.close()));
     throw err;
   }
 

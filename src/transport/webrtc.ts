@@ -1,0 +1,897 @@
+/**
+ * WebRTC data-channel transport (docs/DESIGN-webrtc.md). A WEBRTC address is the peer's 32-byte
+ * node ID: the first `send` to a peer without a link opens one, signalling through the
+ * `SignalingChannel` the engine provides, and queues a few datagrams until the channel opens.
+ *
+ * Channels are `{ordered: false, maxRetransmits: 0}`, so the engine sees unreliable, unordered
+ * datagrams exactly as over UDP (its own retries handle loss; SCTP retransmits would only add
+ * head-of-line delay). Every offer, answer and candidate travels in a signed envelope
+ * (signal-envelope.ts): the SDP carries the DTLS fingerprint, so a verified offer/answer binds the
+ * encrypted link to the peer's node ID and a relay cannot sit in the middle.
+ *
+ * Environments: pass the RTCPeerConnection constructor, `globalThis.RTCPeerConnection` in browsers,
+ * `(await import('node-datachannel/polyfill')).RTCPeerConnection` in Node.
+ *
+ * Node process exit: node-datachannel keeps a data channel's native callbacks (and with them the
+ * process) alive until that channel itself is closed; `pc.close()` alone does not release a
+ * channel that never opened. So every link closes its channel and then its pc, and after `close()`
+ * a Node program exits by itself. node-datachannel's global `cleanup()` is deliberately NOT called
+ * here: it would tear down every other connection in the process. A program that also uses
+ * node-datachannel directly and still hangs at exit can call
+ * `(await import('node-datachannel')).cleanup()` once everything is closed.
+ *
+ * Nothing here throws for a network or peer problem: every lost datagram or rejected signal is
+ * counted in `stats`.
+ */
+import { equalBytes, toHex } from '../bytes.js';
+import { realClock, Timers, type Clock } from '../clock.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import type { Identity } from '../crypto/identity.js';
+import { ID_BYTES, type NodeId } from '../id.js';
+import { LruMap } from '../lru.js';
+import { AddressKind, addressKey, type PeerAddress } from '../wire/address.js';
+import { MAX_MESSAGE_BYTES } from '../wire/messages.js';
+import {
+  MAX_SIGNAL_BYTES,
+  newSessionId,
+  openSignal,
+  sealSignal,
+  type SignalErrorCode,
+  type SignalMessage,
+} from './signal-envelope.js';
+import type { DatagramHandler, SignalingChannel, Transport } from './transport.js';
+
+/**
+ * How signed envelopes reach a peer (the engine relays them as SIGNAL requests). The transport
+ * sets `onSignal`; the relay calls it with the originating node's ID and the envelope bytes.
+ */
+export type { SignalingChannel } from './transport.js';
+
+/**
+ * An RTCPeerConnection constructor: the browser's native one or node-datachannel's polyfill. Typed
+ * loosely on purpose: the polyfill implements the standard API, but its declared types differ from
+ * lib.dom's (private fields in its event classes), so `typeof globalThis.RTCPeerConnection` would
+ * force a cast on every Node caller.
+ */
+export type RTCPeerConnectionConstructor = typeof globalThis.RTCPeerConnection | (new (configuration?: RTCConfiguration) => object);
+
+export interface WebRtcTransportOptions {
+  identity: Identity;
+  crypto: CryptoBackend;
+  /** Native in browsers; `node-datachannel/polyfill`'s in Node. */
+  RTCPeerConnection: RTCPeerConnectionConstructor;
+  /** Usually left out: the engine attaches its relay (attachSignaling) when the DHT is created. */
+  signaling?: SignalingChannel;
+  iceServers?: RTCIceServer[];
+  /** Extra RTCPeerConnection configuration, e.g. node-datachannel's `bindAddress` on a loopback-only host. */
+  rtcConfig?: Record<string, unknown>;
+  /** Open and connecting links together (default 32). */
+  maxLinks?: number;
+  /** A link with no datagram either way for this long is closed (default 120 s). */
+  idleTimeoutMs?: number;
+  /** A link not open after this long is abandoned with its queued datagrams (default 15 s). */
+  connectTimeoutMs?: number;
+  clock?: Clock;
+  /** Sends are dropped while the channel's bufferedAmount exceeds this (default 256 KiB). */
+  highWaterMark?: number;
+  /** Fallback for ipOf before ICE has selected a pair, e.g. the IP the signaling server saw. */
+  observedIp?: (id: NodeId) => string | undefined;
+}
+
+export interface WebRtcStats {
+  /** Datagrams handed to an open channel. */
+  sent: number;
+  /** Datagrams delivered to `onDatagram` (or that would have been, had no handler been set). */
+  received: number;
+  signalsSent: number;
+  /** Envelopes that verified. */
+  signalsReceived: number;
+  linksOpened: number;
+  /** Open links that closed, for any reason. */
+  linksClosed: number;
+  /** Open links closed to make room under maxLinks. */
+  linksEvicted: number;
+  linksIdleClosed: number;
+  connectTimeouts: number;
+  /** Connection attempts that failed before opening (ICE/DTLS failure, bad SDP, closed channel). */
+  connectFailures: number;
+  /** Fresh offers made after a failed attempt (see MAX_CONNECT_ATTEMPTS). */
+  connectRetries: number;
+  /** Glare: we abandoned our offer and answered the peer's (our ID is the larger). */
+  glareYielded: number;
+  /** Glare: we ignored the peer's offer and kept ours (our ID is the smaller). */
+  glareKept: number;
+  /** Envelopes that failed verification, by reason. */
+  rejectedSignals: Record<SignalErrorCode | 'FROM_MISMATCH', number>;
+  dropped: {
+    /** `send` after `close()`, or queued when close() ran. */
+    closed: number;
+    /** `to.kind` is not WEBRTC. */
+    wrongKind: number;
+    /** Not a 32-byte ID, or our own ID. */
+    badAddress: number;
+    /** Outgoing datagram over MAX_MESSAGE_BYTES. */
+    oversize: number;
+    /** Incoming datagram over MAX_MESSAGE_BYTES. */
+    receivedOversize: number;
+    /** Incoming text (not binary) message. */
+    notBinary: number;
+    /** Oldest queued datagram pushed out by a newer one while connecting. */
+    queueOverflow: number;
+    /** No link and none could be closed to make room (all connecting). */
+    noCapacity: number;
+    /** No link and no signaling channel attached yet to open one. */
+    noSignaling: number;
+    /** Queued datagrams of a connection attempt that timed out. */
+    connectTimeout: number;
+    /** Queued datagrams of a connection attempt that failed. */
+    linkFailed: number;
+    /** bufferedAmount above highWaterMark. */
+    congested: number;
+    /** The channel refused the datagram. */
+    sendError: number;
+    /** `onDatagram` threw. */
+    handlerError: number;
+    /** Envelopes that failed verification (total of `rejectedSignals`). */
+    badSignal: number;
+    /** Verified envelopes for no current connection (old session, duplicate or replayed offer). */
+    staleSignal: number;
+    /** More remote candidates than we hold while waiting for the remote description. */
+    candidateOverflow: number;
+    /** A remote candidate the RTCPeerConnection refused. */
+    badCandidate: number;
+    /** Incoming envelopes beyond the verification backlog. */
+    signalBacklog: number;
+    /** Our own envelope did not fit MAX_SIGNAL_BYTES (e.g. an enormous SDP). */
+    signalTooLarge: number;
+    /** Signing or SignalingChannel.send threw. */
+    signalSendError: number;
+    /** A second or wrongly labelled data channel from the peer. */
+    extraChannel: number;
+  };
+}
+
+export interface WebRtcLinkInfo {
+  /** The peer's node ID, hex. */
+  id: string;
+  state: 'connecting' | 'open';
+  role: 'offerer' | 'answerer';
+  session: string;
+  ip: string | undefined;
+  bufferedAmount: number;
+  /** Datagrams waiting for the channel to open. */
+  queued: number;
+}
+
+const LABEL = 'spydht';
+const CHANNEL_INIT: RTCDataChannelInit = { ordered: false, maxRetransmits: 0, negotiated: false };
+/** Datagrams held per connecting link: enough for a lookup's burst, bounded so memory is too. */
+const MAX_QUEUED = 16;
+/** Remote candidates held until the remote description is set (a host has a handful). */
+const MAX_PENDING_CANDIDATES = 32;
+/** Incoming envelopes waiting for verification; more are dropped so a flood cannot queue work. */
+const MAX_SIGNAL_BACKLOG = 64;
+/** Sessions seen per peer: a replayed (old) offer must not replace a working link. */
+const SEEN_SESSIONS = 4096;
+const KNOWN_IPS = 1024;
+const DEFAULT_CONNECT_ESTIMATE_MS = 1000;
+const MIN_CONNECT_ESTIMATE_MS = 250;
+/** Offers per send before giving up on a peer (retries happen only after a failure, never a timeout). */
+const MAX_CONNECT_ATTEMPTS = 4;
+const IP_RETRY_MS = 1000;
+const IP_ATTEMPTS = 3;
+
+type CandidateMessage = Extract<SignalMessage, { t: 'candidate' }>;
+
+type RemoveReason = 'timeout' | 'failed' | 'idle' | 'evicted' | 'replaced' | 'closed';
+
+interface Link {
+  readonly peer: NodeId;
+  /** Hex of `peer`: the key of `#links`. */
+  readonly key: string;
+  /** Chosen by the offerer; every envelope of this connection carries it. */
+  readonly session: string;
+  readonly role: 'offerer' | 'answerer';
+  /** 1 for a first connection attempt; counts retries after failures (bounded). */
+  readonly attempt: number;
+  readonly pc: RTCPeerConnection;
+  channel: RTCDataChannel | undefined;
+  state: 'connecting' | 'open';
+  /** Removed: every callback still in flight checks this and does nothing. */
+  dead: boolean;
+  queue: Uint8Array[];
+  /** Our offer/answer is on its way: candidates may follow it (never precede it). */
+  described: boolean;
+  heldCandidates: CandidateMessage[];
+  /** Offerer: an answer was accepted (a second one is stale). */
+  answered: boolean;
+  remoteDescribed: boolean;
+  pendingCandidates: CandidateMessage[];
+  /** Serializes our signed envelopes: signing is async, and order matters (offer before candidates). */
+  outbound: Promise<void>;
+  readonly createdAt: number;
+  lastUsed: number;
+  ip: string | undefined;
+  /** Cancels the current timer: the connect timeout, then the idle check. */
+  cancelTimer: () => void;
+}
+
+export class WebRtcTransport implements Transport {
+  readonly kind = AddressKind.WEBRTC;
+  onDatagram: DatagramHandler | undefined = undefined;
+  readonly stats: WebRtcStats = newStats();
+
+  readonly #identity: Identity;
+  readonly #crypto: CryptoBackend;
+  readonly #RTCPeerConnection: typeof globalThis.RTCPeerConnection;
+  #signaling: SignalingChannel | undefined;
+  readonly #iceServers: RTCIceServer[];
+  readonly #rtcConfig: Record<string, unknown>;
+  readonly #maxLinks: number;
+  readonly #idleTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #highWaterMark: number;
+  readonly #observedIp: ((id: NodeId) => string | undefined) | undefined;
+  readonly #clock: Clock;
+  readonly #timers: Timers;
+  readonly #links = new Map<string, Link>();
+  /** Datagrams of failed answerer links, waiting for the peer's next connection (see #park). */
+  readonly #parked = new Map<string, { datagrams: Uint8Array[]; cancel: () => void }>();
+  readonly #seenSessions = new LruMap<string, true>(SEEN_SESSIONS);
+  /** Remote IPs of links that have closed: the routing table still asks about those contacts. */
+  readonly #knownIps = new LruMap<string, string>(KNOWN_IPS);
+  readonly #signalHandler = (from: Uint8Array, payload: Uint8Array): void => this.#onSignal(from, payload);
+  /** Smoothed time from creating a link to its channel opening (ms), like TCP's SRTT. */
+  #connectAvgMs: number | undefined;
+  #inbound: Promise<void> = Promise.resolve();
+  #inboundPending = 0;
+  #closed = false;
+
+  constructor(options: WebRtcTransportOptions) {
+    this.#identity = options.identity;
+    this.#crypto = options.crypto;
+    this.#RTCPeerConnection = options.RTCPeerConnection as typeof globalThis.RTCPeerConnection;
+    this.#iceServers = options.iceServers ?? [];
+    this.#rtcConfig = options.rtcConfig ?? {};
+    this.#maxLinks = Math.max(1, options.maxLinks ?? 32);
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
+    this.#highWaterMark = options.highWaterMark ?? 256 * 1024;
+    this.#observedIp = options.observedIp;
+    this.#clock = options.clock ?? realClock;
+    this.#timers = new Timers(this.#clock);
+    if (options.signaling) this.attachSignaling(options.signaling);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Transport interface
+
+  send(to: PeerAddress, data: Uint8Array): void {
+    const d = this.stats.dropped;
+    if (this.#closed) return void d.closed++;
+    if (to.kind !== this.kind) return void d.wrongKind++;
+    if (to.data.length !== ID_BYTES || equalBytes(to.data, this.#identity.id)) return void d.badAddress++;
+    if (data.length > MAX_MESSAGE_BYTES) return void d.oversize++;
+    const key = toHex(to.data);
+    let link = this.#links.get(key);
+    if (link?.state === 'open') return this.#sendNow(link, data);
+    if (!link) {
+      if (!this.#signaling) return void d.noSignaling++;
+      if (!this.#makeRoom()) return void d.noCapacity++;
+      link = this.#startOffer(Uint8Array.from(to.data), key);
+      if (!link) return void d.linkFailed++;
+    }
+    this.#enqueue(link, data);
+  }
+
+  /** Sends and receives signaling through `channel` (the engine's relay) from now on. */
+  attachSignaling(channel: SignalingChannel): void {
+    if (this.#closed) return;
+    if (this.#signaling?.onSignal === this.#signalHandler) this.#signaling.onSignal = undefined;
+    this.#signaling = channel;
+    channel.onSignal = this.#signalHandler;
+  }
+
+  /**
+   * How much later than usual a datagram sent to `to` now will leave: 0 over an open link, else
+   * what is left of a typical connect (see #connectEstimate), so the RPC layer does not time out
+   * and retransmit while the link is still being opened.
+   */
+  connectDelay(to: PeerAddress): number {
+    if (to.kind !== this.kind || to.data.length !== ID_BYTES) return 0;
+    const link = this.#links.get(toHex(to.data));
+    if (link?.state === 'open') return 0;
+    const elapsed = link ? this.#clock.now() - link.createdAt : 0;
+    return Math.max(0, this.#connectEstimate() - elapsed);
+  }
+
+  ipOf(address: PeerAddress): string | undefined {
+    if (address.kind !== this.kind || address.data.length !== ID_BYTES) return undefined;
+    const key = toHex(address.data);
+    return this.#links.get(key)?.ip ?? this.#knownIps.peek(key) ?? this.#observedIp?.(address.data);
+  }
+
+  format(address: PeerAddress): string {
+    if (address.kind !== this.kind) return addressKey(address);
+    return `webrtc:${toHex(address.data).slice(0, 16)}`;
+  }
+
+  localAddresses(): PeerAddress[] {
+    return [{ kind: this.kind, data: this.#identity.id }];
+  }
+
+  /** Current links, for the demo page and tests. */
+  links(): WebRtcLinkInfo[] {
+    return [...this.#links.values()].map((l) => ({
+      id: l.key,
+      state: l.state,
+      role: l.role,
+      session: l.session,
+      ip: l.ip ?? this.#observedIp?.(l.peer),
+      bufferedAmount: l.channel?.readyState === 'open' ? l.channel.bufferedAmount : 0,
+      queued: l.queue.length,
+    }));
+  }
+
+  /** Closes every channel and peer connection and clears every timer. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#signaling?.onSignal === this.#signalHandler) this.#signaling.onSignal = undefined;
+    for (const link of [...this.#links.values()]) this.#remove(link, 'closed');
+    for (const { datagrams } of this.#parked.values()) this.stats.dropped.closed += datagrams.length;
+    this.#parked.clear();
+    this.#timers.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Datagrams
+
+  #enqueue(link: Link, data: Uint8Array): void {
+    // Copy: the caller may reuse its buffer before the channel opens.
+    link.queue.push(data.slice());
+    if (link.queue.length > MAX_QUEUED) {
+      link.queue.shift();
+      this.stats.dropped.queueOverflow++;
+    }
+  }
+
+  #sendNow(link: Link, data: Uint8Array): void {
+    const channel = link.channel!;
+    // An unreliable channel still buffers when the sender outpaces the link; past the mark a
+    // datagram would only arrive late, so it is dropped like a full UDP socket buffer would.
+    if (channel.bufferedAmount > this.#highWaterMark) return void this.stats.dropped.congested++;
+    try {
+      channel.send(data as Uint8Array<ArrayBuffer>);
+      link.lastUsed = this.#clock.now();
+      this.stats.sent++;
+    } catch {
+      this.stats.dropped.sendError++;
+    }
+  }
+
+  #onMessage(link: Link, data: unknown): void {
+    if (link.dead) return;
+    if (!(data instanceof ArrayBuffer)) return void this.stats.dropped.notBinary++;
+    if (data.byteLength > MAX_MESSAGE_BYTES) return void this.stats.dropped.receivedOversize++;
+    link.lastUsed = this.#clock.now();
+    this.stats.received++;
+    const handler = this.onDatagram;
+    if (!handler) return;
+    try {
+      handler(new Uint8Array(data), { kind: this.kind, data: link.peer });
+    } catch {
+      this.stats.dropped.handlerError++;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Link lifecycle
+
+  /** Under maxLinks, or made so by closing the least recently used open link. */
+  #makeRoom(): boolean {
+    if (this.#links.size < this.#maxLinks) return true;
+    let lru: Link | undefined;
+    for (const link of this.#links.values()) {
+      // Connecting links are never evicted: that would waste the handshake and its queued datagrams.
+      if (link.state === 'open' && (!lru || link.lastUsed < lru.lastUsed)) lru = link;
+    }
+    if (!lru) return false;
+    this.stats.linksEvicted++;
+    this.#remove(lru, 'evicted');
+    return true;
+  }
+
+  /**
+   * Creates the RTCPeerConnection and registers the link, which takes over `inherited` datagrams
+   * and any parked for the peer. Undefined (datagrams counted as lost) if the constructor throws.
+   */
+  #newLink(peer: NodeId, key: string, role: Link['role'], session: string, attempt = 1, inherited: Uint8Array[] = []): Link | undefined {
+    const queue = this.#unpark(key).concat(inherited);
+    let pc: RTCPeerConnection;
+    try {
+      // A fresh config object each time: node-datachannel's polyfill normalizes it in place.
+      pc = new this.#RTCPeerConnection({ ...this.#rtcConfig, iceServers: this.#iceServers.map((s) => ({ ...s })) });
+    } catch {
+      this.stats.dropped.linkFailed += queue.length;
+      return undefined;
+    }
+    const link: Link = {
+      peer,
+      key,
+      session,
+      role,
+      attempt,
+      pc,
+      channel: undefined,
+      state: 'connecting',
+      dead: false,
+      queue: this.#bounded(queue),
+      described: false,
+      heldCandidates: [],
+      answered: false,
+      remoteDescribed: false,
+      pendingCandidates: [],
+      outbound: Promise.resolve(),
+      createdAt: this.#clock.now(),
+      lastUsed: this.#clock.now(),
+      ip: undefined,
+      cancelTimer: () => {},
+    };
+    pc.onicecandidate = (e) => this.#onLocalCandidate(link, e.candidate);
+    pc.onconnectionstatechange = () => {
+      const state = pc.connectionState;
+      if (state === 'failed' || state === 'closed') this.#onFailure(link);
+    };
+    // Only answerers expect a channel from the peer; an offerer closes any it is sent.
+    pc.ondatachannel = (e) => this.#attachChannel(link, e.channel);
+    link.cancelTimer = this.#timers.after(this.#connectTimeoutMs, () => this.#remove(link, 'timeout'));
+    this.#links.set(key, link);
+    this.#seenSessions.set(`${key}:${session}`, true);
+    return link;
+  }
+
+  #startOffer(peer: NodeId, key: string, attempt = 1, inherited: Uint8Array[] = []): Link | undefined {
+    const link = this.#newLink(peer, key, 'offerer', newSessionId(this.#crypto), attempt, inherited);
+    if (!link) return undefined;
+    try {
+      this.#attachChannel(link, link.pc.createDataChannel(LABEL, CHANNEL_INIT));
+    } catch {
+      this.#remove(link, 'failed');
+      return undefined;
+    }
+    void this.#offer(link);
+    return link;
+  }
+
+  async #offer(link: Link): Promise<void> {
+    try {
+      const offer = await link.pc.createOffer();
+      if (link.dead) return;
+      // Queued before setLocalDescription so it is sent before any candidate that call produces.
+      this.#sendDescription(link, { t: 'offer', s: link.session, sdp: offererIsDtlsClient(offer.sdp ?? '') });
+      await link.pc.setLocalDescription(offer);
+    } catch {
+      this.#onFailure(link);
+    }
+  }
+
+  async #answer(link: Link, sdp: string): Promise<void> {
+    try {
+      await link.pc.setRemoteDescription({ type: 'offer', sdp });
+      if (link.dead) return;
+      this.#setRemoteDescribed(link);
+      const answer = await link.pc.createAnswer();
+      if (link.dead) return;
+      this.#sendDescription(link, { t: 'answer', s: link.session, sdp: answer.sdp ?? '' });
+      await link.pc.setLocalDescription(answer);
+    } catch {
+      this.#onFailure(link);
+    }
+  }
+
+  #attachChannel(link: Link, channel: RTCDataChannel): void {
+    // One channel per link: ours (offerer) or the first 'spydht' one the peer opens (answerer).
+    if (link.dead || link.channel !== undefined || channel.label !== LABEL) {
+      if (!link.dead) this.stats.dropped.extraChannel++;
+      // Close it anyway: an unclosed node-datachannel channel keeps the process alive.
+      closeQuietly(channel);
+      return;
+    }
+    link.channel = channel;
+    channel.binaryType = 'arraybuffer';
+    channel.onopen = () => this.#onOpen(link);
+    channel.onclose = () => this.#onFailure(link);
+    channel.onmessage = (e: MessageEvent) => this.#onMessage(link, e.data);
+    // node-datachannel hands the answerer a channel that is already open and never fires 'open'.
+    if (channel.readyState === 'open') this.#onOpen(link);
+  }
+
+  #onOpen(link: Link): void {
+    if (link.dead || link.state === 'open') return;
+    link.state = 'open';
+    link.cancelTimer();
+    link.lastUsed = this.#clock.now();
+    this.#sampleConnect(link.lastUsed - link.createdAt);
+    this.stats.linksOpened++;
+    const queued = link.queue;
+    link.queue = [];
+    for (const data of queued) this.#sendNow(link, data);
+    this.#armIdleTimer(link);
+    void this.#learnIp(link);
+  }
+
+  #sampleConnect(ms: number): void {
+    this.#connectAvgMs = this.#connectAvgMs === undefined ? ms : this.#connectAvgMs + (ms - this.#connectAvgMs) / 8;
+  }
+
+  /**
+   * Twice the smoothed connect time, within [250 ms, connectTimeoutMs]; 1 s before any link has
+   * opened (measured here: Node↔Node 10–60 ms, Chromium↔Node 70–160 ms, plus relay hops).
+   */
+  #connectEstimate(): number {
+    const guess = this.#connectAvgMs === undefined ? DEFAULT_CONNECT_ESTIMATE_MS : 2 * this.#connectAvgMs;
+    return Math.min(this.#connectTimeoutMs, Math.max(MIN_CONNECT_ESTIMATE_MS, Math.round(guess)));
+  }
+
+  /** One timer per link, re-armed lazily: sends and receives only update `lastUsed`. */
+  #armIdleTimer(link: Link): void {
+    const wait = Math.max(1, link.lastUsed + this.#idleTimeoutMs - this.#clock.now());
+    link.cancelTimer = this.#timers.after(wait, () => {
+      if (this.#clock.now() - link.lastUsed >= this.#idleTimeoutMs) {
+        this.stats.linksIdleClosed++;
+        this.#remove(link, 'idle');
+      } else {
+        this.#armIdleTimer(link);
+      }
+    });
+  }
+
+  /**
+   * A link failed or closed. An offerer still connecting retries with a fresh offer, keeping its
+   * queued datagrams: libdatachannel sometimes fails the DTLS handshake ("certificate verify
+   * failed") when ICE completes while the answer is being applied (rare since
+   * offererIsDtlsClient, still seen); a fresh offer almost always succeeds. An answerer's
+   * datagrams (it yielded in glare) are parked for the link the offerer's retry makes.
+   */
+  #onFailure(link: Link): void {
+    if (link.dead) return;
+    const queue = link.queue;
+    link.queue = [];
+    this.#remove(link, 'failed');
+    if (link.state === 'open' || this.#closed) return;
+    if (link.role === 'answerer') return this.#park(link.key, queue);
+    if (link.attempt >= MAX_CONNECT_ATTEMPTS) return void (this.stats.dropped.linkFailed += queue.length);
+    // #startOffer counts the datagrams itself if it cannot even create a connection.
+    if (this.#startOffer(link.peer, link.key, link.attempt + 1, queue)) this.stats.connectRetries++;
+  }
+
+  /** Holds a failed answerer's datagrams for the peer's next connection, for one connect timeout. */
+  #park(key: string, queue: Uint8Array[]): void {
+    if (queue.length === 0) return;
+    const old = this.#parked.get(key);
+    old?.cancel();
+    const datagrams = this.#bounded((old?.datagrams ?? []).concat(queue));
+    const cancel = this.#timers.after(this.#connectTimeoutMs, () => {
+      this.#parked.delete(key);
+      this.stats.dropped.linkFailed += datagrams.length;
+    });
+    this.#parked.set(key, { datagrams, cancel });
+  }
+
+  #unpark(key: string): Uint8Array[] {
+    const parked = this.#parked.get(key);
+    if (!parked) return [];
+    parked.cancel();
+    this.#parked.delete(key);
+    return parked.datagrams;
+  }
+
+  /** Keeps the newest MAX_QUEUED datagrams, counting the rest. */
+  #bounded(queue: Uint8Array[]): Uint8Array[] {
+    if (queue.length <= MAX_QUEUED) return queue;
+    this.stats.dropped.queueOverflow += queue.length - MAX_QUEUED;
+    return queue.slice(-MAX_QUEUED);
+  }
+
+  #remove(link: Link, reason: RemoveReason): void {
+    if (link.dead) return;
+    link.dead = true;
+    link.cancelTimer();
+    if (this.#links.get(link.key) === link) this.#links.delete(link.key);
+    this.#countLostQueue(link, reason);
+    if (link.state === 'open') this.stats.linksClosed++;
+    else if (reason === 'failed') this.stats.connectFailures++;
+    else if (reason === 'timeout') this.stats.connectTimeouts++;
+    if (link.ip) this.#knownIps.set(link.key, link.ip);
+    // Channel first, then the pc: see the note at the top about node-datachannel and process exit.
+    if (link.channel) closeQuietly(link.channel);
+    try {
+      link.pc.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  #countLostQueue(link: Link, reason: RemoveReason): void {
+    const lost = link.queue.length;
+    link.queue = [];
+    if (lost === 0) return;
+    const d = this.stats.dropped;
+    if (reason === 'timeout') d.connectTimeout += lost;
+    else if (reason === 'closed') d.closed += lost;
+    else d.linkFailed += lost;
+  }
+
+  /** ICE has picked a path once the channel is open: remember the remote IP for ipOf. */
+  async #learnIp(link: Link): Promise<void> {
+    for (let attempt = 0; attempt < IP_ATTEMPTS && !link.dead && !link.ip; attempt++) {
+      if (attempt > 0) await this.#timers.sleep(IP_RETRY_MS);
+      if (link.dead) return;
+      try {
+        link.ip = remoteIpFromStats(await link.pc.getStats());
+      } catch {
+        // Stats unavailable (closing): observedIp still answers.
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Signaling out
+
+  #onLocalCandidate(link: Link, candidate: RTCIceCandidate | null): void {
+    // null (or an empty string) marks the end of gathering: nothing to send with trickle ICE.
+    if (link.dead || !candidate?.candidate) return;
+    const message: CandidateMessage = {
+      t: 'candidate',
+      s: link.session,
+      // node-datachannel prefixes "a="; browsers expect the bare "candidate:…" form.
+      candidate: candidate.candidate.replace(/^a=/, ''),
+      ...(candidate.sdpMid != null ? { mid: candidate.sdpMid } : {}),
+    };
+    if (link.described) this.#signal(link, message);
+    else if (link.heldCandidates.length < MAX_PENDING_CANDIDATES) link.heldCandidates.push(message);
+  }
+
+  /** Sends our offer/answer, then any candidates gathered before it was ready. */
+  #sendDescription(link: Link, message: SignalMessage): void {
+    this.#signal(link, message);
+    link.described = true;
+    for (const c of link.heldCandidates) this.#signal(link, c);
+    link.heldCandidates = [];
+  }
+
+  #signal(link: Link, message: SignalMessage): void {
+    link.outbound = link.outbound.then(async () => {
+      if (link.dead) return;
+      try {
+        const sealed = await sealSignal(this.#identity, link.peer, message);
+        if (link.dead) return;
+        if (!sealed.ok) {
+          this.stats.dropped.signalTooLarge++;
+          // Without its offer or answer the connection cannot succeed: fail it now, not at the timeout.
+          if (message.t !== 'candidate') this.#remove(link, 'failed');
+          return;
+        }
+        if (!this.#signaling) return void this.stats.dropped.noSignaling++;
+        this.#signaling.send(link.peer, sealed.value);
+        this.stats.signalsSent++;
+      } catch {
+        // Signing or the relay threw: the peer never hears of it, as if the signal were lost.
+        this.stats.dropped.signalSendError++;
+      }
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Signaling in
+
+  #onSignal(from: Uint8Array, payload: Uint8Array): void {
+    if (this.#closed) return;
+    if (!(payload instanceof Uint8Array) || payload.length > MAX_SIGNAL_BYTES) return this.#reject('TOO_LARGE');
+    if (this.#inboundPending >= MAX_SIGNAL_BACKLOG) return void this.stats.dropped.signalBacklog++;
+    this.#inboundPending++;
+    // Copies: the relay may reuse its buffers while we verify.
+    const fromCopy = Uint8Array.from(from);
+    const copy = payload.slice();
+    // One at a time: verification may be async (WebCrypto) and an offer must be handled before
+    // the candidates that follow it.
+    this.#inbound = this.#inbound.then(async () => {
+      try {
+        await this.#handleSignal(fromCopy, copy);
+      } catch {
+        this.stats.dropped.badSignal++;
+      } finally {
+        this.#inboundPending--;
+      }
+    });
+  }
+
+  async #handleSignal(from: Uint8Array, payload: Uint8Array): Promise<void> {
+    const opened = await openSignal(this.#crypto, this.#identity.id, payload);
+    if (this.#closed) return;
+    if (!opened.ok) return this.#reject(opened.error);
+    const { from: signer, message } = opened.value;
+    // The relay's claim of who sent it must agree with who signed it.
+    if (!equalBytes(signer, from)) return this.#reject('FROM_MISMATCH');
+    if (equalBytes(signer, this.#identity.id)) return void this.stats.dropped.staleSignal++;
+    this.stats.signalsReceived++;
+    const key = toHex(signer);
+    const link = this.#links.get(key);
+    if (message.t === 'offer') return this.#onOffer(signer, key, link, message);
+    if (!link || link.session !== message.s) return void this.stats.dropped.staleSignal++;
+    // Not awaited: applying the answer must not hold up other peers' signals (candidates that
+    // arrive meanwhile wait in pendingCandidates).
+    if (message.t === 'answer') return void this.#onAnswer(link, message.sdp);
+    this.#onRemoteCandidate(link, message);
+  }
+
+  #reject(code: SignalErrorCode | 'FROM_MISMATCH'): void {
+    this.stats.rejectedSignals[code]++;
+    this.stats.dropped.badSignal++;
+  }
+
+  #onOffer(peer: NodeId, key: string, existing: Link | undefined, offer: { s: string; sdp: string }): void {
+    // A duplicate, or a replay of an old offer: must not replace the link it once made.
+    if (this.#seenSessions.has(`${key}:${offer.s}`)) return void this.stats.dropped.staleSignal++;
+    let queue: Uint8Array[] = [];
+    if (existing) {
+      if (existing.role === 'offerer' && existing.state === 'connecting') {
+        // Glare: both sides offered. The numerically smaller ID keeps its offer; the peer (larger)
+        // does the same comparison, drops its own offer and answers ours.
+        if (compareIds(this.#identity.id, peer) < 0) return void this.stats.glareKept++;
+        this.stats.glareYielded++;
+      }
+      // Otherwise the peer has started over (it lost the link or restarted): follow it.
+      queue = existing.queue;
+      existing.queue = [];
+      this.#remove(existing, 'replaced');
+    } else if (!this.#makeRoom()) {
+      return void this.stats.dropped.noCapacity++;
+    }
+    // A replaced link's attempt count carries over, so glare after failures still ends.
+    const link = this.#newLink(peer, key, 'answerer', offer.s, existing?.attempt ?? 1, queue);
+    if (link) void this.#answer(link, offer.sdp);
+  }
+
+  async #onAnswer(link: Link, sdp: string): Promise<void> {
+    if (link.role !== 'offerer' || link.answered) return void this.stats.dropped.staleSignal++;
+    link.answered = true;
+    try {
+      await link.pc.setRemoteDescription({ type: 'answer', sdp });
+      if (!link.dead) this.#setRemoteDescribed(link);
+    } catch {
+      this.#onFailure(link);
+    }
+  }
+
+  #onRemoteCandidate(link: Link, message: CandidateMessage): void {
+    if (link.remoteDescribed) return this.#addCandidate(link, message);
+    // Trickled candidates can overtake the description they belong to: hold them.
+    if (link.pendingCandidates.length < MAX_PENDING_CANDIDATES) link.pendingCandidates.push(message);
+    else this.stats.dropped.candidateOverflow++;
+  }
+
+  #setRemoteDescribed(link: Link): void {
+    link.remoteDescribed = true;
+    const pending = link.pendingCandidates;
+    link.pendingCandidates = [];
+    for (const c of pending) this.#addCandidate(link, c);
+  }
+
+  #addCandidate(link: Link, message: CandidateMessage): void {
+    // sdpMLineIndex 0 as well: node-datachannel's polyfill insists on one of the two being set.
+    const init: RTCIceCandidateInit = { candidate: message.candidate, sdpMid: message.mid ?? null, sdpMLineIndex: 0 };
+    link.pc.addIceCandidate(init).catch(() => {
+      if (!link.dead) this.stats.dropped.badCandidate++;
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function newStats(): WebRtcStats {
+  return {
+    sent: 0,
+    received: 0,
+    signalsSent: 0,
+    signalsReceived: 0,
+    linksOpened: 0,
+    linksClosed: 0,
+    linksEvicted: 0,
+    linksIdleClosed: 0,
+    connectTimeouts: 0,
+    connectFailures: 0,
+    connectRetries: 0,
+    glareYielded: 0,
+    glareKept: 0,
+    rejectedSignals: {
+      TOO_LARGE: 0,
+      TRUNCATED: 0,
+      BAD_VERSION: 0,
+      BAD_JSON: 0,
+      BAD_MESSAGE: 0,
+      KEY_MISMATCH: 0,
+      NOT_FOR_US: 0,
+      BAD_SIGNATURE: 0,
+      FROM_MISMATCH: 0,
+    },
+    dropped: {
+      closed: 0,
+      wrongKind: 0,
+      badAddress: 0,
+      oversize: 0,
+      receivedOversize: 0,
+      notBinary: 0,
+      queueOverflow: 0,
+      noCapacity: 0,
+      noSignaling: 0,
+      connectTimeout: 0,
+      linkFailed: 0,
+      congested: 0,
+      sendError: 0,
+      handlerError: 0,
+      badSignal: 0,
+      staleSignal: 0,
+      candidateOverflow: 0,
+      badCandidate: 0,
+      signalBacklog: 0,
+      signalTooLarge: 0,
+      signalSendError: 0,
+      extraChannel: 0,
+    },
+  };
+}
+
+/**
+ * The offer we send says `a=setup:active` instead of `actpass` (our own local description keeps
+ * actpass), so the answerer picks `passive` (RFC 4145 §4.1; browsers and libdatachannel both
+ * follow it) and we, the offerer, start the DTLS handshake. Why: the answerer's ICE usually
+ * completes before the answer has crossed the relay, and a libdatachannel offerer that is the DTLS
+ * server drops the early ClientHello (the handshake then waits for a 1 s retransmission: 31 of
+ * 150 in-process connects here) or fails it outright (~2–3 %). As DTLS client the offerer sends
+ * its first flight only once it has the answer, to an answerer that has had the offer all along:
+ * measured 0–2 slow and 1 failed connect in 400.
+ */
+function offererIsDtlsClient(sdp: string): string {
+  return sdp.replace(/^a=setup:actpass(\r?)$/gm, 'a=setup:active$1');
+}
+
+/** Big-endian comparison: the numeric order of two IDs. */
+function compareIds(a: NodeId, b: NodeId): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+function closeQuietly(channel: RTCDataChannel): void {
+  try {
+    channel.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * The remote IP of the selected ICE candidate pair. Browsers name it in the transport's
+ * `selectedCandidatePairId` (Firefox marks the pair `selected`); node-datachannel reports just the
+ * one pair, `succeeded` and `nominated`. Remote candidates give `address` (older: `ip`); an mDNS
+ * name (`….local`) is not an IP and gives undefined.
+ */
+function remoteIpFromStats(report: RTCStatsReport): string | undefined {
+  const byId = new Map<string, Record<string, unknown>>();
+  report.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
+  let pair: Record<string, unknown> | undefined;
+  for (const s of byId.values()) {
+    if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') pair = byId.get(s.selectedCandidatePairId);
+  }
+  pair ??= [...byId.values()].find(
+    (s) => s.type === 'candidate-pair' && (s.selected === true || (s.nominated === true && s.state === 'succeeded')),
+  );
+  const remote = pair ? byId.get(String(pair.remoteCandidateId)) : undefined;
+  const ip = remote?.address ?? remote?.ip;
+  return typeof ip === 'string' && looksLikeIp(ip) ? ip.toLowerCase() : undefined;
+}
+
+function looksLikeIp(text: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(text) || (/^[0-9a-fA-F:.]+$/.test(text) && text.includes(':'));
+}

@@ -1,0 +1,72 @@
+/**
+ * A mixed swarm in Node, before any browser: the signaling server (UDP + WebSocket + WebRTC),
+ * Node peers speaking UDP and WebRTC, and "browser-like" nodes built by createBrowserNode — the
+ * very code a tab runs — with node-datachannel's RTCPeerConnection and ws's WebSocket injected.
+ * Real UDP, real WebSocket, real WebRTC. Every put is gettable from every member.
+ */
+import { RTCPeerConnection } from 'node-datachannel/polyfill';
+import { WebSocket } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBrowserNode } from '../../src/browser-node.js';
+import type { DHT } from '../../src/dht.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { inThreadPowSolver } from '../../src/crypto/pow.js';
+import { nodeCrypto } from '../../src/node/crypto-node.js';
+import { createNode } from '../../src/node/index.js';
+import { startSignalingServer, type SignalingServer } from '../../src/node/signaling/index.js';
+import type { RTCPeerConnectionConstructor } from '../../src/transport/webrtc.js';
+import type { WebSocketConstructor } from '../../src/transport/ws-client.js';
+
+const NETWORK = { name: 'mixed-test', idDifficulty: 4, powBaseBits: 8 };
+let server: SignalingServer;
+const nodePeers: DHT[] = [];
+const tabs: DHT[] = [];
+
+beforeAll(async () => {
+  server = await startSignalingServer({ host: '127.0.0.1', network: NETWORK, webrtc: true, crypto: nodeCrypto, dht: { maxPerIp: 64 } });
+  for (let i = 0; i < 3; i++) {
+    nodePeers.push(await createNode({ host: '127.0.0.1', network: NETWORK, webrtc: true, maxPerIp: 64, bootstrap: [server.udpAddress] }));
+  }
+  for (let i = 0; i < 3; i++) {
+    tabs.push(
+      await createBrowserNode({
+        signalingUrl: server.url,
+        network: NETWORK,
+        identityStorage: false,
+        // In a tab these come from a Web Worker; vitest runs sources, so make them on this thread.
+        identity: await Identity.generate({ crypto: nodeCrypto, difficulty: NETWORK.idDifficulty }),
+        crypto: nodeCrypto,
+        powSolver: inThreadPowSolver(nodeCrypto),
+        maxPerIp: 64,
+        RTCPeerConnection: RTCPeerConnection as unknown as RTCPeerConnectionConstructor,
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
+      }),
+    );
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([...tabs, ...nodePeers].map((n) => n.close()));
+  await server?.close();
+});
+
+describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + browser-like nodes', () => {
+  it('browser-like nodes hold WebRTC contacts', () => {
+    for (const t of tabs) {
+      const kinds = t.snapshot().buckets.flatMap((b) => b.contacts.map((c) => c.transport));
+      expect(kinds).toContain(3);
+    }
+  });
+
+  it('a put from every member is gettable from every other member', { timeout: 120_000 }, async () => {
+    const members = [...nodePeers, ...tabs];
+    const keys = await Promise.all(members.map((m, i) => m.put(`member ${i}`, `content from member ${i}`)));
+    for (const [i, key] of keys.entries()) {
+      for (const [j, m] of members.entries()) {
+        if (i === j) continue;
+        const v = await m.get(key);
+        expect(v?.text(), `member ${j} getting member ${i}'s value`).toBe(`content from member ${i}`);
+      }
+    }
+  });
+});

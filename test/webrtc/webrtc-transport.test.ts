@@ -1,0 +1,557 @@
+/**
+ * WebRtcTransport over real WebRTC: node-datachannel's polyfill RTCPeerConnection on this host (no
+ * mock). Transports signal through an in-test bus that can tamper with envelopes like a hostile
+ * relay. Every wait is for a condition, bounded by a timeout that fails the test: in-process
+ * node-datachannel connects sometimes take ~1 s longer than usual (PLATFORM.md), so bounds are generous.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RTCPeerConnection as PolyfillRTCPeerConnection } from 'node-datachannel/polyfill';
+import ts from 'typescript';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toHex, utf8 } from '../../src/bytes.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { nodeCrypto } from '../../src/node/crypto-node.js';
+import {
+  MAX_SIGNAL_BYTES,
+  MAX_SIGNAL_JSON_BYTES,
+  newSessionId,
+  openSignal,
+  parseSignal,
+  sealSignal,
+  type SignalMessage,
+} from '../../src/transport/signal-envelope.js';
+import { WebRtcTransport, type SignalingChannel, type WebRtcTransportOptions } from '../../src/transport/webrtc.js';
+import { AddressKind, type PeerAddress } from '../../src/wire/address.js';
+import { MAX_MESSAGE_BYTES } from '../../src/wire/messages.js';
+
+const WAIT_MS = 20_000;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** The real polyfill, subclassed only to record the channels the transport creates. */
+const createdChannels: RTCDataChannel[] = [];
+class RecordingRTCPeerConnection extends PolyfillRTCPeerConnection {
+  override createDataChannel(label: string, opts?: RTCDataChannelInit): ReturnType<PolyfillRTCPeerConnection['createDataChannel']> {
+    const channel = super.createDataChannel(label, opts);
+    createdChannels.push(channel);
+    return channel;
+  }
+}
+
+interface Relayed {
+  from: Uint8Array;
+  to: Uint8Array;
+  payload: Uint8Array;
+}
+
+/** Passes envelopes between transports asynchronously, through `relay` (which may tamper or drop). */
+class SignalBus {
+  readonly #channels = new Map<string, SignalingChannel>();
+  relay: (m: Relayed) => Uint8Array | undefined = (m) => m.payload;
+
+  channel(id: Uint8Array): SignalingChannel {
+    const channel: SignalingChannel = {
+      onSignal: undefined,
+      send: (to, payload) => {
+        const out = this.relay({ from: id, to, payload: payload.slice() });
+        if (!out) return;
+        setImmediate(() => this.#channels.get(toHex(to))?.onSignal?.(id, out));
+      },
+    };
+    this.#channels.set(toHex(id), channel);
+    return channel;
+  }
+
+  /** Delivers `payload` to `to` claiming it came from `from`, as a lying relay would. */
+  inject(from: Uint8Array, to: Uint8Array, payload: Uint8Array): void {
+    this.#channels.get(toHex(to))?.onSignal?.(from, payload);
+  }
+}
+
+interface Peer {
+  identity: Identity;
+  id: Uint8Array;
+  addr: PeerAddress;
+  t: WebRtcTransport;
+  inbox: Uint8Array[];
+  /** Every RTCPeerConnection this transport created, oldest first. */
+  pcs: RTCPeerConnection[];
+}
+
+const opened: WebRtcTransport[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((t) => t.close()));
+  createdChannels.length = 0;
+});
+
+async function newPeer(bus: SignalBus, options: Partial<WebRtcTransportOptions> = {}): Promise<Peer> {
+  const identity = await Identity.generate({ crypto: nodeCrypto, difficulty: 0 });
+  const pcs: RTCPeerConnection[] = [];
+  const t = new WebRtcTransport({
+    identity,
+    crypto: nodeCrypto,
+    RTCPeerConnection: class extends RecordingRTCPeerConnection {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        pcs.push(this as unknown as RTCPeerConnection);
+      }
+    },
+    signaling: bus.channel(identity.id),
+    ...options,
+  });
+  opened.push(t);
+  const peer: Peer = { identity, id: identity.id, addr: { kind: AddressKind.WEBRTC, data: identity.id }, t, inbox: [], pcs };
+  t.onDatagram = (data, from) => {
+    expect(from.kind).toBe(AddressKind.WEBRTC);
+    peer.inbox.push(data);
+  };
+  return peer;
+}
+
+async function newPeers(n: number, bus: SignalBus, options: Partial<WebRtcTransportOptions> = {}): Promise<Peer[]> {
+  return Promise.all(Array.from({ length: n }, () => newPeer(bus, options)));
+}
+
+/** Polls `cond` every few ms; fails after `ms`. */
+async function until(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise<void>((r) => setTimeout(r, 5));
+  }
+}
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
+/** The one open channel the transports created (earlier attempts may have failed and retried). */
+function openChannel(): RTCDataChannel {
+  const open = createdChannels.filter((c) => c.readyState === 'open');
+  expect(open).toHaveLength(1);
+  return open[0]!;
+}
+const has = (p: Peer, first: number): boolean => p.inbox.some((d) => d[0] === first);
+const IP_RE = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:.]*:[0-9a-f:.]*)$/;
+
+/** Sends a→b and b→a and waits for both. */
+async function exchange(a: Peer, b: Peer, tag: number): Promise<void> {
+  a.t.send(b.addr, bytes(tag, 1));
+  await until(() => has(b, tag), `${tag}: a→b`);
+  b.t.send(a.addr, bytes(tag, 2));
+  await until(() => has(a, tag), `${tag}: b→a`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('signal envelopes', () => {
+  const offer = (s: string): SignalMessage => ({ t: 'offer', s, sdp: 'v=0\r\na=fingerprint:sha-256 AB:CD\r\n' });
+
+  it('seal → open round-trips and binds from, to and the signature', async () => {
+    const [a, b] = await Promise.all([0, 1].map(() => Identity.generate({ crypto: nodeCrypto, difficulty: 0 })));
+    const s = newSessionId(nodeCrypto);
+    const sealed = await sealSignal(a!, b!.id, offer(s));
+    if (!sealed.ok) throw new Error(sealed.error);
+    const opened = await openSignal(nodeCrypto, b!.id, sealed.value);
+    expect(opened.ok && opened.value.message).toEqual(offer(s));
+    expect(opened.ok && toHex(opened.value.from)).toBe(toHex(a!.id));
+    // Not for a third party.
+    expect(await openSignal(nodeCrypto, a!.id, sealed.value)).toEqual({ ok: false, error: 'NOT_FOR_US' });
+    // Any flipped byte is caught: header fields, JSON, signature.
+    for (let i = 0; i < sealed.value.length; i++) {
+      const bad = sealed.value.slice();
+      bad[i]! ^= 0x01;
+      const r = await openSignal(nodeCrypto, b!.id, bad);
+      expect(r.ok, `byte ${i}`).toBe(false);
+    }
+    // A swapped public key no longer hashes to `from`.
+    const swapped = sealed.value.slice();
+    swapped.set(b!.publicKey, 65);
+    expect(await openSignal(nodeCrypto, b!.id, swapped)).toEqual({ ok: false, error: 'KEY_MISMATCH' });
+  });
+
+  it('rejects oversized input and refuses to seal an oversized SDP', async () => {
+    const a = await Identity.generate({ crypto: nodeCrypto, difficulty: 0 });
+    const s = newSessionId(nodeCrypto);
+    expect(await sealSignal(a, a.id, { t: 'offer', s, sdp: 'x'.repeat(MAX_SIGNAL_JSON_BYTES) })).toEqual({ ok: false, error: 'TOO_LARGE' });
+    expect(await sealSignal(a, a.id, { t: 'offer', s: 'not-hex', sdp: 'x' })).toEqual({ ok: false, error: 'BAD_MESSAGE' });
+    expect(parseSignal(new Uint8Array(MAX_SIGNAL_BYTES + 1))).toEqual({ ok: false, error: 'TOO_LARGE' });
+    expect(parseSignal(new Uint8Array(10))).toEqual({ ok: false, error: 'TRUNCATED' });
+  });
+
+  it('never throws on hostile bytes', async () => {
+    const [a, b] = await Promise.all([0, 1].map(() => Identity.generate({ crypto: nodeCrypto, difficulty: 0 })));
+    const sealed = await sealSignal(a!, b!.id, { t: 'candidate', s: newSessionId(nodeCrypto), candidate: 'candidate:1 1 UDP 1 1.2.3.4 5 typ host', mid: '0' });
+    if (!sealed.ok) throw new Error(sealed.error);
+    const jsons = ['null', '[]', '1', '{"t":"offer"}', '{"t":"offer","s":"0011223344556677","sdp":7}', '{"__proto__":{"t":"offer"}}', '{"t":"candidate","s":"0011223344556677","candidate":"x","mid":3}'];
+    for (const j of jsons) {
+      const json = utf8(j);
+      const buf = new Uint8Array(99 + json.length + 64);
+      buf.set(sealed.value.subarray(0, 97));
+      buf[97] = json.length >> 8;
+      buf[98] = json.length & 0xff;
+      buf.set(json, 99);
+      expect(parseSignal(buf).ok, j).toBe(false);
+    }
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+    for (let i = 0; i < 2000; i++) {
+      const buf = i % 2 ? sealed.value.slice() : new Uint8Array(rand() * 8).map(rand);
+      for (let k = 0; k < 1 + (i % 4); k++) if (buf.length) buf[rand() % buf.length] = rand();
+      const r = await openSignal(nodeCrypto, b!.id, buf);
+      expect(typeof r.ok).toBe('boolean');
+    }
+  });
+});
+
+describe('WebRtcTransport over node-datachannel', () => {
+  it('opens a link on demand, carries datagrams both ways over an unordered, unreliable channel', async () => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus);
+    a!.t.send(b!.addr, bytes(1, 2, 3));
+    expect(a!.t.links()).toMatchObject([{ id: toHex(b!.id), state: 'connecting', role: 'offerer', queued: 1 }]);
+    await until(() => has(b!, 1), 'the first datagram a→b');
+    expect(b!.inbox[0]).toEqual(bytes(1, 2, 3));
+    // The reply uses the link a opened (no second connection).
+    b!.t.send(a!.addr, bytes(4, 5));
+    await until(() => has(a!, 4), 'the reply b→a');
+    expect(a!.t.links()).toMatchObject([{ state: 'open', role: 'offerer' }]);
+    expect(b!.t.links()).toMatchObject([{ state: 'open', role: 'answerer' }]);
+    expect(a!.t.links()[0]!.session).toBe(b!.t.links()[0]!.session);
+    // Subarray views send only their bytes.
+    const big = new Uint8Array(100).map((_, i) => i);
+    a!.t.send(b!.addr, big.subarray(10, 14));
+    await until(() => has(b!, 10), 'a subarray datagram');
+    expect(b!.inbox.find((d) => d[0] === 10)).toEqual(bytes(10, 11, 12, 13));
+    // The channel the transport created (one per attempt; see connectRetries): unordered, no
+    // retransmits, in-band negotiated.
+    expect(createdChannels).toHaveLength(1 + a!.t.stats.connectRetries);
+    for (const channel of createdChannels) {
+      expect(channel.label).toBe('spydht');
+      expect(channel.ordered).toBe(false);
+      expect(channel.maxRetransmits).toBe(0);
+      expect(channel.negotiated).toBe(false);
+    }
+    expect(openChannel().ordered).toBe(false);
+    expect(a!.t.stats).toMatchObject({ linksOpened: 1, sent: 2, received: 1 });
+    expect(a!.t.format(b!.addr)).toBe(`webrtc:${toHex(b!.id).slice(0, 16)}`);
+    expect(a!.t.localAddresses()).toEqual([{ kind: AddressKind.WEBRTC, data: a!.id }]);
+  });
+
+  it('ipOf: the selected candidate pair once connected, else observedIp', async () => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus, { observedIp: () => '198.51.100.7' });
+    const stranger: PeerAddress = { kind: AddressKind.WEBRTC, data: new Uint8Array(32).fill(9) };
+    expect(a!.t.ipOf(stranger)).toBe('198.51.100.7');
+    expect(a!.t.ipOf({ kind: AddressKind.UDP, data: new Uint8Array(6) })).toBeUndefined();
+    await exchange(a!, b!, 1);
+    await until(() => a!.t.ipOf(b!.addr) !== '198.51.100.7', 'ICE to report the remote IP');
+    expect(a!.t.ipOf(b!.addr)).toMatch(IP_RE);
+    await until(() => b!.t.ipOf(a!.addr) !== '198.51.100.7', 'ICE to report the remote IP (answerer)');
+    expect(b!.t.ipOf(a!.addr)).toMatch(IP_RE);
+    expect(a!.t.links()[0]!.ip).toBe(a!.t.ipOf(b!.addr));
+  });
+
+  it('drops over-cap datagrams on send and on receive', async () => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus);
+    a!.t.send(b!.addr, new Uint8Array(MAX_MESSAGE_BYTES + 1));
+    expect(a!.t.stats.dropped.oversize).toBe(1);
+    expect(a!.t.links()).toEqual([]); // an over-cap datagram does not even open a link
+    a!.t.send(b!.addr, new Uint8Array(MAX_MESSAGE_BYTES).fill(1));
+    await until(() => has(b!, 1), 'a datagram of exactly the cap');
+    // A peer that ignores the cap: write to the raw channel, past the transport.
+    openChannel().send(new Uint8Array(MAX_MESSAGE_BYTES + 1).fill(2));
+    openChannel().send('text is not a datagram');
+    a!.t.send(b!.addr, bytes(3));
+    await until(() => has(b!, 3), 'the datagram after the oversized one');
+    await until(() => b!.t.stats.dropped.receivedOversize === 1 && b!.t.stats.dropped.notBinary === 1, 'both drops counted');
+    expect(has(b!, 2)).toBe(false);
+  });
+
+  /** Finds the SDP's fingerprint inside the envelope and changes one hex digit (JSON stays valid). */
+  function flipFingerprintDigit(payload: Uint8Array): Uint8Array {
+    const at = Buffer.from(payload).indexOf('fingerprint:sha-256 ') + 'fingerprint:sha-256 '.length;
+    expect(at).toBeGreaterThan(100);
+    const out = payload.slice();
+    out[at] = out[at] === 0x30 ? 0x31 : 0x30; // '0' ↔ '1' (or anything → '0')
+    return out;
+  }
+
+  const tamperCases = [
+    { what: 'offer', how: 'one SDP byte changed', code: 'BAD_SIGNATURE' },
+    { what: 'answer', how: 'one SDP byte changed', code: 'BAD_SIGNATURE' },
+    { what: 'offer', how: 'public key swapped', code: 'KEY_MISMATCH' },
+    { what: 'answer', how: 'public key swapped', code: 'KEY_MISMATCH' },
+  ] as const;
+
+  it.each(tamperCases)('rejects a tampered $what ($how): counted, no link opens', async ({ what, how, code }) => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus, { connectTimeoutMs: 1500 });
+    let tampered = 0;
+    bus.relay = (m) => {
+      const parsed = parseSignal(m.payload);
+      if (!parsed.ok || parsed.value.message.t !== what) return m.payload;
+      tampered++;
+      if (how === 'public key swapped') {
+        const out = m.payload.slice();
+        out.set(nodeCrypto.publicKeyFromSeed(new Uint8Array(32).fill(tampered)), 65);
+        return out;
+      }
+      return flipFingerprintDigit(m.payload);
+    };
+    a!.t.send(b!.addr, bytes(1));
+    const victim = what === 'offer' ? b! : a!;
+    await until(() => victim.t.stats.rejectedSignals[code] === 1, `${victim === a ? 'a' : 'b'} to reject the ${what}`);
+    expect(victim.t.stats.dropped.badSignal).toBe(1);
+    // Both sides give up at the connect timeout; nothing ever opened.
+    await until(() => a!.t.links().length === 0 && b!.t.links().length === 0, 'the attempt to time out');
+    expect(tampered).toBe(1);
+    expect(a!.t.stats.linksOpened + b!.t.stats.linksOpened).toBe(0);
+    expect(a!.t.stats.connectTimeouts).toBe(1);
+    expect(a!.t.stats.dropped.connectTimeout).toBe(1);
+    expect(has(b!, 1)).toBe(false);
+  });
+
+  it('ignores envelopes whose relay-claimed sender is not the signer', async () => {
+    const bus = new SignalBus();
+    const [a, b, c] = await newPeers(3, bus, { connectTimeoutMs: 1500 });
+    const sealed = await sealSignal(a!.identity, b!.id, { t: 'offer', s: newSessionId(nodeCrypto), sdp: 'v=0' });
+    if (!sealed.ok) throw new Error(sealed.error);
+    // Signed by a, delivered to b as if from c.
+    bus.inject(c!.id, b!.id, sealed.value);
+    await until(() => b!.t.stats.rejectedSignals.FROM_MISMATCH === 1, 'the mismatch to be counted');
+    expect(b!.t.links()).toEqual([]);
+  });
+
+  it('glare: both offer at once, the smaller ID keeps its offer, one link results', async () => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus);
+    a!.t.send(b!.addr, bytes(1));
+    b!.t.send(a!.addr, bytes(2));
+    await until(() => has(b!, 1) && has(a!, 2), 'both queued datagrams to arrive');
+    const [small, large] = toHex(a!.id) < toHex(b!.id) ? [a!, b!] : [b!, a!];
+    // The larger ID always sees the smaller's offer while its own is pending, and yields. Whether
+    // its own offer got out before that (so the smaller one sees glare too) depends on timing.
+    expect(large.t.stats).toMatchObject({ glareKept: 0, glareYielded: 1, linksOpened: 1 });
+    expect(small.t.stats).toMatchObject({ glareYielded: 0, linksOpened: 1 });
+    expect(small.t.stats.glareKept).toBeLessThanOrEqual(1);
+    expect(small.t.links()).toMatchObject([{ state: 'open', role: 'offerer' }]);
+    expect(large.t.links()).toMatchObject([{ state: 'open', role: 'answerer' }]);
+    expect(small.t.links()[0]!.session).toBe(large.t.links()[0]!.session);
+    await exchange(a!, b!, 3);
+    expect(a!.t.links()).toHaveLength(1);
+    expect(b!.t.links()).toHaveLength(1);
+  });
+
+  it('glare, then both attempts fail: the offerer retries and the answerer keeps its datagrams for it', async () => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus);
+    const [small, large] = toHex(a!.id) < toHex(b!.id) ? [a!, b!] : [b!, a!];
+    // Hold back the first answer so the glare-resolved attempt stays connecting until we break it.
+    let heldAnswer = false;
+    bus.relay = (m) => {
+      const parsed = parseSignal(m.payload);
+      if (!heldAnswer && parsed.ok && parsed.value.message.t === 'answer') {
+        heldAnswer = true;
+        return undefined;
+      }
+      return m.payload;
+    };
+    small.t.send(large.addr, bytes(1));
+    large.t.send(small.addr, bytes(2));
+    await until(() => heldAnswer && large.t.stats.glareYielded === 1, 'glare to resolve');
+    expect(large.t.links()).toMatchObject([{ role: 'answerer', state: 'connecting', queued: 1 }]);
+    // Break both ends of the attempt, answerer first (as a failed DTLS handshake would).
+    large.pcs.at(-1)!.close();
+    await until(() => large.t.links().length === 0, 'the answerer to drop its link');
+    small.pcs.at(-1)!.close();
+    await until(() => has(large, 1) && has(small, 2), 'both datagrams, over the retried connection');
+    expect(small.t.stats.connectRetries).toBeGreaterThanOrEqual(1);
+    expect(large.t.stats.connectFailures).toBeGreaterThanOrEqual(1);
+    expect(small.t.stats.dropped.linkFailed + large.t.stats.dropped.linkFailed).toBe(0);
+  });
+
+  it('maxLinks: a new peer closes the least recently used open link', async () => {
+    const bus = new SignalBus();
+    const a = await newPeer(bus, { maxLinks: 2 });
+    const [b, c, d] = await newPeers(3, bus);
+    a.t.send(b!.addr, bytes(1));
+    await until(() => has(b!, 1), 'a→b');
+    a.t.send(c!.addr, bytes(2));
+    await until(() => has(c!, 2), 'a→c');
+    a.t.send(d!.addr, bytes(3));
+    await until(() => has(d!, 3), 'a→d');
+    expect(a.t.stats.linksEvicted).toBe(1);
+    expect(a.t.links().map((l) => l.id).sort()).toEqual([toHex(c!.id), toHex(d!.id)].sort());
+    // b notices the close from the other end.
+    await until(() => b!.t.links().length === 0, 'b to see its link closed');
+  });
+
+  it('maxLinks: with every slot still connecting, the datagram is dropped and counted', async () => {
+    const bus = new SignalBus();
+    const a = await newPeer(bus, { maxLinks: 1 });
+    const [b, c] = await newPeers(2, bus);
+    a.t.send(b!.addr, bytes(1));
+    a.t.send(c!.addr, bytes(2));
+    expect(a.t.stats.dropped.noCapacity).toBe(1);
+    await until(() => has(b!, 1), 'a→b');
+    expect(c!.t.links()).toEqual([]);
+  });
+
+  it('closes idle links; the next send reopens', async () => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus, { idleTimeoutMs: 400 });
+    await exchange(a!, b!, 1);
+    await until(() => a!.t.links().length === 0 && b!.t.links().length === 0, 'idle links to close');
+    expect(a!.t.stats.linksIdleClosed + b!.t.stats.linksIdleClosed).toBeGreaterThanOrEqual(1);
+    await exchange(a!, b!, 2);
+    expect(a!.t.stats.linksOpened).toBe(2);
+  });
+
+  it('queues at most 16 datagrams while connecting, dropping the oldest', async () => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus);
+    for (let i = 1; i <= 20; i++) a!.t.send(b!.addr, bytes(i));
+    expect(a!.t.stats.dropped.queueOverflow).toBe(4);
+    await until(() => b!.inbox.length === 16, '16 queued datagrams');
+    expect(b!.inbox.map((d) => d[0]).sort((x, y) => x! - y!)).toEqual(Array.from({ length: 16 }, (_, i) => i + 5));
+  });
+
+  it('drops sends while bufferedAmount is above the high-water mark', async () => {
+    const bus = new SignalBus();
+    const [a, b] = await newPeers(2, bus, { highWaterMark: 16 * 1024 });
+    await exchange(a!, b!, 1);
+    const burst = 400; // 2 MB in one tick: far more than SCTP's window lets out at once
+    for (let i = 0; i < burst; i++) a!.t.send(b!.addr, new Uint8Array(MAX_MESSAGE_BYTES).fill(7));
+    const { sent, dropped } = a!.t.stats;
+    expect(dropped.congested).toBeGreaterThan(0);
+    expect(sent - 1 + dropped.congested).toBe(burst);
+    expect(a!.t.links()[0]!.bufferedAmount).toBeGreaterThan(0);
+    // What was accepted drains; the link still works afterwards.
+    await until(() => a!.t.links()[0]!.bufferedAmount === 0, 'the buffer to drain');
+    a!.t.send(b!.addr, bytes(9));
+    await until(() => has(b!, 9), 'a datagram after the burst');
+  });
+
+  it('counts unusable sends without throwing, and nothing after close()', async () => {
+    const bus = new SignalBus();
+    const [a] = await newPeers(1, bus);
+    a!.t.send({ kind: AddressKind.UDP, data: new Uint8Array(6) }, bytes(1));
+    a!.t.send({ kind: AddressKind.WEBRTC, data: new Uint8Array(31) }, bytes(1));
+    a!.t.send(a!.addr, bytes(1));
+    expect(a!.t.stats.dropped).toMatchObject({ wrongKind: 1, badAddress: 2 });
+    await a!.t.close();
+    a!.t.send({ kind: AddressKind.WEBRTC, data: new Uint8Array(32).fill(1) }, bytes(1));
+    expect(a!.t.stats.dropped.closed).toBe(1);
+  });
+
+  it('close() releases everything: a Node process using it exits by itself', async () => {
+    const dir = join(ROOT, 'node_modules', '.cache', `spydht-webrtc-exit-${process.pid}`);
+    try {
+      transpileClosure(dir, ['src/transport/webrtc.ts', 'src/crypto/identity.ts', 'src/node/crypto-node.ts']);
+      writeFileSync(join(dir, 'child.mjs'), CHILD_SCRIPT);
+      const { code, out, exitAfterCloseMs } = await runChild(join(dir, 'child.mjs'));
+      expect(out).toContain('exchanged');
+      expect(out).toContain('closed');
+      expect(code).toBe(0);
+      expect(exitAfterCloseMs).toBeLessThan(10_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The child-process check. Node 20 cannot run TypeScript, so the transport's import closure is
+// transpiled (types stripped, nothing bundled) next to node_modules so package imports resolve.
+
+const CHILD_SCRIPT = `
+import { RTCPeerConnection } from 'node-datachannel/polyfill';
+import { WebRtcTransport } from './src/transport/webrtc.js';
+import { Identity } from './src/crypto/identity.js';
+import { nodeCrypto } from './src/node/crypto-node.js';
+
+const hex = (b) => Buffer.from(b).toString('hex');
+const channels = new Map();
+function make(identity, answersBack = true) {
+  const signaling = {
+    send(to, payload) {
+      if (!answersBack) return;
+      const peer = channels.get(hex(to));
+      setImmediate(() => peer?.onSignal?.(identity.id, payload));
+    },
+  };
+  channels.set(hex(identity.id), signaling);
+  return new WebRtcTransport({ identity, crypto: nodeCrypto, RTCPeerConnection, signaling });
+}
+const [ia, ib, ic] = await Promise.all([0, 1, 2].map(() => Identity.generate({ crypto: nodeCrypto, difficulty: 0 })));
+const a = make(ia), b = make(ib), c = make(ic, false);
+const addr = (i) => ({ kind: 3, data: i.id });
+const got = (t) => new Promise((resolve) => { t.onDatagram = resolve; });
+const atB = got(b);
+a.send(addr(ib), new Uint8Array([1]));
+await atB;
+const atA = got(a);
+b.send(addr(ia), new Uint8Array([2]));
+await atA;
+console.log('exchanged');
+// A link that never opens: c receives the offer but its signals never come back.
+a.send(addr(ic), new Uint8Array([3]));
+while (c.links().length === 0) await new Promise((r) => setImmediate(r));
+await Promise.all([a.close(), b.close(), c.close()]);
+console.log('closed');
+`;
+
+function transpileClosure(outDir: string, entries: string[]): void {
+  const todo = [...entries];
+  const done = new Set<string>();
+  while (todo.length) {
+    const rel = todo.pop()!;
+    if (done.has(rel)) continue;
+    done.add(rel);
+    const source = readFileSync(join(ROOT, rel), 'utf8');
+    for (const m of source.matchAll(/^(?:import|export)\s(?!type\s)[^;]*?from\s+'(\.[^']+)\.js'/gm)) {
+      todo.push(relative(ROOT, resolve(ROOT, dirname(rel), `${m[1]}.ts`)));
+    }
+    const js = ts.transpileModule(source, {
+      fileName: rel,
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+    }).outputText;
+    const out = join(outDir, rel.replace(/\.ts$/, '.js'));
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, js);
+  }
+  // Inside node_modules Node does not look further up for "type": "module".
+  writeFileSync(join(outDir, 'package.json'), '{"type":"module"}\n');
+}
+
+/** Runs `script`; it must print "closed" within 30 s and then exit by itself within 10 s. */
+function runChild(script: string): Promise<{ code: number | null; out: string; exitAfterCloseMs: number }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [script], { cwd: dirname(script), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let closedAt = 0;
+    const fail = (why: string): void => {
+      child.kill('SIGKILL');
+      reject(new Error(`${why}; child output:\n${out}`));
+    };
+    let guard = setTimeout(() => fail('child never reported "closed"'), 30_000);
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      if (!closedAt && /^closed$/m.test(out)) {
+        closedAt = Date.now();
+        clearTimeout(guard);
+        guard = setTimeout(() => fail('child still running 10 s after closing every transport'), 10_000);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(guard);
+      resolvePromise({ code, out, exitAfterCloseMs: closedAt ? Date.now() - closedAt : Infinity });
+    });
+  });
+}
