@@ -22,7 +22,7 @@ import { SignalRelay, type RelayPeer } from './signal-relay.js';
 import type { Contact, ContactInfo } from './routing/contact.js';
 import { RoutingTable, type BucketSnapshot } from './routing/table.js';
 import { serveRequest } from './serve.js';
-import { createDeleteProof, createRecord, verifyRecordForKey, type RecordRules } from './storage/record.js';
+import { createDeleteProof, createRecord, validateRecord, verifyRecordForKey, type RecordRules } from './storage/record.js';
 import { LocalStore, type LocalStoreOptions } from './storage/store.js';
 import type { Transport } from './transport/transport.js';
 import { AddressKind, addressKey, type PeerAddress } from './wire/address.js';
@@ -43,6 +43,10 @@ export const DEFAULT_TTL_SECONDS = 24 * 3600;
 export const DEFAULT_OPERATION_TIMEOUT_MS = 30_000;
 /** Bucket refresh lookups at join, at most (depth of the closest neighbour is ~log2(N/k)). */
 const MAX_JOIN_REFRESHES = 16;
+/** A bridge runs at most this many client operations at once. */
+const MAX_PROXY_OPERATIONS = 32;
+/** How long a client waits for a bridge to finish its get or put (first attempt). */
+const PROXY_TIMEOUT_MS = 5_000;
 /** Extra self-lookups when the first one reached nobody new. */
 const JOIN_LOOKUP_RETRIES = 2;
 /** A join refresh converges on this many nodes: enough to seed a bucket, a third of the traffic of k. */
@@ -192,6 +196,8 @@ export class DHT extends Emitter<DHTEvents> {
   /** Who answered our bootstrap pings: first signaling relays. */
   readonly #bootstrapPeers = new Map<string, RelayPeer>();
   readonly #signals: SignalRelay;
+  /** PROXY operations running for clients (request keys), bounded. */
+  readonly #proxying = new Set<string>();
   #closed = false;
 
   /** Creates a node, generating an identity (ID puzzle) when none is given. Call `bootstrap()` next. */
@@ -395,8 +401,9 @@ export class DHT extends Emitter<DHTEvents> {
         if (err instanceof RangeError) throw SpydhtError.invalidArgument(err.message);
         throw err;
       }
-      const stored = await this.#replicate(record, signal);
-      return { key: toHex(record.key), stored };
+      const stored = this.client && this.#bootstrapPeers.size > 0 ? await this.#proxyPut(record, signal) : 0;
+      if (stored > 0) return { key: toHex(record.key), stored };
+      return { key: toHex(record.key), stored: await this.#replicate(record, signal) };
     });
   }
 
@@ -415,8 +422,83 @@ export class DHT extends Emitter<DHTEvents> {
     }
     return this.#operation(options, async (signal) => {
       const result = await this.#lookup<WireRecord>(keyBytes, signal, (peer, onSlow, s) => this.#queryValue(peer, keyBytes, onSlow, s));
-      return { value: result.value ? new DHTValue(result.value) : undefined, hops: result.hops, queried: result.queried };
+      let value = result.value;
+      // A client may not reach the members that store the value (a UDP-only peer in a swarm of
+      // WebRTC members): ask its bridges to look it up for it.
+      if (!value && this.client) value = await this.#proxyGet(keyBytes, signal);
+      return { value: value ? new DHTValue(value) : undefined, hops: result.hops, queried: result.queried };
     });
+  }
+
+  async #proxyGet(key: NodeId, signal: AbortSignal): Promise<WireRecord | undefined> {
+    for (const bridge of this.#bootstrapPeers.values()) {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const reply = await this.rpc.request(
+            bridge.address,
+            { type: MessageType.FIND_VALUE, key, pad: 0 },
+            { expectId: bridge.id, flags: Flags.PROXY, minTimeoutMs: PROXY_TIMEOUT_MS, attempts: 2, signal },
+          );
+          const m = reply.message;
+          if (m.type === MessageType.VALUE && (await verifyRecordForKey(this.crypto, this.#rules, m.record, key, this.#nowSeconds()))) {
+            return m.record;
+          }
+          if (m.type !== MessageType.NODES || !m.valueWithheld) break; // not found by this bridge
+        } catch {
+          break;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** A client stores through a bridge, which replicates to the k closest members it can reach. */
+  async #proxyPut(record: WireRecord, signal: AbortSignal): Promise<number> {
+    for (const bridge of this.#bootstrapPeers.values()) {
+      try {
+        const reply = await this.rpc.request(
+          bridge.address,
+          { type: MessageType.STORE, record },
+          { expectId: bridge.id, flags: Flags.PROXY, minTimeoutMs: PROXY_TIMEOUT_MS, attempts: 2, signal },
+        );
+        if (reply.message.type === MessageType.STORE_ACK && reply.message.status === StoreStatus.STORED) return 1;
+      } catch {
+        /* next bridge */
+      }
+    }
+    return 0;
+  }
+
+  /** Serves a PROXY request: the whole get or put, for a client that cannot reach every member. */
+  async #serveProxy(req: IncomingRequest): Promise<Body | undefined> {
+    const m = req.message;
+    if (this.client || this.#proxying.size >= MAX_PROXY_OPERATIONS) return undefined;
+    // The client retransmits while we work: one operation per request, duplicates get no reply.
+    const dedupe = `${addressKey(req.from)}/${toHex(m.requestId)}`;
+    if (this.#proxying.has(dedupe)) return undefined;
+    this.#proxying.add(dedupe);
+    this.#count('proxied');
+    try {
+      if (m.type === MessageType.FIND_VALUE) {
+        const key = m.key;
+        const record =
+          this.store.get(key, this.#nowSeconds()) ??
+          (await this.#operation({ timeoutMs: PROXY_TIMEOUT_MS }, (signal) =>
+            this.#lookup<WireRecord>(key, signal, (peer, onSlow, s) => this.#queryValue(peer, key, onSlow, s)),
+          ).then((r) => r.value, () => undefined));
+        if (record && req.tokenValid) return { type: MessageType.VALUE, record };
+        return { type: MessageType.NODES, valueWithheld: record !== undefined, contacts: [] };
+      }
+      if (m.type === MessageType.STORE) {
+        const check = await validateRecord(this.crypto, this.#rules, m.record, this.#nowSeconds());
+        if (!check.ok) return { type: MessageType.STORE_ACK, status: StoreStatus.INVALID };
+        const stored = await this.#operation({ timeoutMs: PROXY_TIMEOUT_MS }, (signal) => this.#replicate(m.record, signal)).catch(() => 0);
+        return { type: MessageType.STORE_ACK, status: stored > 0 ? StoreStatus.STORED : StoreStatus.FULL };
+      }
+      return undefined;
+    } finally {
+      this.#proxying.delete(dedupe);
+    }
   }
 
   /**
@@ -589,6 +671,7 @@ export class DHT extends Emitter<DHTEvents> {
     // A node that asks us something is a routing candidate, but only after our own signed round trip.
     if (!(m.flags & Flags.CLIENT)) this.#maintenance.sawRequest(m.senderId, req.from);
     if (m.type === MessageType.SIGNAL) return this.#signals.handle(m);
+    if (m.flags & Flags.PROXY) return this.#serveProxy(req);
     return serveRequest(
       {
         crypto: this.crypto,

@@ -74,6 +74,10 @@ export interface RequestOptions {
   attempts?: number;
   /** Called once when the first attempt times out and a retry goes out. */
   onSlow?: () => void;
+  /** First timeout at least this long (a request the peer answers only after work of its own). */
+  minTimeoutMs?: number;
+  /** Extra header flags (e.g. PROXY). */
+  flags?: number;
   signal?: AbortSignal;
 }
 
@@ -191,7 +195,7 @@ export class Rpc {
     do requestId = this.#o.crypto.randomBytes(REQUEST_ID_BYTES);
     while (this.#pending.has(toHex(requestId)));
     const wantAuth = !(options.expectId && this.isVerified(options.expectId, to));
-    const bytes = this.#encodeRequest(to, body, requestId, wantAuth);
+    const bytes = this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0);
     const toKey = addressKey(to);
     const reqKey = toHex(requestId);
 
@@ -221,13 +225,14 @@ export class Rpc {
       };
       this.#pending.set(reqKey, pending);
       // A link still being opened (WebRTC) delays the first datagram: wait for that too.
-      this.#transmit(reqKey, pending, this.rtt.rto(toKey) + (transport.connectDelay?.(to) ?? 0));
+      const rto = Math.max(this.rtt.rto(toKey), options.minTimeoutMs ?? 0);
+      this.#transmit(reqKey, pending, rto + (transport.connectDelay?.(to) ?? 0));
     });
   }
 
-  #encodeRequest(to: PeerAddress, body: Body, requestId: Uint8Array, wantAuth: boolean): Uint8Array {
+  #encodeRequest(to: PeerAddress, body: Body, requestId: Uint8Array, wantAuth: boolean, extraFlags: number): Uint8Array {
     const token = this.#tokens.echoFor(to);
-    let flags = this.#speaks;
+    let flags = this.#speaks | extraFlags;
     if (wantAuth) flags |= Flags.WANT_AUTH;
     if (this.#o.client) flags |= Flags.CLIENT;
     const header = { networkId: this.#o.networkId, flags, requestId, senderId: this.#o.identity.id, token: token ?? ZERO_TOKEN };

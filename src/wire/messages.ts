@@ -70,8 +70,13 @@ export const Flags = {
   SPEAKS_UDP: 0x08,
   /** The sender can be reached over WebRTC (by its node ID, through signaling). */
   SPEAKS_WEBRTC: 0x10,
+  /**
+   * (FIND_VALUE, STORE from a client) Run the whole operation for me: a UDP-only client cannot
+   * reach the WebRTC members that store values, so a bridge that speaks both does it for it.
+   */
+  PROXY: 0x20,
 } as const;
-const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT | Flags.SPEAKS_UDP | Flags.SPEAKS_WEBRTC;
+const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT | Flags.SPEAKS_UDP | Flags.SPEAKS_WEBRTC | Flags.PROXY;
 
 /** Largest signaling payload a SIGNAL carries (an SDP offer with candidates fits). */
 export const MAX_SIGNAL_BYTES = 3072;

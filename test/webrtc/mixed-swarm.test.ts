@@ -21,11 +21,16 @@ const NETWORK = { name: 'mixed-test', idDifficulty: 4, powBaseBits: 8 };
 let server: SignalingServer;
 const nodePeers: DHT[] = [];
 const tabs: DHT[] = [];
+/** UDP-only peers take part as clients through a bridge (a member speaking UDP and WebRTC). */
+const udpOnly: DHT[] = [];
 
 beforeAll(async () => {
   server = await startSignalingServer({ host: '127.0.0.1', network: NETWORK, webrtc: true, crypto: nodeCrypto, dht: { maxPerIp: 64 } });
   for (let i = 0; i < 3; i++) {
     nodePeers.push(await createNode({ host: '127.0.0.1', network: NETWORK, webrtc: true, maxPerIp: 64, bootstrap: [server.udpAddress] }));
+  }
+  for (let i = 0; i < 2; i++) {
+    udpOnly.push(await createNode({ host: '127.0.0.1', network: NETWORK, client: true, bootstrap: [server.udpAddress] }));
   }
   for (let i = 0; i < 3; i++) {
     tabs.push(
@@ -46,11 +51,18 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([...tabs, ...nodePeers].map((n) => n.close()));
+  await Promise.all([...tabs, ...nodePeers, ...udpOnly].map((n) => n.close()));
   await server?.close();
 });
 
-describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + browser-like nodes', () => {
+describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + UDP-only clients + browser-like nodes', () => {
+  it('no routing table hands out a contact its asker cannot reach: UDP-only clients are in no table', () => {
+    const clientIds = new Set(udpOnly.map((n) => n.id));
+    for (const m of [...nodePeers, ...tabs, server.dht]) {
+      for (const b of m.snapshot().buckets) for (const c of b.contacts) expect(clientIds.has(c.id)).toBe(false);
+    }
+  });
+
   it('browser-like nodes hold WebRTC contacts', () => {
     for (const t of tabs) {
       const kinds = t.snapshot().buckets.flatMap((b) => b.contacts.map((c) => c.transport));
@@ -59,7 +71,7 @@ describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + browser-like
   });
 
   it('a put from every member is gettable from every other member', { timeout: 120_000 }, async () => {
-    const members = [...nodePeers, ...tabs];
+    const members = [...nodePeers, ...tabs, ...udpOnly];
     const keys = await Promise.all(members.map((m, i) => m.put(`member ${i}`, `content from member ${i}`)));
     for (const [i, key] of keys.entries()) {
       for (const [j, m] of members.entries()) {
@@ -68,5 +80,15 @@ describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + browser-like
         expect(v?.text(), `member ${j} getting member ${i}'s value`).toBe(`content from member ${i}`);
       }
     }
+  });
+
+  it('a UDP-only client gets a value only browser members hold, through its bridge', { timeout: 60_000 }, async () => {
+    const key = await tabs[0]!.put('only in tabs', 'held by WebRTC members only');
+    // Take every copy off the members a UDP-only client can reach itself.
+    for (const m of [...nodePeers, server.dht]) m.store.clear();
+    const before = server.dht.stats().proxied ?? 0;
+    const v = await udpOnly[0]!.get(key);
+    expect(v?.text()).toBe('held by WebRTC members only');
+    expect(server.dht.stats().proxied ?? 0).toBeGreaterThan(before);
   });
 });
