@@ -43,6 +43,9 @@ export const DEFAULT_TTL_SECONDS = 24 * 3600;
 export const DEFAULT_OPERATION_TIMEOUT_MS = 30_000;
 /** Bucket refresh lookups at join, at most (depth of the closest neighbour is ~log2(N/k)). */
 const MAX_JOIN_REFRESHES = 16;
+const MAX_AWAITING_IP = 256;
+/** WebRTC stats usually know the ICE pair within a second of the channel opening. */
+const IP_RETRY_DELAY_MS = 1_500;
 /** A bridge runs at most this many client operations at once. */
 const MAX_PROXY_OPERATIONS = 32;
 /** How long a client waits for a bridge to finish its get or put (first attempt). */
@@ -196,6 +199,8 @@ export class DHT extends Emitter<DHTEvents> {
   /** Who answered our bootstrap pings: first signaling relays. */
   readonly #bootstrapPeers = new Map<string, RelayPeer>();
   readonly #signals: SignalRelay;
+  /** Verified peers waiting for their transport to learn their IP (hex IDs), bounded. */
+  readonly #awaitingIp = new Set<string>();
   /** PROXY operations running for clients (request keys), bounded. */
   readonly #proxying = new Set<string>();
   #closed = false;
@@ -645,11 +650,26 @@ export class DHT extends Emitter<DHTEvents> {
   }
 
   /** Only verified round trips from non-clients reach here: the one way into the routing table. */
-  #onVerifiedReply(reply: Reply): void {
+  #onVerifiedReply(reply: Reply, retried = false): void {
     if (this.#closed) return;
     const id = reply.message.senderId;
     const ip = this.rpc.ipOf(reply.from);
-    if (ip === undefined) return;
+    if (ip === undefined) {
+      // A link whose transport has not learned the peer's IP yet (WebRTC before ICE stats): try
+      // once more a little later rather than admit a contact the per-IP limit cannot count.
+      if (!retried && this.#awaitingIp.size < MAX_AWAITING_IP) {
+        const key = idToHex(id);
+        if (!this.#awaitingIp.has(key)) {
+          this.#awaitingIp.add(key);
+          this.#timers.after(IP_RETRY_DELAY_MS, () => {
+            this.#awaitingIp.delete(key);
+            this.#onVerifiedReply(reply, true);
+          });
+        }
+        return;
+      }
+      return this.#count('unadmittedNoIp');
+    }
     const now = this.clock.now();
     const result = this.table.insert({
       id,

@@ -12,6 +12,11 @@
  * Environments: pass the RTCPeerConnection constructor, `globalThis.RTCPeerConnection` in browsers,
  * `(await import('node-datachannel/polyfill')).RTCPeerConnection` in Node.
  *
+ * Connection setup, in order of events: `send` → offer (we become the DTLS client, see
+ * offererIsDtlsClient) → trickled candidates, each envelope tagged with the connection's session
+ * ID → answer → channel open → queued datagrams flushed. Glare (both offer) is settled by ID
+ * order; a failed attempt is retried with a fresh offer (see #onFailure).
+ *
  * Node process exit: node-datachannel keeps a data channel's native callbacks (and with them the
  * process) alive until that channel itself is closed; `pc.close()` alone does not release a
  * channel that never opened. So every link closes its channel and then its pc, and after `close()`
@@ -177,7 +182,7 @@ const KNOWN_IPS = 1024;
 const DEFAULT_CONNECT_ESTIMATE_MS = 1000;
 const MIN_CONNECT_ESTIMATE_MS = 250;
 /** Offers per send before giving up on a peer (retries happen only after a failure, never a timeout). */
-const MAX_CONNECT_ATTEMPTS = 4;
+const MAX_CONNECT_ATTEMPTS = 5;
 const IP_RETRY_MS = 1000;
 const IP_ATTEMPTS = 3;
 
@@ -192,7 +197,7 @@ interface Link {
   /** Chosen by the offerer; every envelope of this connection carries it. */
   readonly session: string;
   readonly role: 'offerer' | 'answerer';
-  /** 1 for a first connection attempt; counts retries after failures (bounded). */
+  /** Offerers: 1 for a first offer, counting retries after failures (bounded). */
   readonly attempt: number;
   readonly pc: RTCPeerConnection;
   channel: RTCDataChannel | undefined;
@@ -212,6 +217,12 @@ interface Link {
   readonly createdAt: number;
   lastUsed: number;
   ip: string | undefined;
+  /**
+   * Datagrams that arrived before ICE told us the peer's IP. The engine admits contacts by IP
+   * (per-IP limit), so they wait (bounded) until the first IP lookup settles instead of arriving
+   * from a peer with no IP.
+   */
+  inbox: Uint8Array[] | undefined;
   /** Cancels the current timer: the connect timeout, then the idle check. */
   cancelTimer: () => void;
 }
@@ -376,10 +387,20 @@ export class WebRtcTransport implements Transport {
     if (data.byteLength > MAX_MESSAGE_BYTES) return void this.stats.dropped.receivedOversize++;
     link.lastUsed = this.#clock.now();
     this.stats.received++;
+    const bytes = new Uint8Array(data);
+    if (link.inbox) {
+      if (link.inbox.length < MAX_QUEUED) link.inbox.push(bytes);
+      else this.stats.dropped.queueOverflow++;
+      return;
+    }
+    this.#deliver(link, bytes);
+  }
+
+  #deliver(link: Link, bytes: Uint8Array): void {
     const handler = this.onDatagram;
     if (!handler) return;
     try {
-      handler(new Uint8Array(data), { kind: this.kind, data: link.peer });
+      handler(bytes, { kind: this.kind, data: link.peer });
     } catch {
       this.stats.dropped.handlerError++;
     }
@@ -436,6 +457,7 @@ export class WebRtcTransport implements Transport {
       createdAt: this.#clock.now(),
       lastUsed: this.#clock.now(),
       ip: undefined,
+      inbox: [],
       cancelTimer: () => {},
     };
     pc.onicecandidate = (e) => this.#onLocalCandidate(link, e.candidate);
@@ -633,7 +655,17 @@ export class WebRtcTransport implements Transport {
       } catch {
         // Stats unavailable (closing): observedIp still answers.
       }
+      // The first lookup settled (with or without an IP): release what arrived meanwhile.
+      this.#releaseInbox(link);
     }
+    this.#releaseInbox(link);
+  }
+
+  #releaseInbox(link: Link): void {
+    const held = link.inbox;
+    if (!held) return;
+    link.inbox = undefined;
+    if (!link.dead) for (const bytes of held) this.#deliver(link, bytes);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -736,21 +768,21 @@ export class WebRtcTransport implements Transport {
     if (this.#seenSessions.has(`${key}:${offer.s}`)) return void this.stats.dropped.staleSignal++;
     let queue: Uint8Array[] = [];
     if (existing) {
-      if (existing.role === 'offerer' && existing.state === 'connecting') {
+      if (existing.role === 'offerer' && existing.state === 'connecting' && !existing.answered) {
         // Glare: both sides offered. The numerically smaller ID keeps its offer; the peer (larger)
         // does the same comparison, drops its own offer and answers ours.
         if (compareIds(this.#identity.id, peer) < 0) return void this.stats.glareKept++;
         this.stats.glareYielded++;
       }
-      // Otherwise the peer has started over (it lost the link or restarted): follow it.
+      // Otherwise the peer has started over (it lost the link, abandoned the answer it gave us,
+      // or restarted): follow it.
       queue = existing.queue;
       existing.queue = [];
       this.#remove(existing, 'replaced');
     } else if (!this.#makeRoom()) {
       return void this.stats.dropped.noCapacity++;
     }
-    // A replaced link's attempt count carries over, so glare after failures still ends.
-    const link = this.#newLink(peer, key, 'answerer', offer.s, existing?.attempt ?? 1, queue);
+    const link = this.#newLink(peer, key, 'answerer', offer.s, 1, queue);
     if (link) void this.#answer(link, offer.sdp);
   }
 

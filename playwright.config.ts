@@ -1,0 +1,43 @@
+/**
+ * Browser end-to-end tests (test/e2e): Debian's Chromium, driven by Playwright (which downloads no
+ * browser here: PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, see /work/shared/PLATFORM.md). Each spec starts
+ * what it needs in the test process (signaling server, Node peers, the built demo page): see
+ * test/e2e/swarm.ts. Run `npm run build` first (`npm test` does).
+ */
+import { defineConfig } from '@playwright/test';
+
+export default defineConfig({
+  testDir: 'test/e2e',
+  testMatch: '**/*.spec.ts',
+  // Two cores, and every spec runs a swarm plus several browser tabs.
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  reporter: [['list']],
+  outputDir: 'test-results',
+  use: {
+    browserName: 'chromium',
+    headless: true,
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        // Real IPs in ICE candidates instead of mDNS .local names: Chromium <-> node-datachannel
+        // failed 2 of ~45 times with mDNS names, 0 of 20 without (PLATFORM.md).
+        '--disable-features=WebRtcHideLocalIpsWithMdns',
+      ],
+    },
+    actionTimeout: 15_000,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+  },
+});
