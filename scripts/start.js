@@ -110,7 +110,7 @@ async function main() {
     }
     log('');
     log(`  server  ws://${host}:${server.port} + UDP ${bootstrap}  id ${short(server.dht.id)}  table ${server.dht.table.size}`);
-    for (const p of peers) log(`  ${p.name}  ${p.kind}  id ${short(p.node.id)}  table ${p.node.table.size}${p.node.client ? ' (client: in nobody's table)' : ''}`);
+    for (const p of peers) log(`  ${p.name}  ${p.kind}  id ${short(p.node.id)}  table ${p.node.table.size}${p.node.client ? ' (client: in no routing table)' : ''}`);
 
     // A put by a bridge; a get by a UDP-only client (through the swarm, or its bridge).
     const writer = peers[0];
