@@ -3,6 +3,7 @@
  * only as fast as the work allows, so thousands of nodes can live for hours in seconds.
  */
 import type { Clock, TimerHandle } from '../clock.js';
+import { yieldToEventLoop } from '../crypto/yield.js';
 
 interface Timer {
   due: number;
@@ -57,17 +58,8 @@ function before(a: Timer, b: Timer): boolean {
   return a.due < b.due || (a.due === b.due && a.seq < b.seq);
 }
 
-/** Lets every pending promise continuation run: one macrotask turn drains the microtask queue. */
-function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      resolve();
-    };
-    port2.postMessage(0);
-  });
-}
+/** One macrotask turn (the same one proof of work yields with) drains every pending microtask. */
+const drainMicrotasks = yieldToEventLoop;
 
 export class SimClock implements Clock {
   #now: number;
