@@ -10,10 +10,11 @@ import type { CryptoBackend } from './crypto/backend.js';
 import { Identity, solvesIdPuzzle } from './crypto/identity.js';
 import { nobleCrypto } from './crypto/noble.js';
 import { inThreadPowSolver, type PowSolver } from './crypto/pow.js';
-import { SpydhtError } from './errors.js';
+import { SpydhtError, isSpydhtError } from './errors.js';
 import { Emitter } from './events.js';
 import { compareDistance, equalIds, idFromHex, idToHex, isId, randomIdInBucket, type NodeId } from './id.js';
 import { lookup, type LookupPeer, type LookupResult, type QueryOutcome } from './lookup/lookup.js';
+import { LruMap } from './lru.js';
 import { Maintenance } from './maintenance.js';
 import { networkConfig, type NetworkConfig, type NetworkOptions } from './network.js';
 import { RateLimiter, type RateLimitOptions } from './rpc/rate-limit.js';
@@ -24,8 +25,8 @@ import { RoutingTable, type BucketSnapshot } from './routing/table.js';
 import { serveRequest } from './serve.js';
 import { createDeleteProof, createRecord, validateRecord, verifyRecordForKey, type RecordRules } from './storage/record.js';
 import { LocalStore, type LocalStoreOptions } from './storage/store.js';
-import type { Transport } from './transport/transport.js';
-import { AddressKind, addressKey, type PeerAddress } from './wire/address.js';
+import { transportCounters, type Transport } from './transport/transport.js';
+import { AddressKind, addressKey, sameAddress, type PeerAddress } from './wire/address.js';
 import {
   DeleteStatus,
   Flags,
@@ -44,6 +45,15 @@ export const DEFAULT_OPERATION_TIMEOUT_MS = 30_000;
 /** Bucket refresh lookups at join, at most (depth of the closest neighbour is ~log2(N/k)). */
 const MAX_JOIN_REFRESHES = 16;
 const MAX_AWAITING_IP = 256;
+/** Bootstrap servers remembered (a swarm has a handful). */
+const MAX_KNOWN_SERVERS = 64;
+/**
+ * A peer whose lookup query timed out is skipped as a lookup candidate for this long, unless it
+ * is heard from meanwhile: after churn, the departed stay in other nodes' tables and NODES lists
+ * for a while, and every lookup would otherwise wait out their timeouts again.
+ */
+const UNRESPONSIVE_MS = 30_000;
+const MAX_UNRESPONSIVE = 1024;
 /** WebRTC stats usually know the ICE pair within a second of the channel opening. */
 const IP_RETRY_DELAY_MS = 1_500;
 /** A bridge runs at most this many client operations at once. */
@@ -76,6 +86,11 @@ export interface DHTOptions {
   storage?: LocalStoreOptions;
   /** Client mode: sends requests only, stores nothing for others, never enters routing tables. */
   client?: boolean;
+  /**
+   * This node is a bootstrap server (the signaling server sets it): it takes part as a full
+   * member, but tells peers to send WebRTC signaling through other members first.
+   */
+  bootstrapServer?: boolean;
   /** Where proof of work runs (default: in this thread, in slices that yield to the event loop). */
   powSolver?: PowSolver;
   rateLimit?: Partial<RateLimitOptions>;
@@ -196,6 +211,10 @@ export class DHT extends Emitter<DHTEvents> {
   readonly #operations = new Set<AbortController>();
   readonly #operationTimeoutMs: number;
   #bootstrap: PeerAddress[];
+  /** Hex ID → clock ms when a lookup query to it timed out (see UNRESPONSIVE_MS). */
+  readonly #unresponsive = new LruMap<string, number>(MAX_UNRESPONSIVE);
+  /** Peers whose replies (to our requests) carried the BOOTSTRAP flag (hex IDs): last-choice relays. */
+  readonly #servers = new LruMap<string, true>(MAX_KNOWN_SERVERS);
   /** Who answered our bootstrap pings: first signaling relays. */
   readonly #bootstrapPeers = new Map<string, RelayPeer>();
   readonly #signals: SignalRelay;
@@ -252,9 +271,16 @@ export class DHT extends Emitter<DHTEvents> {
       clock: this.clock,
       timers: this.#timers,
       client: this.client,
+      bootstrapServer: options.bootstrapServer,
       rateLimit: options.rateLimit,
       onRequest: (req) => this.#onRequest(req),
       onVerifiedReply: (reply) => this.#onVerifiedReply(reply),
+      // Before the caller resumes, so the relay already ranks a server last for the contacts it lists.
+      onReply: (reply) => {
+        const hex = idToHex(reply.message.senderId);
+        this.#unresponsive.delete(hex);
+        if (reply.message.flags & Flags.BOOTSTRAP) this.#servers.set(hex, true);
+      },
       onTraffic: (e) => {
         if (this.listenerCount('message') === 0) return;
         this.emit('message', { direction: e.direction, type: TYPE_NAMES[e.type] ?? String(e.type), peer: this.rpc.format(e.peer), bytes: e.bytes });
@@ -265,9 +291,13 @@ export class DHT extends Emitter<DHTEvents> {
       rpc: this.rpc,
       table: this.table,
       bootstrapPeers: () => [...this.#bootstrapPeers.values()],
+      isServer: (id) => this.#servers.has(idToHex(id)),
       count: (what) => this.#count(what),
     });
-    for (const t of options.transports) t.attachSignaling?.(this.#signals);
+    for (const t of options.transports) {
+      t.attachSignaling?.(this.#signals);
+      t.onPeerGone = (address) => this.#peerGone(address);
+    }
     this.table.on('added', (c) => {
       this.emit('contact-added', this.#info(c));
       this.#maintenance.contactAdded(c);
@@ -299,9 +329,13 @@ export class DHT extends Emitter<DHTEvents> {
     return this.#closed;
   }
 
-  /** Counters for drops, retries and stores: every silent drop is counted here. */
+  /**
+   * Counters for drops, retries and stores: every silent drop is counted here. Transport counters
+   * follow under their transport's name, e.g. "webrtc.linksOpened", "udp.sent".
+   */
   stats(): Record<string, number> {
     return {
+      ...transportCounters(this.#transports),
       ...this.rpc.stats,
       ...this.#counters,
       contacts: this.table.size,
@@ -590,6 +624,7 @@ export class DHT extends Emitter<DHTEvents> {
     for (const c of [...this.#operations]) c.abort(SpydhtError.closed());
     this.#timers.close();
     this.rpc.close();
+    for (const t of this.#transports) t.onPeerGone = undefined;
     await Promise.all(this.#transports.map((t) => t.close().catch(() => {})));
     this.removeAllListeners();
   }
@@ -690,7 +725,8 @@ export class DHT extends Emitter<DHTEvents> {
     const m = req.message;
     // A node that asks us something is a routing candidate, but only after our own signed round trip.
     if (!(m.flags & Flags.CLIENT)) this.#maintenance.sawRequest(m.senderId, req.from);
-    if (m.type === MessageType.SIGNAL) return this.#signals.handle(m);
+    this.#unresponsive.delete(idToHex(m.senderId));
+    if (m.type === MessageType.SIGNAL) return this.#signals.handle(m, this.#knownPeer(m.senderId, req.from));
     if (m.flags & Flags.PROXY) return this.#serveProxy(req);
     return serveRequest(
       {
@@ -709,6 +745,21 @@ export class DHT extends Emitter<DHTEvents> {
       },
       req,
     );
+  }
+
+  /** A transport knows this peer left for good: drop it now (a replacement may take its place). */
+  #peerGone(address: PeerAddress): void {
+    if (this.#closed) return;
+    const contact = this.table.all().find((c) => sameAddress(c.address, address));
+    if (contact && this.table.remove(contact.id)) this.#count('contactsGone');
+  }
+
+  /** The sender as a relay, if it is a verified contact or a bootstrap peer at this very address. */
+  #knownPeer(id: NodeId, address: PeerAddress): RelayPeer | undefined {
+    const contact = this.table.get(id);
+    if (contact && sameAddress(contact.address, address)) return { id: contact.id, address: contact.address };
+    const boot = this.#bootstrapPeers.get(addressKey(address));
+    return boot && equalIds(boot.id, id) ? boot : undefined;
   }
 
   async #pingContact(c: Contact): Promise<boolean> {
@@ -731,13 +782,29 @@ export class DHT extends Emitter<DHTEvents> {
     }
     const address = contact.addresses.find((a) => this.rpc.canReach(a));
     if (!address) return undefined;
+    if (this.#isUnresponsive(contact.id)) {
+      this.#count('skippedUnresponsive');
+      return undefined;
+    }
     // `from` has this contact in its table: it can relay our signaling to it.
     if (address.kind === AddressKind.WEBRTC) this.#signals.hint(contact.id, { id: from.id, address: from.address });
     return { id: contact.id, address, addresses: contact.addresses };
   };
 
   #seeds(target: NodeId): LookupPeer[] {
-    return this.table.closest(target, this.k).map((c) => this.#peerOf(c));
+    const closest = this.table.closest(target, this.k);
+    const live = closest.filter((c) => !this.#isUnresponsive(c.id));
+    // Everyone timed out lately (our own network blinked?): try them anyway rather than not at all.
+    return (live.length > 0 ? live : closest).map((c) => this.#peerOf(c));
+  }
+
+  #isUnresponsive(id: NodeId): boolean {
+    const hex = idToHex(id);
+    const at = this.#unresponsive.peek(hex);
+    if (at === undefined) return false;
+    if (this.clock.now() - at < UNRESPONSIVE_MS) return true;
+    this.#unresponsive.delete(hex);
+    return false;
   }
 
   #lookup<V>(
@@ -757,6 +824,7 @@ export class DHT extends Emitter<DHTEvents> {
           return await query(peer, onSlow, s);
         } catch (err) {
           if (!s.aborted && this.table.fail(peer.id) >= MAX_FAILURES) this.table.remove(peer.id);
+          if (!s.aborted && isSpydhtError(err, 'REQUEST_TIMEOUT')) this.#unresponsive.set(idToHex(peer.id), this.clock.now());
           throw err;
         }
       },

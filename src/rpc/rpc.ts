@@ -93,11 +93,15 @@ export interface RpcOptions {
   timers: Timers;
   /** Client mode: send requests only; ignore every request. */
   client?: boolean;
+  /** Set the BOOTSTRAP flag on every message (a bootstrap/signaling server). */
+  bootstrapServer?: boolean;
   maxPending?: number;
   rateLimit?: Partial<RateLimitOptions>;
   onRequest: (req: IncomingRequest) => Promise<Body | undefined>;
   /** Every verified reply from a peer that is not a client: a routing-table candidate. */
   onVerifiedReply?: (reply: Reply) => void;
+  /** Every reply that matched a pending request (asked address and ID), verified or not. */
+  onReply?: (reply: Reply) => void;
   /** Every decoded message in or out (for logs and the demo page); only called when set. */
   onTraffic?: (event: TrafficEvent) => void;
 }
@@ -151,7 +155,7 @@ export class Rpc {
       this.#transports.set(t.kind, t);
       t.onDatagram = (data, from) => this.#onDatagram(data, from);
     }
-    this.#speaks = speaks;
+    this.#speaks = speaks | (options.bootstrapServer ? Flags.BOOTSTRAP : 0);
     options.timers.every(TOKEN_ROTATE_MS, () => this.#tokens.rotate());
   }
 
@@ -324,6 +328,7 @@ export class Rpc {
     const rtt = this.#o.clock.now() - p.sentAt;
     if (!p.retried) this.rtt.sample(p.toKey, rtt); // Karn: a retried request's RTT is ambiguous
     const reply: Reply = { message, from, rtt, verified };
+    this.#o.onReply?.(reply);
     this.#finish(reqKey, p, reply);
     if (verified && !(message.flags & Flags.CLIENT)) this.#o.onVerifiedReply?.(reply);
   }

@@ -4,10 +4,12 @@
  *   u8 version ‖ 32 from ‖ 32 to ‖ 32 publicKey ‖ u16 len ‖ json (len bytes) ‖ 64 signature
  *   signature = Ed25519 by `from` over "spydht/signal/v1" ‖ every byte before the signature
  *
- * The JSON is `{t:'offer'|'answer', s, sdp}` or `{t:'candidate', s, candidate, mid?}`, where `s` is
- * the connection's session ID (16 hex digits chosen by the offerer, echoed by the answer and every
- * candidate) so late candidates or answers of an abandoned connection cannot be mistaken for the
- * current one's.
+ * The JSON is `{t:'offer'|'answer', s, sdp, c?}` or `{t:'candidates', s, c}`, where `s` is the
+ * connection's session ID (16 hex digits chosen by the offerer, echoed by the answer and every
+ * candidate batch) so late candidates or answers of an abandoned connection cannot be mistaken for
+ * the current one's, and `c` is a list of ICE candidates `{candidate, mid?}`. Candidates ride with
+ * the offer/answer when they are gathered in time, else follow in batches: a link usually costs
+ * two envelopes, not one per candidate, so relays (the server first of all) carry less.
  *
  * Why signed: relays (the bootstrap server, other DHT nodes) forward these bytes. The SDP carries
  * the DTLS certificate fingerprint, so a verified offer/answer binds the DTLS link to the node ID
@@ -30,12 +32,22 @@ export const MAX_SIGNAL_JSON_BYTES = MAX_SIGNAL_BYTES - HEADER_BYTES - SIGNATURE
 /** A single ICE candidate line is ~100 bytes; anything far longer is not one. */
 const MAX_CANDIDATE_CHARS = 512;
 const MAX_MID_CHARS = 16;
+/** Candidates in one envelope at most (the 2048-byte cap usually binds first). */
+export const MAX_CANDIDATES_PER_SIGNAL = 16;
 const SESSION_RE = /^[0-9a-f]{16}$/;
 
+export interface IceCandidateLine {
+  /** The bare "candidate:…" attribute value. */
+  candidate: string;
+  mid?: string;
+}
+
 export type SignalMessage =
-  | { t: 'offer'; s: string; sdp: string }
-  | { t: 'answer'; s: string; sdp: string }
-  | { t: 'candidate'; s: string; candidate: string; mid?: string };
+  | { t: 'offer'; s: string; sdp: string; c?: IceCandidateLine[] }
+  | { t: 'answer'; s: string; sdp: string; c?: IceCandidateLine[] }
+  | { t: 'candidates'; s: string; c: IceCandidateLine[] };
+
+export type DescriptionMessage = Extract<SignalMessage, { t: 'offer' | 'answer' }>;
 
 export interface SignalEnvelope {
   from: NodeId;
@@ -67,6 +79,38 @@ const fail = (error: SignalErrorCode): { ok: false; error: SignalErrorCode } => 
 /** A fresh random session ID in the form SignalMessage.s expects. */
 export function newSessionId(crypto: CryptoBackend): string {
   return Array.from(crypto.randomBytes(8), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Whether a message fits one envelope. */
+export function fitsEnvelope(message: SignalMessage): boolean {
+  return utf8(JSON.stringify(message)).length <= MAX_SIGNAL_JSON_BYTES;
+}
+
+/**
+ * Packs an offer/answer (optional) and candidates into as few envelopes as fit: the description
+ * first, carrying as many candidates as fit beside it, then `candidates` batches. The description
+ * is never split or dropped; a candidate that cannot fit even alone is left out (none is that long).
+ */
+export function packSignals(session: string, description: DescriptionMessage | undefined, candidates: readonly IceCandidateLine[]): SignalMessage[] {
+  const out: SignalMessage[] = [];
+  let current: SignalMessage | undefined = description ? { ...description } : undefined;
+  const add = (c: IceCandidateLine): boolean => {
+    if (!current) return false;
+    const list = current.c ?? [];
+    if (list.length >= MAX_CANDIDATES_PER_SIGNAL) return false;
+    const next = { ...current, c: [...list, c] };
+    if (!fitsEnvelope(next)) return false;
+    current = next;
+    return true;
+  };
+  for (const c of candidates) {
+    if (add(c)) continue;
+    if (current) out.push(current);
+    current = { t: 'candidates', s: session, c: [] };
+    if (!add(c)) current = undefined;
+  }
+  if (current && (current.t !== 'candidates' || current.c.length > 0)) out.push(current);
+  return out;
 }
 
 /** Builds and signs an envelope from `identity` to `to`. Fails (does not throw) when it would be too large. */
@@ -148,21 +192,38 @@ function toMessage(value: unknown): SignalMessage | undefined {
   const v = value as Record<string, unknown>;
   const { t, s } = v;
   if (typeof s !== 'string') return undefined;
+  const c = v.c === undefined ? undefined : toCandidates(v.c);
+  if (v.c !== undefined && !c) return undefined;
   let message: SignalMessage;
   if ((t === 'offer' || t === 'answer') && typeof v.sdp === 'string') {
-    message = { t, s, sdp: v.sdp };
-  } else if (t === 'candidate' && typeof v.candidate === 'string' && (v.mid === undefined || typeof v.mid === 'string')) {
-    message = v.mid === undefined ? { t, s, candidate: v.candidate } : { t, s, candidate: v.candidate, mid: v.mid };
+    message = c ? { t, s, sdp: v.sdp, c } : { t, s, sdp: v.sdp };
+  } else if (t === 'candidates' && c) {
+    message = { t, s, c };
   } else {
     return undefined;
   }
   return validMessage(message) ? message : undefined;
 }
 
+function toCandidates(value: unknown): IceCandidateLine[] | undefined {
+  if (!Array.isArray(value) || value.length > MAX_CANDIDATES_PER_SIGNAL) return undefined;
+  const out: IceCandidateLine[] = [];
+  for (const item of value) {
+    if (typeof item !== 'object' || item === null) return undefined;
+    const { candidate, mid } = item as Record<string, unknown>;
+    if (typeof candidate !== 'string' || (mid !== undefined && typeof mid !== 'string')) return undefined;
+    out.push(mid === undefined ? { candidate } : { candidate, mid });
+  }
+  return out;
+}
+
+function validCandidate(c: IceCandidateLine): boolean {
+  return c.candidate.length > 0 && c.candidate.length <= MAX_CANDIDATE_CHARS && (c.mid === undefined || c.mid.length <= MAX_MID_CHARS);
+}
+
 function validMessage(m: SignalMessage): boolean {
   if (!SESSION_RE.test(m.s)) return false;
-  if (m.t === 'candidate') {
-    return m.candidate.length > 0 && m.candidate.length <= MAX_CANDIDATE_CHARS && (m.mid === undefined || m.mid.length <= MAX_MID_CHARS);
-  }
+  if (m.c !== undefined && (m.c.length > MAX_CANDIDATES_PER_SIGNAL || !m.c.every(validCandidate))) return false;
+  if (m.t === 'candidates') return m.c.length > 0;
   return (m.t === 'offer' || m.t === 'answer') && m.sdp.length > 0;
 }

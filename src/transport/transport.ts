@@ -2,7 +2,7 @@
  * One interface for unreliable datagram transports (UDP, WebRTC data channels, the simulated
  * network). The engine never looks inside an address: the transport that owns its `kind` does.
  */
-import type { PeerAddress } from '../wire/address.js';
+import { AddressKind, type PeerAddress } from '../wire/address.js';
 
 /**
  * Carries opaque signaling payloads to a peer known only by its ID, relayed through the DHT
@@ -21,6 +21,12 @@ export interface Transport {
   /** Set by the engine; called once per received datagram. */
   onDatagram: DatagramHandler | undefined;
   /**
+   * Set by the engine. A transport that learns a peer left for good (its WebSocket closed) calls
+   * it, so the peer leaves the routing table at once rather than after failed pings, and is no
+   * longer handed to others or used as a relay.
+   */
+  onPeerGone?: ((address: PeerAddress) => void) | undefined;
+  /**
    * Best-effort send: may drop, duplicate or reorder, exactly like UDP. Never throws for a
    * network problem (an unreachable peer is a lost datagram).
    */
@@ -38,6 +44,25 @@ export interface Transport {
   connectDelay?(to: PeerAddress): number;
   /** For transports that reach peers through signaling (WebRTC): the engine's relay. */
   attachSignaling?(channel: SignalingChannel): void;
+  /**
+   * Counters (numbers, nested objects of numbers) that DHT.stats() reports as
+   * "<transport>.<counter>", e.g. "webrtc.linksOpened". Functions are not read.
+   */
+  readonly stats?: object;
   /** Releases sockets and timers; the engine calls it from DHT.close(). */
   close(): Promise<void>;
+}
+
+/** "udp", "webrtc" … : the prefix a transport's counters get in DHT.stats(). */
+const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(AddressKind).map(([name, kind]) => [kind, name.toLowerCase()]));
+
+/** Every transport's numeric counters, flattened: { "webrtc.linksOpened": 3, "webrtc.rejectedSignals.BAD_SIGNATURE": 0, … }. */
+export function transportCounters(transports: readonly Transport[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (prefix: string, value: unknown): void => {
+    if (typeof value === 'number') out[prefix] = value;
+    else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(`${prefix}.${k}`, v);
+  };
+  for (const t of transports) walk(KIND_NAMES[t.kind] ?? `kind${t.kind}`, t.stats);
+  return out;
 }

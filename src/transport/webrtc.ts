@@ -13,8 +13,9 @@
  * `(await import('node-datachannel/polyfill')).RTCPeerConnection` in Node.
  *
  * Connection setup, in order of events: `send` → offer (we become the DTLS client, see
- * offererIsDtlsClient) → trickled candidates, each envelope tagged with the connection's session
- * ID → answer → channel open → queued datagrams flushed. Glare (both offer) is settled by ID
+ * offererIsDtlsClient), held until ICE gathering ends (≤ gatherWaitMs) so the candidates ride
+ * with it → answer, likewise → late candidates in batches; every envelope is tagged with the
+ * connection's session ID → channel open → queued datagrams flushed. Glare (both offer) is settled by ID
  * order; a failed attempt is retried with a fresh offer (see #onFailure).
  *
  * Node process exit: node-datachannel keeps a data channel's native callbacks (and with them the
@@ -40,7 +41,10 @@ import {
   MAX_SIGNAL_BYTES,
   newSessionId,
   openSignal,
+  packSignals,
   sealSignal,
+  type DescriptionMessage,
+  type IceCandidateLine,
   type SignalErrorCode,
   type SignalMessage,
 } from './signal-envelope.js';
@@ -76,6 +80,11 @@ export interface WebRtcTransportOptions {
   idleTimeoutMs?: number;
   /** A link not open after this long is abandoned with its queued datagrams (default 15 s). */
   connectTimeoutMs?: number;
+  /**
+   * Our offer/answer waits at most this long for ICE gathering to end, so the candidates travel in
+   * the same signed envelope (default 50 ms; the end of gathering sends it sooner).
+   */
+  gatherWaitMs?: number;
   clock?: Clock;
   /** Sends are dropped while the channel's bufferedAmount exceeds this (default 256 KiB). */
   highWaterMark?: number;
@@ -141,7 +150,7 @@ export interface WebRtcStats {
     badSignal: number;
     /** Verified envelopes for no current connection (old session, duplicate or replayed offer). */
     staleSignal: number;
-    /** More remote candidates than we hold while waiting for the remote description. */
+    /** More candidates than we hold (remote ones waiting for the remote description, or local ones not sent yet). */
     candidateOverflow: number;
     /** A remote candidate the RTCPeerConnection refused. */
     badCandidate: number;
@@ -185,8 +194,17 @@ const MIN_CONNECT_ESTIMATE_MS = 250;
 const MAX_CONNECT_ATTEMPTS = 5;
 const IP_RETRY_MS = 1000;
 const IP_ATTEMPTS = 3;
-
-type CandidateMessage = Extract<SignalMessage, { t: 'candidate' }>;
+/**
+ * Our offer/answer waits this long at most for ICE gathering, so the candidates ride in the same
+ * envelope. It goes sooner at the end of gathering (browsers: a null candidate) or once candidates
+ * pause for CANDIDATE_QUIET_MS (node-datachannel hands out its host candidates in one burst, a few
+ * ms after the offer, and never a null one). Later candidates are batched over CANDIDATE_BATCH_MS.
+ * Each envelope is a relayed SIGNAL, so this keeps a new link at about two relayed frames instead
+ * of one per candidate, for a few ms of connect time.
+ */
+const DEFAULT_GATHER_WAIT_MS = 50;
+const CANDIDATE_QUIET_MS = 5;
+const CANDIDATE_BATCH_MS = 20;
 
 type RemoveReason = 'timeout' | 'failed' | 'idle' | 'evicted' | 'replaced' | 'closed';
 
@@ -205,13 +223,20 @@ interface Link {
   /** Removed: every callback still in flight checks this and does nothing. */
   dead: boolean;
   queue: Uint8Array[];
+  /** Our offer/answer, held (gatherWaitMs) so candidates gathered meanwhile ride with it. */
+  description: DescriptionMessage | undefined;
   /** Our offer/answer is on its way: candidates may follow it (never precede it). */
   described: boolean;
-  heldCandidates: CandidateMessage[];
+  /** Local candidates not sent yet (bounded). */
+  heldCandidates: IceCandidateLine[];
+  /** Cancels the pending flush of `description`/`heldCandidates`, if one is armed. */
+  cancelFlush: (() => void) | undefined;
+  /** When a held description goes at the latest (clock ms). */
+  flushBy: number;
   /** Offerer: an answer was accepted (a second one is stale). */
   answered: boolean;
   remoteDescribed: boolean;
-  pendingCandidates: CandidateMessage[];
+  pendingCandidates: IceCandidateLine[];
   /** Serializes our signed envelopes: signing is async, and order matters (offer before candidates). */
   outbound: Promise<void>;
   readonly createdAt: number;
@@ -241,6 +266,7 @@ export class WebRtcTransport implements Transport {
   readonly #maxLinks: number;
   readonly #idleTimeoutMs: number;
   readonly #connectTimeoutMs: number;
+  readonly #gatherWaitMs: number;
   readonly #highWaterMark: number;
   readonly #observedIp: ((id: NodeId) => string | undefined) | undefined;
   readonly #clock: Clock;
@@ -267,6 +293,7 @@ export class WebRtcTransport implements Transport {
     this.#maxLinks = Math.max(1, options.maxLinks ?? 32);
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
+    this.#gatherWaitMs = options.gatherWaitMs ?? DEFAULT_GATHER_WAIT_MS;
     this.#highWaterMark = options.highWaterMark ?? 256 * 1024;
     this.#observedIp = options.observedIp;
     this.#clock = options.clock ?? realClock;
@@ -448,8 +475,11 @@ export class WebRtcTransport implements Transport {
       state: 'connecting',
       dead: false,
       queue: this.#bounded(queue),
+      description: undefined,
       described: false,
       heldCandidates: [],
+      cancelFlush: undefined,
+      flushBy: 0,
       answered: false,
       remoteDescribed: false,
       pendingCandidates: [],
@@ -460,6 +490,7 @@ export class WebRtcTransport implements Transport {
       inbox: [],
       cancelTimer: () => {},
     };
+    // Not onicegatheringstatechange: node-datachannel reports 'complete' before it hands out the candidates.
     pc.onicecandidate = (e) => this.#onLocalCandidate(link, e.candidate);
     pc.onconnectionstatechange = () => {
       const state = pc.connectionState;
@@ -490,7 +521,7 @@ export class WebRtcTransport implements Transport {
     try {
       const offer = await link.pc.createOffer();
       if (link.dead) return;
-      // Queued before setLocalDescription so it is sent before any candidate that call produces.
+      // Held before setLocalDescription, so the candidates that call gathers can ride with it.
       this.#sendDescription(link, { t: 'offer', s: link.session, sdp: offererIsDtlsClient(offer.sdp ?? '') });
       await link.pc.setLocalDescription(offer);
     } catch {
@@ -620,6 +651,7 @@ export class WebRtcTransport implements Transport {
     if (link.dead) return;
     link.dead = true;
     link.cancelTimer();
+    link.cancelFlush?.();
     if (this.#links.get(link.key) === link) this.#links.delete(link.key);
     this.#countLostQueue(link, reason);
     if (link.state === 'open') this.stats.linksClosed++;
@@ -672,25 +704,49 @@ export class WebRtcTransport implements Transport {
   // Signaling out
 
   #onLocalCandidate(link: Link, candidate: RTCIceCandidate | null): void {
-    // null (or an empty string) marks the end of gathering: nothing to send with trickle ICE.
-    if (link.dead || !candidate?.candidate) return;
-    const message: CandidateMessage = {
-      t: 'candidate',
-      s: link.session,
+    if (link.dead) return;
+    // null (or an empty string) marks the end of gathering: send what we hold now.
+    if (!candidate?.candidate) return this.#flushSignals(link);
+    if (link.heldCandidates.length >= MAX_PENDING_CANDIDATES) return void this.stats.dropped.candidateOverflow++;
+    link.heldCandidates.push({
       // node-datachannel prefixes "a="; browsers expect the bare "candidate:…" form.
       candidate: candidate.candidate.replace(/^a=/, ''),
       ...(candidate.sdpMid != null ? { mid: candidate.sdpMid } : {}),
-    };
-    if (link.described) this.#signal(link, message);
-    else if (link.heldCandidates.length < MAX_PENDING_CANDIDATES) link.heldCandidates.push(message);
+    });
+    if (link.described) this.#armFlush(link, CANDIDATE_BATCH_MS);
+    // A held description waits for the burst to pause; before it exists, it will carry these.
+    else if (link.description) this.#armFlush(link, CANDIDATE_QUIET_MS, true);
   }
 
-  /** Sends our offer/answer, then any candidates gathered before it was ready. */
-  #sendDescription(link: Link, message: SignalMessage): void {
-    this.#signal(link, message);
-    link.described = true;
-    for (const c of link.heldCandidates) this.#signal(link, c);
+  /** Holds our offer/answer until gathering ends, pauses, or gatherWaitMs pass (see DEFAULT_GATHER_WAIT_MS). */
+  #sendDescription(link: Link, message: DescriptionMessage): void {
+    link.description = message;
+    link.flushBy = this.#clock.now() + this.#gatherWaitMs;
+    this.#armFlush(link, link.heldCandidates.length > 0 ? CANDIDATE_QUIET_MS : this.#gatherWaitMs, true);
+  }
+
+  /** Arms the flush in `ms` unless one is armed; `rearm` moves an armed one (never past flushBy). */
+  #armFlush(link: Link, ms: number, rearm = false): void {
+    if (link.cancelFlush && !rearm) return;
+    link.cancelFlush?.();
+    const wait = rearm ? Math.max(0, Math.min(ms, link.flushBy - this.#clock.now())) : ms;
+    link.cancelFlush = this.#timers.after(wait, () => {
+      link.cancelFlush = undefined;
+      this.#flushSignals(link);
+    });
+  }
+
+  /** Sends the held description (if any) with the held candidates, in as few envelopes as fit. */
+  #flushSignals(link: Link): void {
+    link.cancelFlush?.();
+    link.cancelFlush = undefined;
+    // Candidates never go before the description they belong to.
+    if (link.dead || (!link.described && !link.description)) return;
+    const messages = packSignals(link.session, link.description, link.heldCandidates);
+    link.description = undefined;
     link.heldCandidates = [];
+    link.described = true;
+    for (const m of messages) this.#signal(link, m);
   }
 
   #signal(link: Link, message: SignalMessage): void {
@@ -702,7 +758,7 @@ export class WebRtcTransport implements Transport {
         if (!sealed.ok) {
           this.stats.dropped.signalTooLarge++;
           // Without its offer or answer the connection cannot succeed: fail it now, not at the timeout.
-          if (message.t !== 'candidate') this.#remove(link, 'failed');
+          if (message.t !== 'candidates') this.#remove(link, 'failed');
           return;
         }
         if (!this.#signaling) return void this.stats.dropped.noSignaling++;
@@ -754,8 +810,8 @@ export class WebRtcTransport implements Transport {
     if (!link || link.session !== message.s) return void this.stats.dropped.staleSignal++;
     // Not awaited: applying the answer must not hold up other peers' signals (candidates that
     // arrive meanwhile wait in pendingCandidates).
-    if (message.t === 'answer') return void this.#onAnswer(link, message.sdp);
-    this.#onRemoteCandidate(link, message);
+    if (message.t === 'answer') return void this.#onAnswer(link, message);
+    this.#onRemoteCandidates(link, message.c);
   }
 
   #reject(code: SignalErrorCode | 'FROM_MISMATCH'): void {
@@ -763,7 +819,7 @@ export class WebRtcTransport implements Transport {
     this.stats.dropped.badSignal++;
   }
 
-  #onOffer(peer: NodeId, key: string, existing: Link | undefined, offer: { s: string; sdp: string }): void {
+  #onOffer(peer: NodeId, key: string, existing: Link | undefined, offer: DescriptionMessage): void {
     // A duplicate, or a replay of an old offer: must not replace the link it once made.
     if (this.#seenSessions.has(`${key}:${offer.s}`)) return void this.stats.dropped.staleSignal++;
     let queue: Uint8Array[] = [];
@@ -783,25 +839,31 @@ export class WebRtcTransport implements Transport {
       return void this.stats.dropped.noCapacity++;
     }
     const link = this.#newLink(peer, key, 'answerer', offer.s, 1, queue);
-    if (link) void this.#answer(link, offer.sdp);
+    if (!link) return;
+    // Held until the offer is applied (#setRemoteDescribed).
+    this.#onRemoteCandidates(link, offer.c ?? []);
+    void this.#answer(link, offer.sdp);
   }
 
-  async #onAnswer(link: Link, sdp: string): Promise<void> {
+  async #onAnswer(link: Link, answer: DescriptionMessage): Promise<void> {
     if (link.role !== 'offerer' || link.answered) return void this.stats.dropped.staleSignal++;
     link.answered = true;
+    this.#onRemoteCandidates(link, answer.c ?? []);
     try {
-      await link.pc.setRemoteDescription({ type: 'answer', sdp });
+      await link.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
       if (!link.dead) this.#setRemoteDescribed(link);
     } catch {
       this.#onFailure(link);
     }
   }
 
-  #onRemoteCandidate(link: Link, message: CandidateMessage): void {
-    if (link.remoteDescribed) return this.#addCandidate(link, message);
-    // Trickled candidates can overtake the description they belong to: hold them.
-    if (link.pendingCandidates.length < MAX_PENDING_CANDIDATES) link.pendingCandidates.push(message);
-    else this.stats.dropped.candidateOverflow++;
+  #onRemoteCandidates(link: Link, candidates: readonly IceCandidateLine[]): void {
+    for (const c of candidates) {
+      if (link.remoteDescribed) this.#addCandidate(link, c);
+      // Candidates can overtake the description they belong to, or come with it: hold them.
+      else if (link.pendingCandidates.length < MAX_PENDING_CANDIDATES) link.pendingCandidates.push(c);
+      else this.stats.dropped.candidateOverflow++;
+    }
   }
 
   #setRemoteDescribed(link: Link): void {
@@ -811,9 +873,9 @@ export class WebRtcTransport implements Transport {
     for (const c of pending) this.#addCandidate(link, c);
   }
 
-  #addCandidate(link: Link, message: CandidateMessage): void {
+  #addCandidate(link: Link, line: IceCandidateLine): void {
     // sdpMLineIndex 0 as well: node-datachannel's polyfill insists on one of the two being set.
-    const init: RTCIceCandidateInit = { candidate: message.candidate, sdpMid: message.mid ?? null, sdpMLineIndex: 0 };
+    const init: RTCIceCandidateInit = { candidate: line.candidate, sdpMid: line.mid ?? null, sdpMLineIndex: 0 };
     link.pc.addIceCandidate(init).catch(() => {
       if (!link.dead) this.stats.dropped.badCandidate++;
     });

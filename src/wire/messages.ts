@@ -75,8 +75,13 @@ export const Flags = {
    * reach the WebRTC members that store values, so a bridge that speaks both does it for it.
    */
   PROXY: 0x20,
+  /**
+   * The sender is a bootstrap server (the signaling server): a full member, but peers send their
+   * WebRTC signaling through other members first, so the server stays off the hot path.
+   */
+  BOOTSTRAP: 0x40,
 } as const;
-const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT | Flags.SPEAKS_UDP | Flags.SPEAKS_WEBRTC | Flags.PROXY;
+const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT | Flags.SPEAKS_UDP | Flags.SPEAKS_WEBRTC | Flags.PROXY | Flags.BOOTSTRAP;
 
 /** Largest signaling payload a SIGNAL carries (an SDP offer with candidates fits). */
 export const MAX_SIGNAL_BYTES = 3072;

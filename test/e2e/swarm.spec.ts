@@ -1,8 +1,9 @@
 /**
  * The mixed swarm at the size the browser issue asks for, in real Chromium: the signaling server,
  * 3 Node peers speaking UDP + WebRTC, 2 UDP-only Node peers (clients through a bridge) and 6 tabs
- * in separate browser contexts. Then churn (two tabs close, a new one joins) and the server going
- * away (a tab still reaches a node it never met, signalling through the DHT).
+ * in separate browser contexts. Then the server's share of the signaling once the swarm has formed
+ * (near zero), churn (two tabs close, a new one joins) and the server going away (a tab still
+ * reaches a node it never met, signalling through the DHT).
  */
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { createNode, reachableAddresses, type DHT } from '../../dist/node/index.js';
@@ -18,6 +19,7 @@ interface PageNode {
   put(label: string, content: string): Promise<string>;
   get(key: string): Promise<{ text(): string } | undefined>;
   findNode(id: string): Promise<{ id: string }[]>;
+  stats(): Record<string, number>;
   table: { size: number };
 }
 type DemoWindow = { spydht: { node: PageNode; ready: Promise<{ id: string }> } };
@@ -28,6 +30,8 @@ let demo: DemoServer;
 const tabs: Tab[] = [];
 const extraNodes: DHT[] = [];
 const values: { key: string; content: string }[] = [];
+/** Envelopes the server relayed while the tabs joined (each newcomer's first links). */
+let relayedDuringJoins = 0;
 
 async function openTab(browser: Browser): Promise<Tab> {
   const context = await browser.newContext();
@@ -51,7 +55,19 @@ test.beforeAll(async ({ browser }) => {
   assertBuilt();
   [swarm, demo] = await Promise.all([startSwarm({ webrtcPeers: 3, udpPeers: 2 }), serveDemo()]);
   for (let i = 0; i < TABS; i++) tabs.push(await openTab(browser));
+  relayedDuringJoins = relayedByServer();
 });
+
+const relayedByServer = (): number => swarm.server.dht.stats().signalsRelayed ?? 0;
+const tabStats = (t: Tab): Promise<Record<string, number>> => t.page.evaluate(() => (window as unknown as DemoWindow).spydht.node.stats());
+
+/** WebRTC links opened so far between current members (each link counts at both ends). */
+async function linksOpened(): Promise<number> {
+  const nodes = [swarm.server.dht, ...swarm.webrtcPeers, ...extraNodes];
+  const fromTabs = await Promise.all(tabs.map(async (t) => (await tabStats(t))['webrtc.linksOpened'] ?? 0));
+  const total = fromTabs.reduce((a, b) => a + b, 0) + nodes.reduce((a, n) => a + (n.stats()['webrtc.linksOpened'] ?? 0), 0);
+  return total / 2;
+}
 
 test.afterAll(async () => {
   await Promise.all(tabs.map((t) => t.context.close().catch(() => {})));
@@ -76,6 +92,29 @@ test('a put from each tab and each Node peer is gettable from every other member
   }
 });
 
+test('once the swarm has formed, members signal new links: server frames per new link near zero', async () => {
+  test.setTimeout(120_000);
+  const [links0, relayed0] = [await linksOpened(), relayedByServer()];
+  // Two bridges join through a member, and every tab looks them up: each tab opens a new link to each.
+  const bridge = reachableAddresses(swarm.webrtcPeers[0]!)[0]!;
+  for (let i = 0; i < 2; i++) {
+    const late = await createNode({ host: '127.0.0.1', webrtc: true, maxPerIp: MAX_PER_IP, bootstrap: [bridge] });
+    extraNodes.push(late);
+    for (const t of tabs) {
+      const found = await t.page.evaluate((id) => (window as unknown as DemoWindow).spydht.node.findNode(id), late.id);
+      expect(found.map((c) => c.id)).toContain(late.id);
+    }
+  }
+  const newLinks = (await linksOpened()) - links0;
+  const relayed = relayedByServer() - relayed0;
+  console.log(
+    `server relayed ${(relayedDuringJoins / TABS).toFixed(1)} envelopes per joining tab; ` +
+      `once formed: ${relayed} for ${newLinks} new links (${(relayed / newLinks).toFixed(2)} per link; 2.00 if it carried them all)`,
+  );
+  expect(newLinks).toBeGreaterThanOrEqual(2 * tabs.length);
+  expect(relayed / newLinks).toBeLessThanOrEqual(0.25);
+});
+
 test('closing two tabs loses no value; a new tab joins and finds every value', async ({ browser }) => {
   test.setTimeout(120_000);
   const closed = tabs.splice(0, 2);
@@ -91,7 +130,7 @@ test('closing two tabs loses no value; a new tab joins and finds every value', a
 test('with the signaling server gone, a tab still reaches a node it never met, through the DHT', async () => {
   test.setTimeout(120_000);
   const tab = tabs[0]!;
-  const relayedBefore = swarm.server.dht.stats().signalsRelayed ?? 0;
+  const relayedBefore = relayedByServer();
   await swarm.server.close();
   // A new bridge joins through another bridge: the tab has never linked to it.
   const bridge = reachableAddresses(swarm.webrtcPeers[0]!)[0]!;

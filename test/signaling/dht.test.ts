@@ -108,5 +108,11 @@ describe('signaling server as a DHT node', () => {
     expect(server.stats().closes[WsCloseCode.NORMAL]).toBe(1);
     expect(log.some((e) => e.event === 'leave' && e.id === id && e.code === 1000)).toBe(true);
     expect(server.transport.ipOf(wsAddress(browser.identity.id))).toBeUndefined();
+    // Gone for good: out of the server's routing table at once, so it is neither handed to
+    // newcomers nor relayed to.
+    const inTable = (): boolean => server.dht.snapshot().buckets.some((b) => b.contacts.some((c) => c.id === id));
+    expect(inTable()).toBe(false);
+    expect(server.dht.stats().contactsGone).toBe(1);
+    expect((await peer.findNode(id)).map((c) => c.id)).not.toContain(id);
   });
 });

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { DHT } from '../../src/dht.js';
+import { decodeIpPort } from '../../src/wire/address.js';
 import { createTestnet, type Testnet } from '../helpers/testnet.js';
 
 let tn: Testnet | undefined;
@@ -16,5 +18,35 @@ describe('small simulated swarm', () => {
       const v = await tn.run(n.get(key));
       expect(v?.text()).toBe('hello, swarm');
     }
+  });
+
+  it('after churn, a peer that timed out is skipped by later lookups (30 s), yet comes back once heard from', async () => {
+    tn = await createTestnet(20);
+    const asker = tn.nodes[5]!;
+    // Five nodes vanish without a word: still in every table, silent.
+    const gone = tn.nodes.splice(10, 5);
+    await Promise.all(gone.map((n) => n.close()));
+    const goneIds = new Set(gone.map((n) => n.id));
+    const t0 = tn.clock.now();
+    await tn.run(asker.findNode(asker.id));
+    const firstMs = tn.clock.now() - t0;
+    const sentBefore = asker.stats().sent ?? 0;
+    const t1 = tn.clock.now();
+    const found = await tn.run(asker.findNode(asker.id));
+    const secondMs = tn.clock.now() - t1;
+    expect(found.some((c) => goneIds.has(c.id))).toBe(false);
+    expect(asker.stats().skippedUnresponsive ?? 0).toBeGreaterThan(0);
+    // The first lookup waited out the departed (timeouts); the second never asks them.
+    expect(secondMs).toBeLessThan(firstMs / 2);
+    expect((asker.stats().sent ?? 0) - sentBefore).toBeLessThan(40);
+    // A live peer cut off for a moment is skipped too, and is a candidate again once heard from.
+    const cut = tn.nodes[12]!;
+    const ipOf = (n: DHT): string => decodeIpPort(n.localAddresses()[0]!)!.ip;
+    tn.net.partition([[ipOf(cut)], tn.nodes.filter((n) => n !== cut).map(ipOf)]);
+    await tn.run(asker.findNode(cut.id));
+    tn.net.heal();
+    expect((await tn.run(asker.findNode(cut.id))).map((c) => c.id)).not.toContain(cut.id);
+    await tn.run(cut.ping(asker.localAddresses()[0]!));
+    expect((await tn.run(asker.findNode(cut.id))).map((c) => c.id)).toContain(cut.id);
   });
 });

@@ -12,7 +12,7 @@ import type { DHT } from '../../src/dht.js';
 import { Identity } from '../../src/crypto/identity.js';
 import { inThreadPowSolver } from '../../src/crypto/pow.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
-import { createNode } from '../../src/node/index.js';
+import { createNode, reachableAddresses } from '../../src/node/index.js';
 import { startSignalingServer, type SignalingServer } from '../../src/node/signaling/index.js';
 import type { RTCPeerConnectionConstructor } from '../../src/transport/webrtc.js';
 import type { WebSocketConstructor } from '../../src/transport/ws-client.js';
@@ -80,6 +80,31 @@ describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + UDP-only cli
         expect(v?.text(), `member ${j} getting member ${i}'s value`).toBe(`content from member ${i}`);
       }
     }
+  });
+
+  it('once the swarm has formed, members carry the signaling of new links, not the server', { timeout: 60_000 }, async () => {
+    const webrtcMembers = (): DHT[] => [server.dht, ...nodePeers, ...tabs];
+    const links = (): number => webrtcMembers().reduce((sum, m) => sum + (m.stats()['webrtc.linksOpened'] ?? 0), 0) / 2;
+    const relayedByServer = (): number => server.dht.stats().signalsRelayed ?? 0;
+    // Joining, a newcomer's first few links are signalled by the server: it is their only common contact.
+    expect(relayedByServer()).toBeGreaterThan(0);
+    const [links0, relayed0] = [links(), relayedByServer()];
+    // Two new bridges join through a member; the tabs then look them up: every such link is new.
+    for (let i = 0; i < 2; i++) {
+      const late = await createNode({ host: '127.0.0.1', network: NETWORK, webrtc: true, maxPerIp: 64, bootstrap: [reachableAddresses(nodePeers[0]!)[0]!] });
+      nodePeers.push(late);
+      for (const t of tabs) expect((await t.findNode(late.id)).map((c) => c.id)).toContain(late.id);
+    }
+    const newLinks = links() - links0;
+    const perLink = (relayedByServer() - relayed0) / newLinks;
+    console.log(`server frames per new link once formed: ${perLink.toFixed(2)} (${relayedByServer() - relayed0} relayed for ${newLinks} links)`);
+    expect(newLinks).toBeGreaterThanOrEqual(2 * tabs.length);
+    // Signalling a link takes two envelopes (offer and answer, candidates inside): 2 per link if
+    // the server carried them all. Members carry them: near zero (a relay that times out falls back).
+    expect(perLink).toBeLessThanOrEqual(0.25);
+    // And a link costs about two envelopes, not one per ICE candidate.
+    const sent = webrtcMembers().reduce((sum, m) => sum + (m.stats()['webrtc.signalsSent'] ?? 0), 0);
+    expect(sent / links()).toBeLessThan(3);
   });
 
   it('a UDP-only client gets a value only browser members hold, through its bridge', { timeout: 60_000 }, async () => {

@@ -15,12 +15,17 @@ import { toHex, utf8 } from '../../src/bytes.js';
 import { Identity } from '../../src/crypto/identity.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import {
+  MAX_CANDIDATES_PER_SIGNAL,
   MAX_SIGNAL_BYTES,
   MAX_SIGNAL_JSON_BYTES,
+  fitsEnvelope,
   newSessionId,
   openSignal,
+  packSignals,
   parseSignal,
   sealSignal,
+  type DescriptionMessage,
+  type IceCandidateLine,
   type SignalMessage,
 } from '../../src/transport/signal-envelope.js';
 import { WebRtcTransport, type SignalingChannel, type WebRtcTransportOptions } from '../../src/transport/webrtc.js';
@@ -181,11 +186,46 @@ describe('signal envelopes', () => {
     expect(parseSignal(new Uint8Array(10))).toEqual({ ok: false, error: 'TRUNCATED' });
   });
 
+  it('packs a description and its candidates into as few envelopes as fit, description first', async () => {
+    const s = newSessionId(nodeCrypto);
+    const line = (i: number): IceCandidateLine => ({ candidate: `candidate:${i} 1 udp 2122260223 192.168.1.${i} ${50000 + i} typ host generation 0`, mid: '0' });
+    const few = [1, 2, 3].map(line);
+    expect(packSignals(s, offer(s) as DescriptionMessage, few)).toEqual([{ ...offer(s), c: few }]);
+    // Many candidates: the description still goes first and whole; the rest follow in batches.
+    const many = Array.from({ length: 40 }, (_, i) => line(i));
+    const big = { t: 'answer', s, sdp: 'v=0\r\n' + 'a=x\r\n'.repeat(200) } as const;
+    const packed = packSignals(s, big, many);
+    expect(packed[0]).toMatchObject({ t: 'answer', sdp: big.sdp });
+    expect(packed.slice(1).every((m) => m.t === 'candidates')).toBe(true);
+    expect(packed.flatMap((m) => m.c ?? [])).toEqual(many);
+    expect(packed.every((m) => fitsEnvelope(m) && (m.c?.length ?? 0) <= MAX_CANDIDATES_PER_SIGNAL)).toBe(true);
+    // Candidates alone (after the description went): batches only; nothing at all: no envelope.
+    expect(packSignals(s, undefined, few)).toEqual([{ t: 'candidates', s, c: few }]);
+    expect(packSignals(s, undefined, [])).toEqual([]);
+    // Every packed message seals (fits the 2048-byte envelope).
+    const a = await Identity.generate({ crypto: nodeCrypto, difficulty: 0 });
+    for (const m of packed) expect((await sealSignal(a, a.id, m)).ok).toBe(true);
+  });
+
   it('never throws on hostile bytes', async () => {
     const [a, b] = await Promise.all([0, 1].map(() => Identity.generate({ crypto: nodeCrypto, difficulty: 0 })));
-    const sealed = await sealSignal(a!, b!.id, { t: 'candidate', s: newSessionId(nodeCrypto), candidate: 'candidate:1 1 UDP 1 1.2.3.4 5 typ host', mid: '0' });
+    const sealed = await sealSignal(a!, b!.id, { t: 'candidates', s: newSessionId(nodeCrypto), c: [{ candidate: 'candidate:1 1 UDP 1 1.2.3.4 5 typ host', mid: '0' }] });
     if (!sealed.ok) throw new Error(sealed.error);
-    const jsons = ['null', '[]', '1', '{"t":"offer"}', '{"t":"offer","s":"0011223344556677","sdp":7}', '{"__proto__":{"t":"offer"}}', '{"t":"candidate","s":"0011223344556677","candidate":"x","mid":3}'];
+    const s = '"s":"0011223344556677"';
+    const jsons = [
+      'null',
+      '[]',
+      '1',
+      '{"t":"offer"}',
+      `{"t":"offer",${s},"sdp":7}`,
+      '{"__proto__":{"t":"offer"}}',
+      `{"t":"candidates",${s},"c":[{"candidate":"x","mid":3}]}`,
+      `{"t":"candidates",${s},"c":[]}`,
+      `{"t":"candidates",${s},"c":{"candidate":"x"}}`,
+      `{"t":"candidates",${s},"c":[null]}`,
+      `{"t":"offer",${s},"sdp":"v=0","c":[{"candidate":""}]}`,
+      `{"t":"offer",${s},"sdp":"v=0","c":[${Array(17).fill('{"candidate":"x"}').join(',')}]}`,
+    ];
     for (const j of jsons) {
       const json = utf8(j);
       const buf = new Uint8Array(99 + json.length + 64);
@@ -220,6 +260,7 @@ describe('WebRtcTransport over node-datachannel', () => {
     expect(a!.t.links()).toMatchObject([{ state: 'open', role: 'offerer' }]);
     expect(b!.t.links()).toMatchObject([{ state: 'open', role: 'answerer' }]);
     expect(a!.t.links()[0]!.session).toBe(b!.t.links()[0]!.session);
+
     // Subarray views send only their bytes.
     const big = new Uint8Array(100).map((_, i) => i);
     a!.t.send(b!.addr, big.subarray(10, 14));
@@ -436,6 +477,27 @@ describe('WebRtcTransport over node-datachannel', () => {
     await until(() => a!.t.links()[0]!.bufferedAmount === 0, 'the buffer to drain');
     a!.t.send(b!.addr, bytes(9));
     await until(() => has(b!, 9), 'a datagram after the burst');
+  });
+
+  it('a link costs two envelopes: the candidates ride with the offer and the answer', async () => {
+    const bus = new SignalBus();
+    const seen: SignalMessage[] = [];
+    bus.relay = (m) => {
+      const parsed = parseSignal(m.payload);
+      if (parsed.ok) seen.push(parsed.value.message);
+      return m.payload;
+    };
+    // A generous cap (a busy CI host): the description goes once the candidate burst pauses.
+    const [a, b] = await newPeers(2, bus, { gatherWaitMs: 1_000 });
+    await exchange(a!, b!, 9);
+    const offer = seen.find((m) => m.t === 'offer');
+    const answer = seen.find((m) => m.t === 'answer');
+    expect(seen[0]).toBe(offer);
+    expect(offer?.c?.length, 'the offer carries candidates').toBeGreaterThan(0);
+    expect(answer?.c?.length, 'the answer carries candidates').toBeGreaterThan(0);
+    // Usually exactly two; a candidate that comes late follows in one batch per side.
+    expect(seen.length).toBeLessThanOrEqual(4);
+    expect(a!.t.stats.signalsSent + b!.t.stats.signalsSent).toBe(seen.length);
   });
 
   it('takes its signaling channel from the engine (attachSignaling) and reports connectDelay', async () => {

@@ -115,7 +115,8 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   const transports: Transport[] = [udp, transport];
   try {
     if (options.webrtc) transports.push(await createNodeWebRtcTransport(identity, crypto, options.webrtc === true ? {} : options.webrtc));
-    dht = await DHT.create({ ...options.dht, crypto, identity, network: options.network, transports, bootstrap });
+    // Members relay each other's signaling before the server does (BOOTSTRAP flag).
+    dht = await DHT.create({ bootstrapServer: true, ...options.dht, crypto, identity, network: options.network, transports, bootstrap });
   } catch (err) {
     await Promise.all(transports.map((t) => t.close()));
     throw err;

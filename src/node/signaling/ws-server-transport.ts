@@ -174,6 +174,7 @@ const HEX64 = /^[0-9a-f]{128}$/;
 export class WsServerTransport implements Transport {
   readonly kind = AddressKind.WS;
   onDatagram: DatagramHandler | undefined = undefined;
+  onPeerGone: ((address: PeerAddress) => void) | undefined = undefined;
   readonly limits: WsServerLimits;
   readonly #o: WsServerTransportOptions;
   readonly #log: SignalingLogger;
@@ -522,7 +523,11 @@ export class WsServerTransport implements Transport {
     const n = (this.#perIp.get(conn.ip) ?? 1) - 1;
     if (n > 0) this.#perIp.set(conn.ip, n);
     else this.#perIp.delete(conn.ip);
-    if (conn.key !== undefined && this.#byId.get(conn.key) === conn) this.#byId.delete(conn.key);
+    if (conn.key !== undefined && this.#byId.get(conn.key) === conn) {
+      this.#byId.delete(conn.key);
+      // Only the server reaches a tab over its WebSocket: gone for us, it must not be handed out.
+      this.onPeerGone?.({ kind: AddressKind.WS, data: fromHex(conn.key) });
+    }
     const finalCode = conn.closeCode ?? code;
     this.#stats.closes[finalCode] = (this.#stats.closes[finalCode] ?? 0) + 1;
     if (wasOpen) {
