@@ -5,7 +5,7 @@
  *
  * Other query parameters: ?network=<name> (must match the swarm's), ?maxPerIp=<n> (routing
  * entries per IP; raise it when every peer runs on one machine), ?persist=1 (keep this tab's
- * identity in IndexedDB, so a reload keeps its ID; two open tabs still get two identities).
+ * identity in IndexedDB; off by default so two tabs of one browser are two different nodes).
  *
  * For tests: window.spydht = { node, ready }, and data-testid attributes on everything.
  */

@@ -11,8 +11,7 @@ import type { PowSolver } from './crypto/pow.js';
 import { createWebCryptoBackend } from './crypto/webcrypto.js';
 import { DHT, type DHTOptions } from './dht.js';
 import { SpydhtError } from './errors.js';
-import { claimIdentitySlot, type IdentitySlot } from './identity-slot.js';
-import { DEFAULT_IDENTITY_KEY, loadOrCreateIdentity, type IdentityStorage } from './identity-store.js';
+import { loadOrCreateIdentity, type IdentityStorage } from './identity-store.js';
 import { networkConfig, type NetworkOptions } from './network.js';
 import { WebRtcTransport, type RTCPeerConnectionConstructor } from './transport/webrtc.js';
 import { WsClientTransport, wsAddress, type WebSocketConstructor } from './transport/ws-client.js';
@@ -21,11 +20,7 @@ export interface BrowserNodeOptions extends Omit<DHTOptions, 'transports' | 'boo
   /** ws:// or wss:// URL of the signaling/bootstrap server. */
   signalingUrl: string;
   network?: NetworkOptions;
-  /**
-   * Keep the identity across reloads ('indexeddb' default), or not (false: a new ID each time).
-   * Each tab of an origin claims its own stored identity (see identity-slot.ts): two open tabs are
-   * two nodes, and a reloaded tab gets its ID back.
-   */
+  /** Keep the identity across reloads ('indexeddb' default), or not (false: a new ID each time). */
   identityStorage?: 'indexeddb' | 'localstorage' | IdentityStorage | false;
   /** An identity to use instead of a stored or generated one. */
   identity?: Identity;
@@ -59,31 +54,13 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<DH
   const config = networkConfig(crypto, network);
   const generate = (o: { crypto: CryptoBackend; difficulty: number; signal?: AbortSignal }): Promise<Identity> =>
     generateIdentityInWorker({ crypto: o.crypto, difficulty: o.difficulty, signal: o.signal });
-  let slot: IdentitySlot | undefined;
-  let identity: Identity;
-  if (options.identity) identity = options.identity;
-  else if (identityStorage === false) identity = await generate({ crypto, difficulty: config.idDifficulty });
-  else {
-    // Tabs of one origin share the storage: each claims a slot, or all are taken and this tab
-    // uses an identity it does not save.
-    slot = await claimIdentitySlot({ base: DEFAULT_IDENTITY_KEY });
-    try {
-      identity = slot
-        ? await loadOrCreateIdentity({ crypto, difficulty: config.idDifficulty, storage: identityStorage, generate, key: slot.key })
-        : await generate({ crypto, difficulty: config.idDifficulty });
-    } catch (err) {
-      slot?.release();
-      throw err;
-    }
-  }
+  const identity =
+    options.identity ??
+    (identityStorage === false
+      ? await generate({ crypto, difficulty: config.idDifficulty })
+      : await loadOrCreateIdentity({ crypto, difficulty: config.idDifficulty, storage: identityStorage, generate }));
 
-  let ws: WsClientTransport;
-  try {
-    ws = await WsClientTransport.connect({ url: signalingUrl, identity, crypto, networkId: config.networkId, WebSocket });
-  } catch (err) {
-    slot?.release();
-    throw err;
-  }
+  const ws = await WsClientTransport.connect({ url: signalingUrl, identity, crypto, networkId: config.networkId, WebSocket });
   const webrtc = new WebRtcTransport({
     identity,
     crypto,
@@ -106,11 +83,8 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<DH
     });
   } catch (err) {
     await Promise.all([ws.close(), webrtc.close()]);
-    slot?.release();
     throw err;
   }
-  // The slot is this node's until it closes; then another tab (or the next node here) may take it.
-  if (slot) dht.on('close', () => void slot.release());
   if (autoBootstrap) {
     try {
       await dht.bootstrap();

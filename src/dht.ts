@@ -142,8 +142,6 @@ export interface DHTEvents extends Record<string, unknown> {
   deleted: { key: string };
   /** Every message sent or received (only computed while someone listens): the demo's log. */
   message: DHTMessageEvent;
-  /** close() finished: timers cleared, transports closed. */
-  close: undefined;
 }
 
 export interface DHTMessageEvent {
@@ -628,7 +626,6 @@ export class DHT extends Emitter<DHTEvents> {
     this.rpc.close();
     for (const t of this.#transports) t.onPeerGone = undefined;
     await Promise.all(this.#transports.map((t) => t.close().catch(() => {})));
-    this.emit('close', undefined);
     this.removeAllListeners();
   }
 

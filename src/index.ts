@@ -32,8 +32,6 @@ export type { WorkerPowSolver, WorkerPowSolverOptions, WorkerPoolOptions, Genera
 export { loadOrCreateIdentity, localStorageIdentityStorage, indexedDbIdentityStorage, memoryIdentityStorage, DEFAULT_IDENTITY_KEY } from './identity-store.js';
 export type { IdentityStorage, LocalStorageLike, LoadOrCreateIdentityOptions } from './identity-store.js';
 export { createBrowserNode } from './browser-node.js';
-export { claimIdentitySlot } from './identity-slot.js';
-export type { IdentitySlot, ClaimIdentitySlotOptions, LockManagerLike, BroadcastChannelLike } from './identity-slot.js';
 export type { BrowserNodeOptions } from './browser-node.js';
 export { WebRtcTransport } from './transport/webrtc.js';
 export type { WebRtcTransportOptions, RTCPeerConnectionConstructor } from './transport/webrtc.js';

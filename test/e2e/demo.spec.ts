@@ -148,26 +148,6 @@ test('the owner tab deletes: gone for the other tab and the Node peers; others m
   expect(await swarm.webrtcPeers[0]!.get(key)).toBeUndefined();
 });
 
-test('two tabs of one browser with a persisted identity are two nodes; a reloaded tab keeps its ID', async ({ browser }) => {
-  test.setTimeout(90_000);
-  // One context: the two pages share IndexedDB, as two tabs of one browser do. Plain http on a LAN
-  // address is not a secure context, so this is the BroadcastChannel path (no Web Locks).
-  const context = await browser.newContext();
-  contexts.push(context);
-  const query = new URLSearchParams({ signal: swarm.signalUrl, maxPerIp: String(MAX_PER_IP), persist: '1' });
-  const idOf = (page: Page): Promise<string> => page.evaluate(() => (window as unknown as DemoWindow).spydht.ready.then((n) => n.id));
-  const [one, two] = [await context.newPage(), await context.newPage()];
-  await Promise.all([one.goto(`${demo.url}?${query}`), two.goto(`${demo.url}?${query}`)]);
-  const [first, second] = await Promise.all([idOf(one), idOf(two)]);
-  expect(first).toMatch(KEY);
-  expect(second).toMatch(KEY);
-  expect(first).not.toBe(second);
-  await one.reload();
-  expect(await idOf(one)).toBe(first);
-  await two.reload();
-  expect(await idOf(two)).toBe(second);
-});
-
 test('the message log shows traffic both ways, bounded', async () => {
   const lines = tabA.getByTestId('message-log').getByTestId('log-line');
   await expect(lines.first()).toBeVisible();

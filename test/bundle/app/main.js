@@ -5,7 +5,6 @@ import {
   DHT,
   Identity,
   SimNetwork,
-  claimIdentitySlot,
   createWebCryptoBackend,
   createWorkerPowSolver,
   generateIdentityInWorker,
@@ -127,17 +126,6 @@ async function main() {
   await Promise.all([a.close(), b.close()]);
   solver.close();
   details.push('dht=ok');
-
-  // 6. Identity slots: two claims in one origin get two slots; a released slot is taken again.
-  // Web Locks in a secure context, the BroadcastChannel handshake elsewhere.
-  const base = `bundle-app/identity-${Math.random().toString(16).slice(2)}`;
-  const [slotA, slotB] = await Promise.all([claimIdentitySlot({ base }), claimIdentitySlot({ base })]);
-  check(slotA && slotB && slotA.key !== slotB.key, `distinct slots (${slotA?.key}, ${slotB?.key})`);
-  await (slotA.key === base ? slotA : slotB).release();
-  const again = await claimIdentitySlot({ base });
-  check(again?.key === base, `slot 0 again after release (${again?.key})`);
-  await Promise.all([slotA.release(), slotB.release(), again.release()]);
-  details.push(`slots=${navigator.locks ? 'locks' : 'channel'}`);
 
   report(`OK ${details.join(' ')}`);
 }
