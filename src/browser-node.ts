@@ -67,8 +67,10 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<DH
     RTCPeerConnection,
     iceServers,
     maxLinks,
-    // Until ICE picks a pair, a peer's IP is unknown here; our own public IP is what the server saw.
+    // Until ICE picks a pair, a peer's IP is unknown here.
     observedIp: () => undefined,
+    // Another tab on our network shows only an mDNS name: count it under our own address.
+    sameNetworkIp: () => ws.observedIp,
   });
   let dht: DHT;
   try {

@@ -90,6 +90,13 @@ export interface WebRtcTransportOptions {
   highWaterMark?: number;
   /** Fallback for ipOf before ICE has selected a pair, e.g. the IP the signaling server saw. */
   observedIp?: (id: NodeId) => string | undefined;
+  /**
+   * The IP to count a peer under when ICE hides its address: browsers replace host candidates by
+   * mDNS names, so a browser-to-browser pair of host candidates shows no address at all. Such a
+   * pair only connects within one network, so the peer is behind our own address — in a browser,
+   * the one the signaling server saw. Without it such a peer has no IP and is never admitted.
+   */
+  sameNetworkIp?: () => string | undefined;
 }
 
 export interface WebRtcStats {
@@ -269,6 +276,7 @@ export class WebRtcTransport implements Transport {
   readonly #gatherWaitMs: number;
   readonly #highWaterMark: number;
   readonly #observedIp: ((id: NodeId) => string | undefined) | undefined;
+  readonly #sameNetworkIp: (() => string | undefined) | undefined;
   readonly #clock: Clock;
   readonly #timers: Timers;
   readonly #links = new Map<string, Link>();
@@ -296,6 +304,7 @@ export class WebRtcTransport implements Transport {
     this.#gatherWaitMs = options.gatherWaitMs ?? DEFAULT_GATHER_WAIT_MS;
     this.#highWaterMark = options.highWaterMark ?? 256 * 1024;
     this.#observedIp = options.observedIp;
+    this.#sameNetworkIp = options.sameNetworkIp;
     this.#clock = options.clock ?? realClock;
     this.#timers = new Timers(this.#clock);
     if (options.signaling) this.attachSignaling(options.signaling);
@@ -683,7 +692,8 @@ export class WebRtcTransport implements Transport {
       if (attempt > 0) await this.#timers.sleep(IP_RETRY_MS);
       if (link.dead) return;
       try {
-        link.ip = remoteIpFromStats(await link.pc.getStats());
+        const remote = remoteIpFromStats(await link.pc.getStats());
+        link.ip = remote === HIDDEN_HOST ? this.#sameNetworkIp?.()?.toLowerCase() : remote;
       } catch {
         // Stats unavailable (closing): observedIp still answers.
       }
@@ -971,7 +981,10 @@ function closeQuietly(channel: RTCDataChannel): void {
  * one pair, `succeeded` and `nominated`. Remote candidates give `address` (older: `ip`); an mDNS
  * name (`….local`) is not an IP and gives undefined.
  */
-function remoteIpFromStats(report: RTCStatsReport): string | undefined {
+/** The selected pair's remote candidate is a host candidate whose address the browser hides (mDNS). */
+const HIDDEN_HOST = Symbol('hidden host');
+
+function remoteIpFromStats(report: RTCStatsReport): string | typeof HIDDEN_HOST | undefined {
   const byId = new Map<string, Record<string, unknown>>();
   report.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
   let pair: Record<string, unknown> | undefined;
@@ -983,7 +996,10 @@ function remoteIpFromStats(report: RTCStatsReport): string | undefined {
   );
   const remote = pair ? byId.get(String(pair.remoteCandidateId)) : undefined;
   const ip = remote?.address ?? remote?.ip;
-  return typeof ip === 'string' && looksLikeIp(ip) ? ip.toLowerCase() : undefined;
+  if (typeof ip === 'string' && looksLikeIp(ip)) return ip.toLowerCase();
+  // Chromium reports a host candidate it resolved over mDNS with an empty address.
+  if (remote?.candidateType === 'host' && (ip === '' || ip === undefined || (typeof ip === 'string' && ip.endsWith('.local')))) return HIDDEN_HOST;
+  return undefined;
 }
 
 function looksLikeIp(text: string): boolean {

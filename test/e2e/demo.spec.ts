@@ -148,6 +148,27 @@ test('the owner tab deletes: gone for the other tab and the Node peers; others m
   expect(await swarm.webrtcPeers[0]!.get(key)).toBeUndefined();
 });
 
+test('two tabs opened at the same instant list each other, none turned away for want of an IP', async ({ browser }) => {
+  test.setTimeout(60_000);
+  // A browser-to-browser pair of host candidates shows no address (mDNS): each tab counts the
+  // other under its own address as the server saw it, at the first verified round trip.
+  const query = new URLSearchParams({ signal: swarm.signalUrl, maxPerIp: String(MAX_PER_IP) });
+  const pages: Page[] = [];
+  for (let i = 0; i < 2; i++) {
+    const context = await browser.newContext();
+    contexts.push(context);
+    pages.push(await context.newPage());
+  }
+  await Promise.all(pages.map((p) => p.goto(`${demo.url}?${query}`)));
+  const [first, second] = await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as DemoWindow).spydht.ready.then((n) => n.id))));
+  await expect(pages[0]!.locator(`[data-testid="contact"][data-id="${second}"]`)).toHaveAttribute('data-transport', 'WebRTC', { timeout: JOIN_MS });
+  await expect(pages[1]!.locator(`[data-testid="contact"][data-id="${first}"]`)).toHaveAttribute('data-transport', 'WebRTC', { timeout: JOIN_MS });
+  for (const p of pages) {
+    const turnedAway = await p.evaluate(() => (window as unknown as { spydht: { node: { stats(): Record<string, number> } } }).spydht.node.stats().unadmittedNoIp ?? 0);
+    expect(turnedAway).toBe(0);
+  }
+});
+
 test('the message log shows traffic both ways, bounded', async () => {
   const lines = tabA.getByTestId('message-log').getByTestId('log-line');
   await expect(lines.first()).toBeVisible();
