@@ -277,9 +277,8 @@ export class DHT extends Emitter<DHTEvents> {
       onVerifiedReply: (reply) => this.#onVerifiedReply(reply),
       // Before the caller resumes, so the relay already ranks a server last for the contacts it lists.
       onReply: (reply) => {
-        const hex = idToHex(reply.message.senderId);
-        this.#unresponsive.delete(hex);
-        if (reply.message.flags & Flags.BOOTSTRAP) this.#servers.set(hex, true);
+        this.#heardFrom(reply.message.senderId);
+        if (reply.message.flags & Flags.BOOTSTRAP) this.#servers.set(idToHex(reply.message.senderId), true);
       },
       onTraffic: (e) => {
         if (this.listenerCount('message') === 0) return;
@@ -725,7 +724,7 @@ export class DHT extends Emitter<DHTEvents> {
     const m = req.message;
     // A node that asks us something is a routing candidate, but only after our own signed round trip.
     if (!(m.flags & Flags.CLIENT)) this.#maintenance.sawRequest(m.senderId, req.from);
-    this.#unresponsive.delete(idToHex(m.senderId));
+    this.#heardFrom(m.senderId);
     if (m.type === MessageType.SIGNAL) return this.#signals.handle(m, this.#knownPeer(m.senderId, req.from));
     if (m.flags & Flags.PROXY) return this.#serveProxy(req);
     return serveRequest(
@@ -796,6 +795,11 @@ export class DHT extends Emitter<DHTEvents> {
     const live = closest.filter((c) => !this.#isUnresponsive(c.id));
     // Everyone timed out lately (our own network blinked?): try them anyway rather than not at all.
     return (live.length > 0 ? live : closest).map((c) => this.#peerOf(c));
+  }
+
+  /** Every request and reply passes here: no hex conversion unless some peer is marked. */
+  #heardFrom(id: NodeId): void {
+    if (this.#unresponsive.size > 0) this.#unresponsive.delete(idToHex(id));
   }
 
   #isUnresponsive(id: NodeId): boolean {

@@ -62,8 +62,8 @@ export class SignalRelay implements SignalingChannel {
   }
 
   async #sendVia(relays: RelayPeer[], to: NodeId, payload: Uint8Array): Promise<void> {
-    for (const relay of relays) {
-      if (relays.indexOf(relay) > 0) this.#h.count('signalRelayRetries');
+    for (const [i, relay] of relays.entries()) {
+      if (i > 0) this.#h.count('signalRelayRetries');
       try {
         const reply = await this.#h.rpc.request(
           relay.address,
