@@ -101,7 +101,7 @@ const sumOf = (nodes, key) => nodes.reduce((a, n) => a + (n.stats()[key] ?? 0), 
 
 /** A random node that is not the putter and holds no replica, so the get crosses the network. */
 function pickGetter(nodes, want, keyBytes, rand) {
-  const candidates = nodes.filter((n) => n !== want.putter && !n.store.entry(keyBytes));
+  const candidates = nodes.filter((n) => n !== want.putter && !n.storage.has(keyBytes));
   return candidates.length ? candidates[Math.floor(rand() * candidates.length)] : undefined;
 }
 
@@ -150,7 +150,7 @@ async function benchSim() {
   const joinVirtualS = (clock.now() - v0) / 1000;
   // Let the post-join handshakes (peers verifying the newcomers that queried them) die down.
   await clock.advance(120_000);
-  const tableSizes = nodes.map((n) => n.table.size);
+  const tableSizes = nodes.map((n) => n.routing.size);
   log(`[sim] joined in ${joinWallS.toFixed(1)} s real; median table ${median(tableSizes)}; settling took ${((performance.now() - wall0) / 1000 - joinWallS).toFixed(1)} s real`);
 
   const phase = async (loss, tag) => {
@@ -283,7 +283,7 @@ async function benchUdp() {
   const readyS = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1000));
   const mem1 = await settleMemory();
-  const tableSizes = nodes.map((n) => n.table.size);
+  const tableSizes = nodes.map((n) => n.routing.size);
   log(`[udp] ${N} nodes ready in ${readyS.toFixed(2)} s; median table ${median(tableSizes)}`);
 
   // Datagrams the engines handed to their sockets, summed over every node (requests + replies).

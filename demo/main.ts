@@ -254,7 +254,7 @@ async function start(): Promise<DHT> {
     renderTimer ??= setTimeout(() => {
       renderTimer = undefined;
       renderTable(node);
-      if (joined) setStatus('joined', `joined: ${node.table.size} contact${node.table.size === 1 ? '' : 's'}`);
+      if (joined) setStatus('joined', `joined: ${node.routing.size} contact${node.routing.size === 1 ? '' : 's'}`);
     }, 50);
   };
   for (const event of ['contact-added', 'contact-removed', 'contact-updated', 'stored', 'deleted'] as const) node.on(event, scheduleRender);

@@ -109,8 +109,8 @@ async function main() {
       peers.push({ node, kind: 'UDP only    ', name: `peer ${i}` });
     }
     log('');
-    log(`  server  ws://${host}:${server.port} + UDP ${bootstrap}  id ${short(server.dht.id)}  table ${server.dht.table.size}`);
-    for (const p of peers) log(`  ${p.name}  ${p.kind}  id ${short(p.node.id)}  table ${p.node.table.size}${p.node.client ? ' (client: in no routing table)' : ''}`);
+    log(`  server  ws://${host}:${server.port} + UDP ${bootstrap}  id ${short(server.dht.id)}  table ${server.dht.routing.size}`);
+    for (const p of peers) log(`  ${p.name}  ${p.kind}  id ${short(p.node.id)}  table ${p.node.routing.size}${p.node.client ? ' (client: in no routing table)' : ''}`);
 
     // A put by a bridge; a get by a UDP-only client (through the swarm, or its bridge).
     const writer = peers[0];
@@ -140,8 +140,8 @@ async function main() {
     const demoPort = vite.httpServer?.address()?.port ?? DEMO_PORT;
 
     // From here on, say what browsers and other processes do to the swarm.
-    server.dht.on('contact-added', (c) => log(`server met ${short(c.id)} over ${TRANSPORTS[c.transport] ?? c.transport} (table ${server.dht.table.size})`));
-    server.dht.on('contact-removed', (c) => log(`server dropped ${short(c.id)} (table ${server.dht.table.size})`));
+    server.dht.on('contact-added', (c) => log(`server met ${short(c.id)} over ${TRANSPORTS[c.transport] ?? c.transport} (table ${server.dht.routing.size})`));
+    server.dht.on('contact-removed', (c) => log(`server dropped ${short(c.id)} (table ${server.dht.routing.size})`));
     for (const p of peers) {
       p.node.on('stored', ({ key: k }) => log(`${p.name} stored ${k}`));
       p.node.on('deleted', ({ key: k }) => log(`${p.name} deleted ${k}`));

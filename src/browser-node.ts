@@ -9,7 +9,8 @@ import { Identity } from './crypto/identity.js';
 import { createWorkerPowSolver, generateIdentityInWorker } from './crypto/pow-worker.js';
 import type { PowSolver } from './crypto/pow.js';
 import { createWebCryptoBackend } from './crypto/webcrypto.js';
-import { DHT, type DHTOptions } from './dht.js';
+import { assembleNode } from './assemble.js';
+import type { DHT, DHTOptions } from './dht.js';
 import { SpydhtError } from './errors.js';
 import { loadOrCreateIdentity, type IdentityStorage } from './identity-store.js';
 import { networkConfig, type NetworkOptions } from './network.js';
@@ -60,40 +61,29 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<DH
       ? await generate({ crypto, difficulty: config.idDifficulty })
       : await loadOrCreateIdentity({ crypto, difficulty: config.idDifficulty, storage: identityStorage, generate }));
 
-  const ws = await WsClientTransport.connect({ url: signalingUrl, identity, crypto, networkId: config.networkId, WebSocket });
-  const webrtc = new WebRtcTransport({
-    identity,
+  let ws: WsClientTransport | undefined;
+  return assembleNode({
+    ...rest,
     crypto,
-    RTCPeerConnection,
-    iceServers,
-    maxLinks,
-    // Until ICE picks a pair, a peer's IP is unknown here.
-    observedIp: () => undefined,
-    // Another tab on our network shows only an mDNS name: count it under our own address.
-    sameNetworkIp: () => ws.observedIp,
+    identity,
+    network,
+    transports: [
+      async () => (ws = await WsClientTransport.connect({ url: signalingUrl, identity, crypto, networkId: config.networkId, WebSocket })),
+      () =>
+        new WebRtcTransport({
+          identity,
+          crypto,
+          RTCPeerConnection,
+          iceServers,
+          maxLinks,
+          // Until ICE picks a pair, a peer's IP is unknown here.
+          observedIp: () => undefined,
+          // Another tab on our network shows only an mDNS name: count it under our own address.
+          sameNetworkIp: () => ws?.observedIp,
+        }),
+    ],
+    bootstrap: () => [wsAddress(ws!.serverId)],
+    autoBootstrap,
+    powSolver: options.powSolver ?? createWorkerPowSolver({ crypto }),
   });
-  let dht: DHT;
-  try {
-    dht = await DHT.create({
-      ...rest,
-      crypto,
-      identity,
-      network,
-      transports: [ws, webrtc],
-      bootstrap: [wsAddress(ws.serverId)],
-      powSolver: options.powSolver ?? createWorkerPowSolver({ crypto }),
-    });
-  } catch (err) {
-    await Promise.all([ws.close(), webrtc.close()]);
-    throw err;
-  }
-  if (autoBootstrap) {
-    try {
-      await dht.bootstrap();
-    } catch (err) {
-      await dht.close();
-      throw err;
-    }
-  }
-  return dht;
 }

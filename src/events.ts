@@ -2,10 +2,10 @@
  * A tiny typed event emitter (browser-safe, no node:events). The event map is the single place
  * that says which events exist and what they carry, so docs cannot drift from the code.
  */
-export type EventMap = Record<string, unknown>;
 type Listener<T> = (payload: T) => void;
 
-export class Emitter<E extends EventMap> {
+/** `E` maps each event name to its payload: an unknown name or a wrong payload is a compile error. */
+export class Emitter<E extends object> {
   readonly #listeners = new Map<keyof E, Set<Listener<never>>>();
 
   on<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {

@@ -251,9 +251,9 @@ async function runNode(values: Values, network: NetworkOptions): Promise<number>
   }
   out(`network   ${dht.config.name}`);
   if (identityNote) out(`identity  ${identityNote}`);
-  out(`table     ${dht.table.size} contacts`);
+  out(`table     ${dht.routing.size} contacts`);
 
-  const change = (sign: '+' | '-') => (c: ContactInfo) => out(`table ${dht.table.size} contacts (${sign} ${c.id.slice(0, 16)} ${c.address})`);
+  const change = (sign: '+' | '-') => (c: ContactInfo) => out(`table ${dht.routing.size} contacts (${sign} ${c.id.slice(0, 16)} ${c.address})`);
   dht.on('contact-added', change('+'));
   dht.on('contact-removed', change('-'));
 

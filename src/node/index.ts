@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
-import { DHT, type DHTOptions } from '../dht.js';
+import { assembleNode, type TransportOpener } from '../assemble.js';
+import type { DHT, DHTOptions } from '../dht.js';
 import { Identity, type IdentityJSON } from '../crypto/identity.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { SpydhtError } from '../errors.js';
@@ -14,9 +15,9 @@ import { AddressKind, encodeIpPort, formatIpPort, parseIpPort, type PeerAddress 
 import { nodeCrypto } from './crypto-node.js';
 import { UdpTransport } from './udp.js';
 import { createNodeWebRtcTransport, type NodeWebRtcOptions } from './webrtc-node.js';
-import type { Transport } from '../transport/transport.js';
 
 export * from '../index.js';
+export { createTestnet } from './testnet-node.js';
 export { UdpTransport } from './udp.js';
 export type { UdpBindOptions, UdpStats } from './udp.js';
 export { nodeCrypto } from './crypto-node.js';
@@ -59,34 +60,19 @@ export function udpAddress(text: string): PeerAddress {
 export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> {
   const { host = '0.0.0.0', port = 0, bootstrap = [], autoBootstrap = true, crypto = nodeCrypto, webrtc, ...rest } = options;
   const addresses = bootstrap.map(udpAddress);
-  let transport: UdpTransport;
-  try {
-    transport = await UdpTransport.bind({ host, port });
-  } catch (err) {
-    if (err instanceof TypeError || err instanceof RangeError) throw SpydhtError.invalidArgument(err.message);
-    throw err;
-  }
-  let dht: DHT;
-  const all: Transport[] = [transport];
-  try {
-    // WebRTC needs the identity before the DHT exists, so make it here when not given.
-    const identity =
-      rest.identity ?? (webrtc ? await Identity.generate({ crypto, difficulty: networkConfig(crypto, rest.network).idDifficulty }) : undefined);
-    if (webrtc) all.push(await createNodeWebRtcTransport(identity!, crypto, webrtc === true ? {} : webrtc));
-    dht = await DHT.create({ ...rest, identity, crypto, transports: all, bootstrap: addresses });
-  } catch (err) {
-    await Promise.all(all.map((t) => t.close()));
-    throw err;
-  }
-  transports.set(dht, transport);
-  if (autoBootstrap && addresses.length > 0) {
+  let udp: UdpTransport | undefined;
+  const openUdp = async (): Promise<UdpTransport> => {
     try {
-      await dht.bootstrap();
+      return (udp = await UdpTransport.bind({ host, port }));
     } catch (err) {
-      await dht.close();
+      if (err instanceof TypeError || err instanceof RangeError) throw SpydhtError.invalidArgument(err.message);
       throw err;
     }
-  }
+  };
+  const openers: TransportOpener[] = [openUdp];
+  if (webrtc) openers.push((identity) => createNodeWebRtcTransport(identity, crypto, webrtc === true ? {} : webrtc));
+  const dht = await assembleNode({ ...rest, crypto, transports: openers, bootstrap: addresses, autoBootstrap: autoBootstrap && addresses.length > 0 });
+  transports.set(dht, udp!);
   return dht;
 }
 

@@ -12,13 +12,15 @@ import type { DatagramHandler, Transport } from '../transport/transport.js';
 import {
   AddressKind,
   addressKey,
+  canonicalIp,
   decodeIpPort,
   encodeIpPort,
   formatIpPort,
   type IpPort,
   type PeerAddress,
 } from '../wire/address.js';
-import { MAX_MESSAGE_BYTES } from '../wire/messages.js';
+import { Flags, MAX_MESSAGE_BYTES } from '../wire/messages.js';
+import type { NodeId } from '../id.js';
 
 export interface UdpBindOptions {
   /** A literal IPv4 or IPv6 address (no host names: binding must not depend on DNS). Default 0.0.0.0. */
@@ -56,6 +58,8 @@ export interface UdpStats {
 
 export class UdpTransport implements Transport {
   readonly kind = AddressKind.UDP;
+  readonly name = 'udp';
+  readonly speaks = Flags.SPEAKS_UDP;
   onDatagram: DatagramHandler | undefined = undefined;
   readonly stats: UdpStats = {
     sent: 0,
@@ -127,7 +131,8 @@ export class UdpTransport implements Transport {
     if (data.length > MAX_MESSAGE_BYTES) return void drop.oversize++;
     const target = decodeIpPort(to);
     if (!target) return void drop.badAddress++;
-    const ip = this.family === 4 ? unmapped(to) ?? target.ip : target.ip;
+    // A udp4 socket reaches "::ffff:1.2.3.4" as 1.2.3.4.
+    const ip = this.family === 4 ? canonicalIp(target.ip) ?? target.ip : target.ip;
     // A udp4 socket cannot reach an IPv6 peer, nor an ipv6Only socket an IPv4 one: fail now
     // rather than let the kernel return EINVAL.
     if (isIP(ip) !== this.family) return void drop.unreachable++;
@@ -142,10 +147,16 @@ export class UdpTransport implements Transport {
     }
   }
 
+  /** A peer that speaks UDP is reached at the source of its datagram, when that came over UDP. */
+  addressOf(_peerId: NodeId, from: PeerAddress): PeerAddress | undefined {
+    return from.kind === this.kind ? from : undefined;
+  }
+
   ipOf(address: PeerAddress): string | undefined {
     if (address.kind !== AddressKind.UDP) return undefined;
     // "::ffff:1.2.3.4" is the same host as "1.2.3.4": one per-IP limit for both spellings.
-    return unmapped(address) ?? decodeIpPort(address)?.ip;
+    const ipPort = decodeIpPort(address);
+    return ipPort && canonicalIp(ipPort.ip);
   }
 
   format(address: PeerAddress): string {
@@ -196,13 +207,4 @@ function closeSocket(socket: dgram.Socket): Promise<void> {
   return new Promise((resolve) => {
     socket.close(() => setImmediate(() => setImmediate(resolve)));
   });
-}
-
-/** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d), else undefined. */
-function unmapped(address: PeerAddress): string | undefined {
-  const d = address.data;
-  if (d.length !== 18) return undefined;
-  for (let i = 0; i < 10; i++) if (d[i] !== 0) return undefined;
-  if (d[10] !== 0xff || d[11] !== 0xff) return undefined;
-  return `${d[12]}.${d[13]}.${d[14]}.${d[15]}`;
 }

@@ -19,7 +19,7 @@ export type InsertResult =
   | { status: 'ip-limit' }
   | { status: 'self' };
 
-export interface RoutingTableEvents extends Record<string, unknown> {
+export interface RoutingTableEvents {
   added: Contact;
   removed: Contact;
   updated: Contact;

@@ -12,7 +12,7 @@ import { SpydhtError } from '../errors.js';
 import { idToHex, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
 import type { Transport } from '../transport/transport.js';
-import { AddressKind, addressKey, type PeerAddress } from '../wire/address.js';
+import { addressKey, type PeerAddress } from '../wire/address.js';
 import {
   AUTH_BYTES,
   Flags,
@@ -28,7 +28,7 @@ import {
   type Body,
   type Message,
 } from '../wire/messages.js';
-import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import type { RequestLimits } from './limits.js';
 import { RttEstimator } from './rtt.js';
 import { AddressTokens, TOKEN_ROTATE_MS, ZERO_TOKEN } from './tokens.js';
 
@@ -41,17 +41,14 @@ export const DEFAULT_MAX_PENDING = 2048;
 /** Pairs (ID, address) whose key was proven recently: no signature is asked of them again. */
 const MAX_VERIFIED_PAIRS = 8192;
 
-export const DEFAULT_RATE_LIMIT: RateLimitOptions = {
-  perKeyRate: 50,
-  perKeyBurst: 100,
-  globalRate: 5000,
-  globalBurst: 10000,
-  maxKeys: 4096,
-};
-
 export interface IncomingRequest {
   message: Message;
   from: PeerAddress;
+  /**
+   * The IP the request came from, as its transport observed it (canonical), computed once for
+   * every limit; the address key when the transport does not know the IP yet.
+   */
+  ip: string;
   /** The request echoed our token for its address: its source address is proven. */
   tokenValid: boolean;
   /** Largest reply body (bytes after the header) allowed for this request. */
@@ -91,12 +88,12 @@ export interface RpcOptions {
   transports: Transport[];
   clock: Clock;
   timers: Timers;
+  limits: RequestLimits;
   /** Client mode: send requests only; ignore every request. */
   client?: boolean;
   /** Set the BOOTSTRAP flag on every message (a bootstrap/signaling server). */
   bootstrapServer?: boolean;
   maxPending?: number;
-  rateLimit?: Partial<RateLimitOptions>;
   onRequest: (req: IncomingRequest) => Promise<Body | undefined>;
   /** Every verified reply from a peer that is not a client: a routing-table candidate. */
   onVerifiedReply?: (reply: Reply) => void;
@@ -133,29 +130,27 @@ interface Pending {
 export class Rpc {
   readonly stats: RpcStats = {};
   readonly rtt = new RttEstimator();
-  readonly #o: RpcOptions;
+  readonly #options: RpcOptions;
   readonly #transports = new Map<number, Transport>();
   readonly #pending = new Map<string, Pending>();
   readonly #tokens: AddressTokens;
   readonly #verified = new LruMap<string, true>(MAX_VERIFIED_PAIRS);
-  readonly #limiter: RateLimiter;
   readonly #maxPending: number;
   #closed = false;
-  /** SPEAKS_* flags of the transports we have: every message tells peers how to reach us. */
-  readonly #speaks: number;
+  /** SPEAKS_* flags of the transports we have (and BOOTSTRAP): every message tells peers how to reach us. */
+  readonly #flags: number;
 
   constructor(options: RpcOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     this.#tokens = new AddressTokens(options.crypto);
-    this.#limiter = new RateLimiter({ ...DEFAULT_RATE_LIMIT, ...options.rateLimit }, () => options.clock.now());
     let speaks = 0;
     for (const t of options.transports) {
-      speaks |= speaksFlagOf(t.kind);
+      speaks |= t.speaks;
       this.#transports.set(t.kind, t);
       t.onDatagram = (data, from) => this.#onDatagram(data, from);
     }
-    this.#speaks = speaks | (options.bootstrapServer ? Flags.BOOTSTRAP : 0);
+    this.#flags = speaks | (options.bootstrapServer ? Flags.BOOTSTRAP : 0);
     options.timers.every(TOKEN_ROTATE_MS, () => this.#tokens.rotate());
   }
 
@@ -169,6 +164,30 @@ export class Rpc {
 
   canReach(addr: PeerAddress): boolean {
     return this.#transports.has(addr.kind);
+  }
+
+  /** Whether a node that sent message flags `flags` can reach an address of `kind` (its SPEAKS_* flags cover it). */
+  reachableBy(flags: number, kind: number): boolean {
+    return ((this.#transports.get(kind)?.speaks ?? 0) & flags) !== 0;
+  }
+
+  /**
+   * Where others can reach a peer, from the SPEAKS_* flags of its message that came from `from`:
+   * each of our transports whose flag it set says how the peer is addressed on it. A private link
+   * (the WebSocket to the signaling server) is never among them.
+   */
+  advertisedAddresses(flags: number, id: NodeId, from: PeerAddress): PeerAddress[] {
+    const out: PeerAddress[] = [];
+    for (const t of this.#transports.values()) {
+      const address = t.speaks & flags ? t.addressOf(id, from) : undefined;
+      if (address) out.push(address);
+    }
+    return out;
+  }
+
+  /** Whether `addr` is reached through signaling (its transport opens links on demand, e.g. WebRTC). */
+  needsSignaling(addr: PeerAddress): boolean {
+    return this.#transports.get(addr.kind)?.attachSignaling !== undefined;
   }
 
   ipOf(addr: PeerAddress): string | undefined {
@@ -196,7 +215,7 @@ export class Rpc {
     }
 
     let requestId: Uint8Array;
-    do requestId = this.#o.crypto.randomBytes(REQUEST_ID_BYTES);
+    do requestId = this.#options.crypto.randomBytes(REQUEST_ID_BYTES);
     while (this.#pending.has(toHex(requestId)));
     const wantAuth = !(options.expectId && this.isVerified(options.expectId, to));
     const bytes = this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0);
@@ -218,7 +237,7 @@ export class Rpc {
         expectId: options.expectId,
         wantAuth,
         bytes,
-        sentAt: this.#o.clock.now(),
+        sentAt: this.#options.clock.now(),
         attemptsLeft: Math.max(1, options.attempts ?? 2),
         retried: false,
         onSlow: options.onSlow,
@@ -236,10 +255,10 @@ export class Rpc {
 
   #encodeRequest(to: PeerAddress, body: Body, requestId: Uint8Array, wantAuth: boolean, extraFlags: number): Uint8Array {
     const token = this.#tokens.echoFor(to);
-    let flags = this.#speaks | extraFlags;
+    let flags = this.#flags | extraFlags;
     if (wantAuth) flags |= Flags.WANT_AUTH;
-    if (this.#o.client) flags |= Flags.CLIENT;
-    const header = { networkId: this.#o.networkId, flags, requestId, senderId: this.#o.identity.id, token: token ?? ZERO_TOKEN };
+    if (this.#options.client) flags |= Flags.CLIENT;
+    const header = { networkId: this.#options.networkId, flags, requestId, senderId: this.#options.identity.id, token: token ?? ZERO_TOKEN };
     if ('pad' in body) {
       // Pad only when we hold no token: the pad buys a full-size reply from a peer that cannot
       // yet tell our address is real.
@@ -254,7 +273,7 @@ export class Rpc {
   #transmit(reqKey: string, p: Pending, timeout: number): void {
     this.#send(p.to, p.bytes);
     p.attemptsLeft--;
-    p.cancelTimer = this.#o.timers.after(timeout, () => {
+    p.cancelTimer = this.#options.timers.after(timeout, () => {
       if (this.#pending.get(reqKey) !== p) return;
       if (p.attemptsLeft <= 0) {
         this.#count('timeouts');
@@ -282,7 +301,7 @@ export class Rpc {
     const t = this.#transports.get(to.kind);
     if (!t || this.#closed) return;
     this.#count('sent');
-    this.#o.onTraffic?.({ direction: 'out', type: bytes[5] ?? 0, peer: to, bytes: bytes.length });
+    this.#options.onTraffic?.({ direction: 'out', type: bytes[5] ?? 0, peer: to, bytes: bytes.length });
     t.send(to, bytes);
   }
 
@@ -293,14 +312,14 @@ export class Rpc {
   #onDatagram(data: Uint8Array, from: PeerAddress): void {
     if (this.#closed) return;
     this.#count('received');
-    const decoded = decodeMessage(data, this.#o.networkId);
+    const decoded = decodeMessage(data, this.#options.networkId);
     if (!decoded.ok) {
       this.#count(decoded.error.code === 'WRONG_NETWORK' ? 'droppedWrongNetwork' : 'droppedMalformed');
       return;
     }
     const message = decoded.message;
-    if (equalBytes(message.senderId, this.#o.identity.id)) return this.#count('droppedFromSelf');
-    this.#o.onTraffic?.({ direction: 'in', type: message.type, peer: from, bytes: data.length });
+    if (equalBytes(message.senderId, this.#options.identity.id)) return this.#count('droppedFromSelf');
+    this.#options.onTraffic?.({ direction: 'in', type: message.type, peer: from, bytes: data.length });
     const handling = REQUEST_TYPES.has(message.type)
       ? this.#onRequest(message, from, data.length)
       : this.#onReply(message, from);
@@ -325,28 +344,28 @@ export class Rpc {
       this.#verified.set(pairKey(message.senderId, from), true);
     }
     if (this.#pending.get(reqKey) !== p) return; // a duplicate finished it while we verified
-    const rtt = this.#o.clock.now() - p.sentAt;
+    const rtt = this.#options.clock.now() - p.sentAt;
     if (!p.retried) this.rtt.sample(p.toKey, rtt); // Karn: a retried request's RTT is ambiguous
     const reply: Reply = { message, from, rtt, verified };
-    this.#o.onReply?.(reply);
+    this.#options.onReply?.(reply);
     this.#finish(reqKey, p, reply);
-    if (verified && !(message.flags & Flags.CLIENT)) this.#o.onVerifiedReply?.(reply);
+    if (verified && !(message.flags & Flags.CLIENT)) this.#options.onVerifiedReply?.(reply);
   }
 
   async #verifyAuth(message: Message): Promise<boolean> {
     const auth = message.auth;
     if (!auth) return false;
-    if (!equalBytes(idFromPublicKey(this.#o.crypto, auth.publicKey), message.senderId)) return false;
-    if (!solvesIdPuzzle(this.#o.crypto, message.senderId, this.#o.idDifficulty)) return false;
-    return this.#o.crypto.verify(auth.publicKey, auth.signed, auth.signature);
+    if (!equalBytes(idFromPublicKey(this.#options.crypto, auth.publicKey), message.senderId)) return false;
+    if (!solvesIdPuzzle(this.#options.crypto, message.senderId, this.#options.idDifficulty)) return false;
+    return this.#options.crypto.verify(auth.publicKey, auth.signed, auth.signature);
   }
 
   async #onRequest(message: Message, from: PeerAddress, size: number): Promise<void> {
-    if (this.#o.client) return this.#count('droppedRequestAsClient');
+    if (this.#options.client) return this.#count('droppedRequestAsClient');
     const ip = this.ipOf(from) ?? addressKey(from);
-    if (!this.#limiter.take(ip)) return this.#count('droppedRateLimited');
+    if (!this.#options.limits.admitRequest(ip)) return this.#count('droppedRateLimited');
     // One hash: IDs that do not solve the puzzle are not part of this network.
-    if (!solvesIdPuzzle(this.#o.crypto, message.senderId, this.#o.idDifficulty)) return this.#count('droppedBadId');
+    if (!solvesIdPuzzle(this.#options.crypto, message.senderId, this.#options.idDifficulty)) return this.#count('droppedBadId');
     const tokenValid = this.#tokens.isValid(from, message.token);
     const signReply = (message.flags & Flags.WANT_AUTH) !== 0;
     const total = tokenValid ? MAX_MESSAGE_BYTES : Math.min(MAX_MESSAGE_BYTES, AMPLIFICATION_FACTOR * size);
@@ -354,20 +373,20 @@ export class Rpc {
 
     let body: Body | undefined;
     try {
-      body = await this.#o.onRequest({ message, from, tokenValid, bodyBudget });
+      body = await this.#options.onRequest({ message, from, ip, tokenValid, bodyBudget });
     } catch {
       return this.#count('handlerErrors');
     }
     if (!body || this.#closed) return;
     const header = {
-      networkId: this.#o.networkId,
-      flags: (signReply ? Flags.AUTH : 0) | this.#speaks,
+      networkId: this.#options.networkId,
+      flags: (signReply ? Flags.AUTH : 0) | this.#flags,
       requestId: message.requestId,
-      senderId: this.#o.identity.id,
+      senderId: this.#options.identity.id,
       token: this.#tokens.issue(from),
     };
     let bytes = encodeMessage({ ...header, ...body } as Message);
-    if (signReply) bytes = appendAuth(bytes, this.#o.identity.publicKey, await this.#o.identity.sign(bytes));
+    if (signReply) bytes = appendAuth(bytes, this.#options.identity.publicKey, await this.#options.identity.sign(bytes));
     if (bytes.length > total) return this.#count('droppedOverBudget');
     this.#count('served');
     this.#send(from, bytes);
@@ -379,18 +398,6 @@ export class Rpc {
     for (const [key, p] of [...this.#pending]) this.#finish(key, p, undefined, SpydhtError.closed());
     for (const t of this.#transports.values()) t.onDatagram = undefined;
   }
-}
-
-/** Which SPEAKS_* flag a transport kind earns: UDP-like kinds are reachable at the datagram's source. */
-export function speaksFlagOf(kind: number): number {
-  if (kind === AddressKind.UDP || kind === AddressKind.SIM) return Flags.SPEAKS_UDP;
-  if (kind === AddressKind.WEBRTC) return Flags.SPEAKS_WEBRTC;
-  return 0;
-}
-
-/** Whether a node that sent `flags` can send to an address of `kind`. */
-export function canReachKind(flags: number, kind: number): boolean {
-  return (speaksFlagOf(kind) & flags) !== 0;
 }
 
 function pairKey(id: NodeId, addr: PeerAddress): string {

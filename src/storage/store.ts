@@ -1,6 +1,7 @@
 /**
  * Bounded local storage of validated records and delete tombstones. It trusts its caller to have
- * validated records and delete signatures; it enforces ownership, tombstones and the bounds.
+ * validated records and delete signatures; it enforces ownership, tombstones and the bounds, and
+ * keeps each record's republish schedule.
  */
 import { equalBytes, toHex } from '../bytes.js';
 import { LruMap } from '../lru.js';
@@ -10,6 +11,10 @@ import { recordSize } from './record.js';
 export const DEFAULT_MAX_RECORDS = 10_000;
 export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_MAX_TOMBSTONES = 10_000;
+/** Every holder re-stores each record to the k closest nodes this often (plus up to 10 % jitter). */
+export const REPUBLISH_EVERY_MS = 60 * 60_000;
+/** Default tombstone lifetime for a key not held: the default longest TTL (7 days) plus 300 s of skew. */
+const DEFAULT_TOMBSTONE_SECONDS = 7 * 24 * 3600 + 300;
 
 export interface StoredRecord {
   record: WireRecord;
@@ -33,17 +38,35 @@ export interface LocalStoreOptions {
   maxTombstones?: number;
 }
 
+/** Timing the engine derives from the network's settings (not user options). */
+export interface StoreSchedule {
+  /**
+   * How long a delete of a key not held is remembered, counted from its issue time, in seconds: as
+   * long as a stale copy signed before it could live (the network's maxTtlSeconds plus skew).
+   */
+  tombstoneSeconds: number;
+  republishEveryMs: number;
+  /** Uniform in [0, 1): spreads republishing so the holders of one key do not all send at once. */
+  random: () => number;
+}
+
 export class LocalStore {
   readonly maxRecords: number;
   readonly maxBytes: number;
   readonly #records = new Map<string, StoredRecord>();
   readonly #tombstones: LruMap<string, Tombstone>;
+  readonly #schedule: StoreSchedule;
   #bytes = 0;
 
-  constructor(options: LocalStoreOptions = {}) {
+  constructor(options: LocalStoreOptions = {}, schedule: Partial<StoreSchedule> = {}) {
     this.maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.#tombstones = new LruMap(options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES);
+    this.#schedule = {
+      tombstoneSeconds: schedule.tombstoneSeconds ?? DEFAULT_TOMBSTONE_SECONDS,
+      republishEveryMs: schedule.republishEveryMs ?? REPUBLISH_EVERY_MS,
+      random: schedule.random ?? Math.random,
+    };
   }
 
   get size(): number {
@@ -72,8 +95,24 @@ export class LocalStore {
     return [...this.#records.values()];
   }
 
+  /**
+   * Up to `max` live records whose republish time has come, each rescheduled one period on: the
+   * caller re-stores them to the k closest nodes.
+   */
+  dueForRepublish(nowMs: number, max: number): WireRecord[] {
+    const out: WireRecord[] = [];
+    for (const entry of this.#records.values()) {
+      if (out.length >= max) break;
+      if (entry.republishAt > nowMs || entry.record.expiresAt <= nowMs / 1000) continue;
+      entry.republishAt = this.#nextRepublish(nowMs);
+      out.push(entry.record);
+    }
+    return out;
+  }
+
   /** Stores a validated record. Never evicts another record to make room: a full store says so. */
-  put(record: WireRecord, nowMs: number, republishAt: number): StoreStatusCode {
+  put(record: WireRecord, nowMs: number): StoreStatusCode {
+    const republishAt = this.#nextRepublish(nowMs);
     const hex = toHex(record.key);
     const tomb = record.owner && this.#tombstones.peek(tombstoneKey(hex, record.owner.publicKey));
     if (tomb && record.owner && equalBytes(tomb.publicKey, record.owner.publicKey) && record.owner.issuedAt <= tomb.issuedAt) {
@@ -99,7 +138,8 @@ export class LocalStore {
    * Applies a delete whose signature the caller verified. Ownership is checked here, before
    * anything is removed (the original removed first and checked afterwards).
    */
-  delete(proof: DeleteProof, untilIfUnknown: number): DeleteStatusCode {
+  delete(proof: DeleteProof): DeleteStatusCode {
+    const untilIfUnknown = proof.issuedAt + this.#schedule.tombstoneSeconds;
     const hex = toHex(proof.key);
     const held = this.#records.get(hex);
     if (held) {
@@ -138,6 +178,10 @@ export class LocalStore {
     this.#records.clear();
     this.#tombstones.clear();
     this.#bytes = 0;
+  }
+
+  #nextRepublish(nowMs: number): number {
+    return nowMs + this.#schedule.republishEveryMs * (1 + 0.1 * this.#schedule.random());
   }
 
   #remove(hex: string, s: StoredRecord): void {

@@ -4,8 +4,10 @@
  * partitions. Delivery is scheduled on the (usually virtual) clock.
  */
 import type { Clock } from '../clock.js';
-import { AddressKind, addressKey, decodeIpPort, encodeIpPort, formatIpPort, type PeerAddress } from '../wire/address.js';
-import { MAX_MESSAGE_BYTES } from '../wire/messages.js';
+import { seededRandom } from '../random.js';
+import { AddressKind, addressKey, canonicalIp, decodeIpPort, encodeIpPort, formatIpPort, type PeerAddress } from '../wire/address.js';
+import { Flags, MAX_MESSAGE_BYTES } from '../wire/messages.js';
+import type { NodeId } from '../id.js';
 import type { DatagramHandler, Transport } from './transport.js';
 
 export interface NetworkConditions {
@@ -38,7 +40,7 @@ export class SimNetwork {
   constructor({ clock, seed = 1, latency = 10, jitter = 5, loss = 0, duplicate = 0 }: SimNetworkOptions) {
     this.clock = clock;
     this.conditions = { latency, jitter, loss, duplicate };
-    this.#rand = mulberry32(seed);
+    this.#rand = seededRandom(seed);
   }
 
   random(): number {
@@ -110,6 +112,9 @@ export class SimNetwork {
 
 export class MemoryTransport implements Transport {
   readonly kind = AddressKind.SIM;
+  readonly name = 'sim';
+  /** The simulated network stands in for UDP: peers reach us at our datagrams' source. */
+  readonly speaks = Flags.SPEAKS_UDP;
   onDatagram: DatagramHandler | undefined;
   readonly ip: string;
   #closed = false;
@@ -126,13 +131,18 @@ export class MemoryTransport implements Transport {
     this.network.deliver(this, to, data);
   }
 
+  addressOf(_peerId: NodeId, from: PeerAddress): PeerAddress | undefined {
+    return from.kind === this.kind ? from : undefined;
+  }
+
   /** @internal called by the network */
   receive(data: Uint8Array, from: PeerAddress): void {
     if (!this.#closed) this.onDatagram?.(data, from);
   }
 
   ipOf(address: PeerAddress): string | undefined {
-    return decodeIpPort(address)?.ip;
+    const ipPort = decodeIpPort(address);
+    return ipPort && canonicalIp(ipPort.ip);
   }
 
   format(address: PeerAddress): string {
@@ -148,16 +158,4 @@ export class MemoryTransport implements Transport {
     this.#closed = true;
     this.network.detach(this);
   }
-}
-
-/** Small fast seeded PRNG: simulations must be reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

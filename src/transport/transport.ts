@@ -1,8 +1,11 @@
 /**
- * One interface for unreliable datagram transports (UDP, WebRTC data channels, the simulated
- * network). The engine never looks inside an address: the transport that owns its `kind` does.
+ * One interface for unreliable datagram transports (UDP, WebRTC data channels, the WebSocket link
+ * to the signaling server, the simulated network). The engine never looks inside an address and
+ * never names a transport: each transport says what it is called, which SPEAKS_* flag it earns the
+ * node, and how a peer is addressed on it.
  */
-import { AddressKind, type PeerAddress } from '../wire/address.js';
+import type { NodeId } from '../id.js';
+import type { PeerAddress } from '../wire/address.js';
 
 /**
  * Carries opaque signaling payloads to a peer known only by its ID, relayed through the DHT
@@ -18,6 +21,21 @@ export type DatagramHandler = (data: Uint8Array, from: PeerAddress) => void;
 export interface Transport {
   /** The address kind this transport sends to and receives from (AddressKind). */
   readonly kind: number;
+  /** Short lowercase name ("udp", "webrtc" …): the prefix of its counters in DHT.stats(). */
+  readonly name: string;
+  /**
+   * The SPEAKS_* header flag (Flags in wire/messages.ts) this transport earns the node: every
+   * message carries it, telling peers they can reach us this way. 0 for a private link that is never
+   * advertised (the WebSocket between a browser and the signaling server).
+   */
+  readonly speaks: number;
+  /**
+   * How a peer that set our `speaks` flag is reached through this transport, as we list it to
+   * others: a UDP-like transport gives the source of a datagram that came through it (undefined
+   * for one that came another way: we saw no address of ours for that peer); a transport that
+   * reaches peers by node ID (WebRTC) gives the ID.
+   */
+  addressOf(peerId: NodeId, from: PeerAddress): PeerAddress | undefined;
   /** Set by the engine; called once per received datagram. */
   onDatagram: DatagramHandler | undefined;
   /**
@@ -31,7 +49,10 @@ export interface Transport {
    * network problem (an unreachable peer is a lost datagram).
    */
   send(to: PeerAddress, data: Uint8Array): void;
-  /** The IP address a peer's datagrams came from, for the per-IP routing limit. */
+  /**
+   * The IP a peer's datagrams come from, canonical (canonicalIp in wire/address.ts), for per-IP
+   * limits; undefined while the transport does not know it.
+   */
   ipOf(address: PeerAddress): string | undefined;
   /** Human-readable form for logs and the demo page. */
   format(address: PeerAddress): string;
@@ -42,19 +63,19 @@ export interface Transport {
    * adds it to the first timeout. Omit for transports that send at once.
    */
   connectDelay?(to: PeerAddress): number;
-  /** For transports that reach peers through signaling (WebRTC): the engine's relay. */
+  /**
+   * Implemented by transports that reach peers through signaling (WebRTC): the engine attaches its
+   * relay, and remembers which peers listed a contact of this kind, as relays toward it.
+   */
   attachSignaling?(channel: SignalingChannel): void;
   /**
    * Counters (numbers, nested objects of numbers) that DHT.stats() reports as
-   * "<transport>.<counter>", e.g. "webrtc.linksOpened". Functions are not read.
+   * "<name>.<counter>", e.g. "webrtc.linksOpened". Functions are not read.
    */
   readonly stats?: object;
   /** Releases sockets and timers; the engine calls it from DHT.close(). */
   close(): Promise<void>;
 }
-
-/** "udp", "webrtc" … : the prefix a transport's counters get in DHT.stats(). */
-const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(AddressKind).map(([name, kind]) => [kind, name.toLowerCase()]));
 
 /** Every transport's numeric counters, flattened: { "webrtc.linksOpened": 3, "webrtc.rejectedSignals.BAD_SIGNATURE": 0, … }. */
 export function transportCounters(transports: readonly Transport[]): Record<string, number> {
@@ -63,6 +84,6 @@ export function transportCounters(transports: readonly Transport[]): Record<stri
     if (typeof value === 'number') out[prefix] = value;
     else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(`${prefix}.${k}`, v);
   };
-  for (const t of transports) walk(KIND_NAMES[t.kind] ?? `kind${t.kind}`, t.stats);
+  for (const t of transports) walk(t.name, t.stats);
   return out;
 }

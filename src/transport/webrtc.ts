@@ -35,8 +35,8 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import type { Identity } from '../crypto/identity.js';
 import { ID_BYTES, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
-import { AddressKind, addressKey, type PeerAddress } from '../wire/address.js';
-import { MAX_MESSAGE_BYTES } from '../wire/messages.js';
+import { AddressKind, addressKey, canonicalIp, type PeerAddress } from '../wire/address.js';
+import { Flags, MAX_MESSAGE_BYTES } from '../wire/messages.js';
 import {
   MAX_SIGNAL_BYTES,
   newSessionId,
@@ -199,8 +199,11 @@ const DEFAULT_CONNECT_ESTIMATE_MS = 1000;
 const MIN_CONNECT_ESTIMATE_MS = 250;
 /** Offers per send before giving up on a peer (retries happen only after a failure, never a timeout). */
 const MAX_CONNECT_ATTEMPTS = 5;
-const IP_RETRY_MS = 1000;
-const IP_ATTEMPTS = 3;
+/**
+ * The selected ICE pair (and with it the peer's IP) is usually in the stats as soon as the channel
+ * opens; when it is not, ask again after these delays (ms, 1.5 s in all) before giving up.
+ */
+const IP_RETRY_DELAYS_MS = [100, 400, 1000];
 /**
  * Our offer/answer waits this long at most for ICE gathering, so the candidates ride in the same
  * envelope. It goes sooner at the end of gathering (browsers: a null candidate) or once candidates
@@ -251,8 +254,8 @@ interface Link {
   ip: string | undefined;
   /**
    * Datagrams that arrived before ICE told us the peer's IP. The engine admits contacts by IP
-   * (per-IP limit), so they wait (bounded) until the first IP lookup settles instead of arriving
-   * from a peer with no IP.
+   * (per-IP limit), so they wait (bounded) until the IP is known, or every lookup of it failed,
+   * instead of arriving from a peer with no IP.
    */
   inbox: Uint8Array[] | undefined;
   /** Cancels the current timer: the connect timeout, then the idle check. */
@@ -261,6 +264,8 @@ interface Link {
 
 export class WebRtcTransport implements Transport {
   readonly kind = AddressKind.WEBRTC;
+  readonly name = 'webrtc';
+  readonly speaks = Flags.SPEAKS_WEBRTC;
   onDatagram: DatagramHandler | undefined = undefined;
   readonly stats: WebRtcStats = newStats();
 
@@ -350,6 +355,11 @@ export class WebRtcTransport implements Transport {
     if (link?.state === 'open') return 0;
     const elapsed = link ? this.#clock.now() - link.createdAt : 0;
     return Math.max(0, this.#connectEstimate() - elapsed);
+  }
+
+  /** A WebRTC peer is reached by its node ID, whichever transport its message came over. */
+  addressOf(peerId: NodeId): PeerAddress {
+    return { kind: this.kind, data: peerId };
   }
 
   ipOf(address: PeerAddress): string | undefined {
@@ -688,18 +698,18 @@ export class WebRtcTransport implements Transport {
 
   /** ICE has picked a path once the channel is open: remember the remote IP for ipOf. */
   async #learnIp(link: Link): Promise<void> {
-    for (let attempt = 0; attempt < IP_ATTEMPTS && !link.dead && !link.ip; attempt++) {
-      if (attempt > 0) await this.#timers.sleep(IP_RETRY_MS);
+    for (let attempt = 0; attempt <= IP_RETRY_DELAYS_MS.length && !link.dead && !link.ip; attempt++) {
+      if (attempt > 0) await this.#timers.sleep(IP_RETRY_DELAYS_MS[attempt - 1]!);
       if (link.dead) return;
       try {
         const remote = remoteIpFromStats(await link.pc.getStats());
-        link.ip = remote === HIDDEN_HOST ? this.#sameNetworkIp?.()?.toLowerCase() : remote;
+        const sameNetwork = remote === HIDDEN_HOST ? this.#sameNetworkIp?.() : undefined;
+        link.ip = remote === HIDDEN_HOST ? sameNetwork && canonicalIp(sameNetwork) : remote;
       } catch {
         // Stats unavailable (closing): observedIp still answers.
       }
-      // The first lookup settled (with or without an IP): release what arrived meanwhile.
-      this.#releaseInbox(link);
     }
+    // Known now, or never will be: release what arrived meanwhile (ipOf falls back to observedIp).
     this.#releaseInbox(link);
   }
 
@@ -996,12 +1006,9 @@ function remoteIpFromStats(report: RTCStatsReport): string | typeof HIDDEN_HOST 
   );
   const remote = pair ? byId.get(String(pair.remoteCandidateId)) : undefined;
   const ip = remote?.address ?? remote?.ip;
-  if (typeof ip === 'string' && looksLikeIp(ip)) return ip.toLowerCase();
+  const canonical = typeof ip === 'string' ? canonicalIp(ip) : undefined;
+  if (canonical) return canonical;
   // Chromium reports a host candidate it resolved over mDNS with an empty address.
   if (remote?.candidateType === 'host' && (ip === '' || ip === undefined || (typeof ip === 'string' && ip.endsWith('.local')))) return HIDDEN_HOST;
   return undefined;
-}
-
-function looksLikeIp(text: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(text) || (/^[0-9a-fA-F:.]+$/.test(text) && text.includes(':'));
 }

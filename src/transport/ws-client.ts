@@ -140,6 +140,9 @@ const HEX32 = /^[0-9a-f]{64}$/;
 
 export class WsClientTransport implements Transport {
   readonly kind = AddressKind.WS;
+  readonly name = 'ws';
+  /** A private link to the server: never advertised, never a way for others to reach us. */
+  readonly speaks = 0;
   onDatagram: DatagramHandler | undefined = undefined;
   /** Called once when the link closes, for any reason. */
   onClose: ((info: WsCloseInfo) => void) | undefined = undefined;
@@ -295,6 +298,10 @@ export class WsClientTransport implements Transport {
       this.stats.framesOut++;
       this.stats.bytesOut += data.length;
     }
+  }
+
+  addressOf(): undefined {
+    return undefined;
   }
 
   ipOf(address: PeerAddress): string | undefined {

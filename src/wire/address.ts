@@ -69,6 +69,27 @@ export function parseIpPort(text: string): IpPort {
   return { ip, port };
 }
 
+/**
+ * The one textual form of an IP used for every per-IP and per-prefix limit: dotted IPv4, or RFC 5952
+ * IPv6 (lowercase, compressed); brackets and a zone ("%eth0") are dropped and an IPv4-mapped IPv6
+ * address ("::ffff:1.2.3.4") is the IPv4 address, so one host has one spelling whichever transport
+ * or socket family saw it. Undefined for anything that is not an IP literal (e.g. an mDNS name).
+ */
+export function canonicalIp(text: string): string | undefined {
+  let ip = text.trim();
+  if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+  const zone = ip.indexOf('%');
+  if (zone >= 0) ip = ip.slice(0, zone);
+  try {
+    if (!ip.includes(':')) return Array.from(ipv4Bytes(ip)).join('.');
+    const b = ipv6Bytes(ip);
+    const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+    return mapped ? Array.from(b.subarray(12)).join('.') : ipv6String(b);
+  } catch {
+    return undefined;
+  }
+}
+
 function ipv4Bytes(ip: string): Uint8Array {
   const parts = ip.split('.');
   if (parts.length !== 4) throw new TypeError(`bad IPv4 address "${ip}"`);

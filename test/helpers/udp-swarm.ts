@@ -59,9 +59,9 @@ const send = (msg) => process.stdout.write(JSON.stringify(msg) + '\n');
 const report = (n, index) => {
   const contacts = n.snapshot().buckets.flatMap((b) => b.contacts.map((c) => ({ id: c.id, ip: c.ip, address: c.address })));
   const ipCount = {};
-  for (const c of contacts) ipCount[c.ip] = n.table.ipCount(c.ip);
+  for (const c of contacts) ipCount[c.ip] = n.routing.ipCount(c.ip);
   const ipPeak = peaks.get(n) ?? {};
-  return { index, id: n.id, address: reachableAddresses(n)[0], size: n.table.size, contacts, ipCount, ipPeak, ipLimited: n.stats().ipLimited ?? 0 };
+  return { index, id: n.id, address: reachableAddresses(n)[0], size: n.routing.size, contacts, ipCount, ipPeak, ipLimited: n.stats().ipLimited ?? 0 };
 };
 /** createNode, watching every table insertion from the start, then joining. */
 const makeNode = async (s) => {
@@ -69,7 +69,7 @@ const makeNode = async (s) => {
   const peak = {};
   peaks.set(n, peak);
   n.on('contact-added', (c) => {
-    peak[c.ip] = Math.max(peak[c.ip] ?? 0, n.table.ipCount(c.ip));
+    peak[c.ip] = Math.max(peak[c.ip] ?? 0, n.routing.ipCount(c.ip));
   });
   if (s.bootstrap && s.bootstrap.length) {
     try {

@@ -65,7 +65,7 @@ describe('signaling server as a DHT node', () => {
   });
 
   it('the server adds the browser to its routing table (it is reachable over its link)', async () => {
-    await until(() => server.dht.table.size >= 1 && server.dht.snapshot().buckets.some((b) => b.contacts.some((c) => c.id === browser.id)), 'the server to add the browser');
+    await until(() => server.dht.routing.size >= 1 && server.dht.snapshot().buckets.some((b) => b.contacts.some((c) => c.id === browser.id)), 'the server to add the browser');
   });
 
   it('put/get between the browser and the server', async () => {

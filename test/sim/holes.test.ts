@@ -38,7 +38,7 @@ afterEach(async () => {
 
 const DIFFICULTY = SIM_NETWORK.idDifficulty ?? 0;
 const ZERO8 = new Uint8Array(8);
-const transportOf = (n: DHT): MemoryTransport => n.rpc.transportFor(AddressKind.SIM) as MemoryTransport;
+const transportOf = (n: DHT): MemoryTransport => n.internals.rpc.transportFor(AddressKind.SIM) as MemoryTransport;
 const addrOf = (n: DHT): PeerAddress => n.localAddresses()[0]!;
 const simAddr = (ip: string, port = 4000): PeerAddress => encodeIpPort(AddressKind.SIM, { ip, port });
 const hexes = (ids: { id: NodeId }[] | NodeId[]): string[] => ids.map((x) => idToHex(x instanceof Uint8Array ? x : x.id));
@@ -149,8 +149,8 @@ describe('holes of the original spydht, end to end', () => {
     const reply = await t.run(asker.request(addrOf(b), { type: MessageType.FIND_NODE, target, pad: 400 }));
     if (reply.message.type !== MessageType.NODES) throw new Error('expected NODES');
     const got = reply.message.contacts.map((c) => idToHex(c.id));
-    expect(got).toEqual(hexes(b.table.closest(target, 8)));
-    expect(got).not.toEqual(hexes(b.table.closest(asker.identity.id, 8)));
+    expect(got).toEqual(hexes(b.internals.table.closest(target, 8)));
+    expect(got).not.toEqual(hexes(b.internals.table.closest(asker.identity.id, 8)));
 
     // And lookups find exactly the k closest nodes of the whole network.
     const a = t.nodes[17]!;
@@ -169,15 +169,15 @@ describe('holes of the original spydht, end to end', () => {
     const keys: string[] = [];
     for (let i = 0; i < 20; i++) keys.push(await t.run(t.nodes[1 + (i % 39)]!.put(`hole 2 #${i}`, `value ${i}`)));
     // The boot node holds only the records whose keys it is close to, not all of them.
-    expect(boot.store.size).toBeLessThan(keys.length);
+    expect(boot.storage.size).toBeLessThan(keys.length);
     for (const key of keys) {
       const keyBytes = Uint8Array.from(Buffer.from(key, 'hex'));
-      const holders = t.nodes.filter((n) => n.store.entry(keyBytes)).map((n) => n.id);
+      const holders = t.nodes.filter((n) => n.internals.store.entry(keyBytes)).map((n) => n.id);
       // Exactly the k nodes closest to the key hold it: the publisher and the boot node only when among them.
       expect(holders.sort()).toEqual(closestNodes(t.nodes, keyBytes, 8).map((n) => n.id).sort());
     }
     const bootShare = keys.filter((key) => closestNodes(t.nodes, Uint8Array.from(Buffer.from(key, 'hex')), 8).includes(boot));
-    expect(boot.store.size).toBe(bootShare.length);
+    expect(boot.storage.size).toBe(bootShare.length);
   });
 
   it('hole 3: a datagram with a spoofed source address never gets its ID into a routing table', async () => {
@@ -197,13 +197,13 @@ describe('holes of the original spydht, end to end', () => {
     }
     await t.clock.advance(120_000);
     for (const n of t.nodes) {
-      expect(n.table.has(spoofer.id)).toBe(false);
-      const c = n.table.get(realNode.identity.id);
+      expect(n.internals.table.has(spoofer.id)).toBe(false);
+      const c = n.internals.table.get(realNode.identity.id);
       if (c) expect(addressKey(c.address)).toBe(addressKey(addrOf(realNode)));
     }
     // The victim did try to verify the sender (one handshake, rate limited), and it timed out.
     expect(victim.stats().timeouts ?? 0).toBeGreaterThan(0);
-    expect(victim.rpc.pendingCount).toBe(0);
+    expect(victim.internals.rpc.pendingCount).toBe(0);
   });
 
   it('hole 4: contacts from NODES replies are verified before use; fake ones never enter a table', async () => {
@@ -233,18 +233,18 @@ describe('holes of the original spydht, end to end', () => {
     };
     const victim = t.nodes[3]!;
     await t.run(victim.ping(mallory.address));
-    expect(victim.table.has(mallory.identity.id)).toBe(true);
+    expect(victim.internals.table.has(mallory.identity.id)).toBe(true);
     for (let i = 0; i < 4; i++) await t.run(victim.findNode(nodeCrypto.sha256(utf8(`hole 4 ${i}`))));
     await t.run(victim.get(nodeCrypto.sha256(utf8('hole 4 value'))));
     await t.clock.advance(120_000);
 
     expect(victim.stats().droppedBadContact ?? 0).toBeGreaterThan(0);
     for (const n of t.nodes) {
-      for (const f of [...weak, ...ghosts.map((g) => g.id)]) expect(n.table.has(f)).toBe(false);
-      const c = n.table.get(impersonated.identity.id);
+      for (const f of [...weak, ...ghosts.map((g) => g.id)]) expect(n.internals.table.has(f)).toBe(false);
+      const c = n.internals.table.get(impersonated.identity.id);
       if (c) expect(addressKey(c.address)).toBe(addressKey(addrOf(impersonated)));
       // Every contact in every table answered a signed round trip at the address the table holds.
-      for (const c2 of n.table.all()) expect(n.rpc.isVerified(c2.id, c2.address)).toBe(true);
+      for (const c2 of n.internals.table.all()) expect(n.internals.rpc.isVerified(c2.id, c2.address)).toBe(true);
     }
   });
 
@@ -283,22 +283,22 @@ describe('holes of the original spydht, end to end', () => {
       }
       deliver(bytes, from);
     };
-    const before = a.rpc.stats.droppedWrongSource ?? 0;
+    const before = a.internals.rpc.stats.droppedWrongSource ?? 0;
     const pong = await t.run(a.ping(addrOf(b)));
     expect(pong.id).toBe(b.id);
     expect(forged).toBeGreaterThan(0);
-    const wrongSource = (a.rpc.stats.droppedWrongSource ?? 0) - before;
+    const wrongSource = (a.internals.rpc.stats.droppedWrongSource ?? 0) - before;
     expect(wrongSource).toBeGreaterThan(0);
     expect(wrongSource).toBeLessThanOrEqual(forged);
-    expect(a.table.get(b.identity.id) && addressKey(a.table.get(b.identity.id)!.address)).toBe(addressKey(addrOf(b)));
+    expect(a.internals.table.get(b.identity.id) && addressKey(a.internals.table.get(b.identity.id)!.address)).toBe(addressKey(addrOf(b)));
 
     // Cut A off: every request it makes times out, and none lingers.
     t.net.partition([[transportOf(a).ip], t.nodes.filter((n) => n !== a).map((n) => transportOf(n).ip)]);
     const found = await t.run(a.findNode(nodeCrypto.sha256(utf8('hole 6'))));
     expect(found).toEqual([]);
-    expect(a.rpc.stats.timeouts ?? 0).toBeGreaterThan(0);
+    expect(a.internals.rpc.stats.timeouts ?? 0).toBeGreaterThan(0);
     await t.clock.advance(30_000);
-    expect(a.rpc.pendingCount).toBe(0);
+    expect(a.internals.rpc.pendingCount).toBe(0);
     t.net.heal();
   });
 
@@ -309,7 +309,7 @@ describe('holes of the original spydht, end to end', () => {
     const k1 = await t.run(writer.put('ab', 'c', { owner: null }));
     const k2 = await t.run(writer.put('a', 'bc', { owner: null }));
     expect(k1).not.toBe(k2);
-    const reader = t.nodes.find((n) => !n.store.entry(Buffer.from(k1, 'hex')) && !n.store.entry(Buffer.from(k2, 'hex')))!;
+    const reader = t.nodes.find((n) => !n.internals.store.entry(Buffer.from(k1, 'hex')) && !n.internals.store.entry(Buffer.from(k2, 'hex')))!;
     const v1 = await t.run(reader.get(k1));
     const v2 = await t.run(reader.get(k2));
     expect([v1?.labelText(), v1?.text()]).toEqual(['ab', 'c']);
@@ -317,14 +317,14 @@ describe('holes of the original spydht, end to end', () => {
 
     // Every holder of k1 now serves ("a","bc") under k1: the reader must not accept it.
     const key1 = Uint8Array.from(Buffer.from(k1, 'hex'));
-    const holders = t.nodes.filter((n) => n.store.entry(key1));
+    const holders = t.nodes.filter((n) => n.internals.store.entry(key1));
     expect(holders.length).toBeGreaterThan(0);
-    const honest = holders[0]!.store.entry(key1)!.record;
-    for (const h of holders) h.store.entry(key1)!.record = { ...honest, label: utf8('a'), content: utf8('bc') };
+    const honest = holders[0]!.internals.store.entry(key1)!.record;
+    for (const h of holders) h.internals.store.entry(key1)!.record = { ...honest, label: utf8('a'), content: utf8('bc') };
     expect(await t.run(reader.get(k1))).toBeUndefined();
     expect(reader.stats().droppedBadValue ?? 0).toBeGreaterThan(0);
     // One honest holder left: the reader skips the forgeries and gets the real value.
-    holders[holders.length - 1]!.store.entry(key1)!.record = honest;
+    holders[holders.length - 1]!.internals.store.entry(key1)!.record = honest;
     const again = await t.run(reader.get(k1));
     expect([again?.labelText(), again?.text()]).toEqual(['ab', 'c']);
   });
@@ -337,9 +337,9 @@ describe('holes of the original spydht, end to end', () => {
     const k2 = await t.run(owner.put('two', '2'));
     const key1 = Uint8Array.from(Buffer.from(k1, 'hex'));
     const key2 = Uint8Array.from(Buffer.from(k2, 'hex'));
-    const holders = t.nodes.filter((n) => n !== owner && n.store.entry(key2));
+    const holders = t.nodes.filter((n) => n !== owner && n.internals.store.entry(key2));
     expect(holders.length).toBeGreaterThan(3);
-    const originals = new Map(holders.map((h) => [h, h.store.entry(key2)!.record]));
+    const originals = new Map(holders.map((h) => [h, h.internals.store.entry(key2)!.record]));
     const original = originals.get(holders[0]!)!;
 
     const attacker = await Raw.create(t);
@@ -363,7 +363,7 @@ describe('holes of the original spydht, end to end', () => {
       expect(r.message.type === MessageType.STORE_ACK && [StoreStatus.INVALID, StoreStatus.ALREADY_HELD]).toContain(
         r.message.type === MessageType.STORE_ACK ? r.message.status : -1,
       );
-      expect(h.store.entry(key2)!.record).toBe(originals.get(h));
+      expect(h.internals.store.entry(key2)!.record).toBe(originals.get(h));
     }
     // A node that does not own the record cannot delete it through the API either, even when its
     // lookup also reaches nodes that do not hold the record (a wider k: 8 holders refuse, the rest
@@ -378,7 +378,7 @@ describe('holes of the original spydht, end to end', () => {
 
     // The owner can, everywhere, and the value is gone.
     expect(await t.run(owner.delete(k2))).toBeGreaterThan(3);
-    for (const h of holders) expect(h.store.entry(key2)).toBeUndefined();
+    for (const h of holders) expect(h.internals.store.entry(key2)).toBeUndefined();
     expect(await t.run(stranger.get(k2))).toBeUndefined();
     expect((await t.run(stranger.get(k1)))?.text()).toBe('1');
   });
@@ -414,7 +414,7 @@ describe('holes of the original spydht, end to end', () => {
     const r = await t.run(far.publish('hole 9 far', 'too early'));
     expect(r.stored).toBeLessThanOrEqual(1); // at most its own copy
     const keyBytes = Uint8Array.from(Buffer.from(r.key, 'hex'));
-    expect(t.nodes.filter((n) => n !== far && n.store.entry(keyBytes))).toHaveLength(0);
+    expect(t.nodes.filter((n) => n !== far && n.internals.store.entry(keyBytes))).toHaveLength(0);
   });
 
   it('hole 10: a full bucket pings its oldest contact: kept if it answers, replaced if not', async () => {
@@ -442,7 +442,7 @@ describe('holes of the original spydht, end to end', () => {
     await t.clock.advance(10_000);
     expect([...pingsFromA.values()].reduce((x, y) => x + y, 0)).toBeGreaterThan(0);
     expect(bucket0().sort()).toEqual([...olds].sort());
-    expect(a.table.has(newcomer.identity.id)).toBe(false);
+    expect(a.internals.table.has(newcomer.identity.id)).toBe(false);
 
     // Later the least recently seen old contact dies; the newcomer talks to A again.
     await t.clock.advance(61_000);
@@ -450,7 +450,7 @@ describe('holes of the original spydht, end to end', () => {
     await t.nodes.find((n) => n.id === stale)!.close();
     await t.run(newcomer.ping(addrOf(a)));
     await t.clock.advance(30_000);
-    expect(a.table.has(newcomer.identity.id)).toBe(true);
+    expect(a.internals.table.has(newcomer.identity.id)).toBe(true);
     expect(bucket0()).not.toContain(stale);
     expect(bucket0()).toHaveLength(2);
   });
@@ -460,17 +460,17 @@ describe('holes of the original spydht, end to end', () => {
     const t = tn;
     const dead = t.nodes[7]!;
     const live = t.nodes.filter((n) => n !== dead);
-    expect(live.filter((n) => n.table.has(dead.identity.id)).length).toBeGreaterThan(0);
+    expect(live.filter((n) => n.internals.table.has(dead.identity.id)).length).toBeGreaterThan(0);
     await dead.close();
     const start = t.clock.now();
-    const sentBefore = live.map((n) => n.rpc.stats.sent ?? 0);
+    const sentBefore = live.map((n) => n.internals.rpc.stats.sent ?? 0);
     await t.clock.advance(20 * 60_000); // no operation is started by the test
-    live.forEach((n, i) => expect(n.rpc.stats.sent ?? 0).toBeGreaterThan(sentBefore[i]!));
+    live.forEach((n, i) => expect(n.internals.rpc.stats.sent ?? 0).toBeGreaterThan(sentBefore[i]!));
     for (const n of live) {
-      expect(n.table.has(dead.identity.id)).toBe(false);
-      expect(n.table.staleBuckets(REFRESH_IDLE_MS)).toEqual([]);
+      expect(n.internals.table.has(dead.identity.id)).toBe(false);
+      expect(n.internals.table.staleBuckets(REFRESH_IDLE_MS)).toEqual([]);
       // Every contact was heard from during the quiet period (freshness pings).
-      for (const c of n.table.all()) expect(c.lastSeen).toBeGreaterThan(start);
+      for (const c of n.internals.table.all()) expect(c.lastSeen).toBeGreaterThan(start);
     }
   });
 
@@ -512,7 +512,7 @@ describe('holes of the original spydht, end to end', () => {
     await t.clock.advance(15); // the lookup has queries in flight
     await n.close();
     expect(await t.run(Promise.all([get, put]))).toEqual(['CLOSED', 'CLOSED']);
-    expect(n.rpc.pendingCount).toBe(0);
+    expect(n.internals.rpc.pendingCount).toBe(0);
     await expect(n.get(nodeCrypto.sha256(utf8('x')))).rejects.toMatchObject({ code: 'CLOSED' });
 
     await Promise.all(t.nodes.map((x) => x.close()));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  canonicalIp,
   AddressKind,
   addressKey,
   decodeIpPort,
@@ -189,3 +190,22 @@ describe('addressKey / sameAddress', () => {
     expect(sameAddress(a, c)).toBe(false);
   });
 });
+
+describe('canonicalIp: one spelling per host for every per-IP limit', () => {
+  it('unmaps IPv4-mapped IPv6, lowercases and compresses IPv6, drops brackets and zones', () => {
+    expect(canonicalIp('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(canonicalIp('::FFFF:10.1.2.3')).toBe('10.1.2.3');
+    expect(canonicalIp('::ffff:a01:203')).toBe('10.1.2.3');
+    expect(canonicalIp('2001:DB8:0:0:0:0:0:1')).toBe('2001:db8::1');
+    expect(canonicalIp('[::1]')).toBe('::1');
+    expect(canonicalIp('fe80::1%eth0')).toBe('fe80::1');
+    expect(canonicalIp(' 192.168.1.20 ')).toBe('192.168.1.20');
+  });
+
+  it('is undefined for anything that is not an IP literal, and never throws', () => {
+    for (const bad of ['', 'not an ip', 'abc.local', '1.2.3', '010.1.2.3', '256.1.1.1', '1::2::3', 'localhost', ':::']) {
+      expect(canonicalIp(bad)).toBeUndefined();
+    }
+  });
+});
+

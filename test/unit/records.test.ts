@@ -256,9 +256,9 @@ describe('LocalStore', () => {
   it('maxRecords: a full store says FULL and never evicts others', () => {
     const s = new LocalStore({ maxRecords: 3 });
     const held = [rec(), rec(), rec()];
-    for (const r of held) expect(s.put(r, MS, MS)).toBe(StoreStatus.STORED);
+    for (const r of held) expect(s.put(r, MS)).toBe(StoreStatus.STORED);
     const extra = rec();
-    expect(s.put(extra, MS, MS)).toBe(StoreStatus.FULL);
+    expect(s.put(extra, MS)).toBe(StoreStatus.FULL);
     expect(s.size).toBe(3);
     for (const r of held) expect(s.get(r.key, NOW)).toBe(r);
     expect(s.get(extra.key, NOW)).toBeUndefined();
@@ -267,11 +267,11 @@ describe('LocalStore', () => {
   it('maxBytes: a record that does not fit is refused; bytes are accounted', () => {
     const s = new LocalStore({ maxBytes: 100 });
     const a = rec({ size: 60 });
-    expect(s.put(a, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.put(a, MS)).toBe(StoreStatus.STORED);
     expect(s.bytes).toBe(60);
-    expect(s.put(rec({ size: 41 }), MS, MS)).toBe(StoreStatus.FULL);
+    expect(s.put(rec({ size: 41 }), MS)).toBe(StoreStatus.FULL);
     expect(s.get(a.key, NOW)).toBe(a);
-    expect(s.put(rec({ size: 40 }), MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.put(rec({ size: 40 }), MS)).toBe(StoreStatus.STORED);
     expect(s.bytes).toBe(100);
   });
 
@@ -279,34 +279,34 @@ describe('LocalStore', () => {
     const s = new LocalStore();
     const short = rec({ expiresAt: NOW + 100 });
     const long = { ...short, expiresAt: NOW + 200 };
-    expect(s.put(short, MS, MS)).toBe(StoreStatus.STORED);
-    expect(s.put(long, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.put(short, MS)).toBe(StoreStatus.STORED);
+    expect(s.put(long, MS)).toBe(StoreStatus.STORED);
     expect(s.get(short.key, NOW)).toBe(long);
-    expect(s.put(short, MS, MS)).toBe(StoreStatus.ALREADY_HELD);
+    expect(s.put(short, MS)).toBe(StoreStatus.ALREADY_HELD);
     expect(s.get(short.key, NOW)).toBe(long);
     expect(s.size).toBe(1);
     expect(s.bytes).toBe(recordSize(short));
     // Owned: the later issue wins even with an earlier expiry.
     const o1 = rec({ owner: alice.publicKey, issuedAt: NOW, expiresAt: NOW + 500 });
     const o2 = { ...o1, expiresAt: NOW + 300, owner: { ...o1.owner!, issuedAt: NOW + 5 } };
-    s.put(o1, MS, MS);
-    expect(s.put(o2, MS, MS)).toBe(StoreStatus.STORED);
+    s.put(o1, MS);
+    expect(s.put(o2, MS)).toBe(StoreStatus.STORED);
     expect(s.get(o1.key, NOW)).toBe(o2);
-    expect(s.put(o1, MS, MS)).toBe(StoreStatus.ALREADY_HELD);
+    expect(s.put(o1, MS)).toBe(StoreStatus.ALREADY_HELD);
   });
 
   it('delete checks ownership before removing anything (hole 8)', () => {
     const s = new LocalStore();
     const owned = rec({ owner: alice.publicKey });
     const unowned = rec();
-    s.put(owned, MS, MS);
-    s.put(unowned, MS, MS);
-    expect(s.delete(delProof(owned.key, mallory.publicKey), NOW + DAY)).toBe(DeleteStatus.NOT_OWNER);
+    s.put(owned, MS);
+    s.put(unowned, MS);
+    expect(s.delete(delProof(owned.key, mallory.publicKey))).toBe(DeleteStatus.NOT_OWNER);
     expect(s.get(owned.key, NOW)).toBe(owned);
-    expect(s.delete(delProof(unowned.key, mallory.publicKey), NOW + DAY)).toBe(DeleteStatus.NOT_OWNER);
+    expect(s.delete(delProof(unowned.key, mallory.publicKey))).toBe(DeleteStatus.NOT_OWNER);
     expect(s.get(unowned.key, NOW)).toBe(unowned);
     expect(s.tombstones).toBe(0);
-    expect(s.delete(delProof(owned.key, alice.publicKey), NOW + DAY)).toBe(DeleteStatus.DELETED);
+    expect(s.delete(delProof(owned.key, alice.publicKey))).toBe(DeleteStatus.DELETED);
     expect(s.get(owned.key, NOW)).toBeUndefined();
     expect(s.size).toBe(1);
     expect(s.bytes).toBe(recordSize(unowned));
@@ -315,39 +315,39 @@ describe('LocalStore', () => {
   it('an old delete (issued before the stored copy) does not delete', () => {
     const s = new LocalStore();
     const owned = rec({ owner: alice.publicKey, issuedAt: NOW + 100 });
-    s.put(owned, MS, MS);
-    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 99), NOW + DAY)).toBe(DeleteStatus.INVALID);
+    s.put(owned, MS);
+    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 99))).toBe(DeleteStatus.INVALID);
     expect(s.get(owned.key, NOW)).toBe(owned);
-    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 100), NOW + DAY)).toBe(DeleteStatus.DELETED);
+    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 100))).toBe(DeleteStatus.DELETED);
   });
 
   it('a tombstone refuses the same or an older owner store, not a newer one', () => {
     const s = new LocalStore();
     const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
-    s.put(owned, MS, MS);
-    s.delete(delProof(owned.key, alice.publicKey, NOW + 10), NOW + DAY);
+    s.put(owned, MS);
+    s.delete(delProof(owned.key, alice.publicKey, NOW + 10));
     expect(s.tombstones).toBe(1);
-    expect(s.put(owned, MS, MS)).toBe(StoreStatus.DELETED);
+    expect(s.put(owned, MS)).toBe(StoreStatus.DELETED);
     const atDelete = { ...owned, owner: { ...owned.owner!, issuedAt: NOW + 10 } };
-    expect(s.put(atDelete, MS, MS)).toBe(StoreStatus.DELETED);
+    expect(s.put(atDelete, MS)).toBe(StoreStatus.DELETED);
     const newer = { ...owned, owner: { ...owned.owner!, issuedAt: NOW + 11 } };
-    expect(s.put(newer, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.put(newer, MS)).toBe(StoreStatus.STORED);
     expect(s.get(owned.key, NOW)).toBe(newer);
   });
 
   it('a delete for a record not held leaves a tombstone against stale copies', () => {
     const s = new LocalStore();
     const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
-    expect(s.delete(delProof(owned.key, alice.publicKey), NOW + DAY)).toBe(DeleteStatus.NOT_HELD);
-    expect(s.put(owned, MS, MS)).toBe(StoreStatus.DELETED);
+    expect(s.delete(delProof(owned.key, alice.publicKey))).toBe(DeleteStatus.NOT_HELD);
+    expect(s.put(owned, MS)).toBe(StoreStatus.DELETED);
     expect(s.size).toBe(0);
   });
 
   it('a tombstone from another key does not block the real owner', () => {
     const s = new LocalStore();
     const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
-    expect(s.delete(delProof(owned.key, mallory.publicKey, NOW + 299), NOW + DAY)).toBe(DeleteStatus.NOT_HELD);
-    expect(s.put(owned, MS, MS)).toBe(StoreStatus.STORED);
+    expect(s.delete(delProof(owned.key, mallory.publicKey, NOW + 299))).toBe(DeleteStatus.NOT_HELD);
+    expect(s.put(owned, MS)).toBe(StoreStatus.STORED);
     expect(s.get(owned.key, NOW)).toBe(owned);
   });
 
@@ -355,23 +355,24 @@ describe('LocalStore', () => {
     const s = new LocalStore();
     const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
     // Mallory gets in first with a later issue time; then Alice deletes her record everywhere.
-    s.delete(delProof(owned.key, mallory.publicKey, NOW + 299), NOW + DAY);
-    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 10), NOW + DAY)).toBe(DeleteStatus.NOT_HELD);
+    s.delete(delProof(owned.key, mallory.publicKey, NOW + 299));
+    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 10))).toBe(DeleteStatus.NOT_HELD);
     // A stale copy of Alice's record arrives (republished by a node that missed the delete).
-    expect(s.put(owned, MS, MS)).toBe(StoreStatus.DELETED);
+    expect(s.put(owned, MS)).toBe(StoreStatus.DELETED);
     expect(s.get(owned.key, NOW)).toBeUndefined();
   });
 
   it('get hides expired records; sweep removes expired records and tombstones', () => {
-    const s = new LocalStore();
+    // A delete of a key not held is remembered for tombstoneSeconds after its issue time (NOW + 10).
+    const s = new LocalStore({}, { tombstoneSeconds: 110 });
     const soon = rec({ expiresAt: NOW + 60, size: 7 });
     const later = rec({ expiresAt: NOW + 600, size: 5 });
     const owned = rec({ owner: alice.publicKey, expiresAt: NOW + 60 });
-    s.put(soon, MS, MS);
-    s.put(later, MS, MS);
-    s.put(owned, MS, MS);
-    s.delete(delProof(owned.key, alice.publicKey), NOW + DAY);
-    s.delete(delProof(rec().key, alice.publicKey), NOW + 120);
+    s.put(soon, MS);
+    s.put(later, MS);
+    s.put(owned, MS);
+    s.delete(delProof(owned.key, alice.publicKey));
+    s.delete(delProof(rec().key, alice.publicKey));
     expect(s.tombstones).toBe(2);
     expect(s.get(soon.key, NOW + 60)).toBeUndefined();
     expect(s.sweep(NOW + 59)).toBe(0);

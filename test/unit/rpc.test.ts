@@ -13,6 +13,8 @@ import { isSpydhtError } from '../../src/errors.js';
 import { networkConfig } from '../../src/network.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { Rpc, type IncomingRequest, type RpcOptions } from '../../src/rpc/rpc.js';
+import { RequestLimits } from '../../src/rpc/limits.js';
+import type { RateLimitOptions } from '../../src/rate-limit.js';
 import { createRecord } from '../../src/storage/record.js';
 import { inThreadPowSolver } from '../../src/crypto/pow.js';
 import { SimNetwork, type MemoryTransport } from '../../src/transport/memory.js';
@@ -67,7 +69,7 @@ async function serveDefault(req: IncomingRequest): Promise<Body | undefined> {
   }
 }
 
-async function rpcNode(w: World, o: Partial<RpcOptions> & { ip?: string } = {}): Promise<Node> {
+async function rpcNode(w: World, o: Partial<Omit<RpcOptions, 'limits'>> & { ip?: string; requests?: Partial<RateLimitOptions> } = {}): Promise<Node> {
   const identity = o.identity ?? (await Identity.generate({ crypto: nodeCrypto, difficulty: 0 }));
   const transport = w.net.createTransport(o.ip ? { ip: o.ip } : {});
   const requests: IncomingRequest[] = [];
@@ -81,7 +83,7 @@ async function rpcNode(w: World, o: Partial<RpcOptions> & { ip?: string } = {}):
     clock: w.clock,
     timers: new Timers(w.clock),
     maxPending: o.maxPending,
-    rateLimit: o.rateLimit,
+    limits: new RequestLimits({ requests: o.requests }, () => w.clock.now()),
     onRequest: (req) => {
       requests.push(req);
       return onRequest(req);
@@ -320,8 +322,8 @@ describe('retransmission', () => {
 
   it('gets through a lossy network', async () => {
     const w = world({ loss: 0.2, seed: 3 });
-    const a = await rpcNode(w, { rateLimit: { perKeyBurst: 1000 } });
-    const b = await rpcNode(w, { rateLimit: { perKeyBurst: 1000 } });
+    const a = await rpcNode(w, { requests: { perKeyBurst: 1000 } });
+    const b = await rpcNode(w, { requests: { perKeyBurst: 1000 } });
     const ps = Array.from({ length: 30 }, () => a.rpc.request(b.address, PING, { attempts: 8 }).then(() => true, () => false));
     const results = await w.clock.run(Promise.all(ps));
     expect(results.every(Boolean)).toBe(true);
@@ -444,7 +446,7 @@ describe('amplification (hole 5)', () => {
       nowSeconds: Math.floor(w.clock.now() / 1000),
       solver: inThreadPowSolver(nodeCrypto),
     });
-    node.store.put(record, w.clock.now(), w.clock.now() + 3_600_000);
+    node.internals.store.put(record, w.clock.now());
     const a = await Raw.create(w);
     const ask: Body = { type: MessageType.FIND_VALUE, key: record.key, pad: 0 };
     const req = await a.send(node.localAddresses()[0]!, ask, { flags: Flags.WANT_AUTH });
@@ -476,7 +478,7 @@ describe('amplification (hole 5)', () => {
 describe('inbound limits and hostile input', () => {
   it('rate limiting drops a flood from one IP and counts it; other IPs are still served', async () => {
     const w = world();
-    const b = await rpcNode(w, { rateLimit: { perKeyRate: 10, perKeyBurst: 20 } });
+    const b = await rpcNode(w, { requests: { perKeyRate: 10, perKeyBurst: 20 } });
     const flood = await Raw.create(w, '10.66.0.1');
     const other = await Raw.create(w, '10.66.0.2');
     for (let i = 0; i < 100; i++) await flood.send(b.address, PING);
@@ -553,6 +555,7 @@ describe('inbound limits and hostile input', () => {
       transports: [transport],
       clock,
       timers: new Timers(clock),
+      limits: new RequestLimits({}, () => clock.now()),
       onRequest: serveDefault,
     });
     const a = await Raw.create(w);

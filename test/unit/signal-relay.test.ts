@@ -9,7 +9,8 @@ import { ID_BYTES, idToHex, type NodeId } from '../../src/id.js';
 import type { Contact } from '../../src/routing/contact.js';
 import { RoutingTable } from '../../src/routing/table.js';
 import type { Rpc } from '../../src/rpc/rpc.js';
-import { SignalRelay, type RelayPeer } from '../../src/signal-relay.js';
+import { SignalRelay, type RelayPeer } from '../../src/relay/signal-relay.js';
+import { KnownPeers } from '../../src/routing/known-peers.js';
 import { AddressKind, encodeIpPort, type PeerAddress } from '../../src/wire/address.js';
 import { MessageType, SignalStatus, type Message } from '../../src/wire/messages.js';
 
@@ -48,14 +49,10 @@ function setup({ bootstrap = [] as RelayPeer[], servers = [] as RelayPeer[] } = 
     },
   } as unknown as Rpc;
   const table = new RoutingTable({ localId: self, k: 20, maxPerIp: 64, now: () => 0 });
-  const relay = new SignalRelay({
-    selfId: self,
-    rpc,
-    table,
-    bootstrapPeers: () => bootstrap,
-    isServer: (id) => servers.some((s) => idToHex(s.id) === idToHex(id)),
-    count: (what) => void (counts[what] = (counts[what] ?? 0) + 1),
-  });
+  const peers = new KnownPeers();
+  for (const p of bootstrap) peers.addEntryPeer(p);
+  for (const p of servers) peers.noteBootstrapServer(p.id);
+  const relay = new SignalRelay({ selfId: self, rpc, table, peers, count: (what) => void (counts[what] = (counts[what] ?? 0) + 1) });
   // Each relay answers in a microtask; a few turns of the event loop let a send try them all.
   const settled = async (): Promise<void> => {
     for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));

@@ -110,7 +110,7 @@ describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + UDP-only cli
   it('a UDP-only client gets a value only browser members hold, through its bridge', { timeout: 60_000 }, async () => {
     const key = await tabs[0]!.put('only in tabs', 'held by WebRTC members only');
     // Take every copy off the members a UDP-only client can reach itself.
-    for (const m of [...nodePeers, server.dht]) m.store.clear();
+    for (const m of [...nodePeers, server.dht]) m.internals.store.clear();
     const before = server.dht.stats().proxied ?? 0;
     const v = await udpOnly[0]!.get(key);
     expect(v?.text()).toBe('held by WebRTC members only');

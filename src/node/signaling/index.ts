@@ -9,7 +9,6 @@ export {
   WsServerTransport,
   DEFAULT_WS_SERVER_LIMITS,
   WS_MAX_PAYLOAD,
-  normalizeIp,
   wsServerOptions,
 } from './ws-server-transport.js';
 export type {

@@ -6,7 +6,8 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { isIP } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { DHT, type DHTOptions } from '../../dht.js';
+import { assembleNode, type TransportOpener } from '../../assemble.js';
+import type { DHT, DHTOptions } from '../../dht.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { Identity } from '../../crypto/identity.js';
 import { SpydhtError } from '../../errors.js';
@@ -14,7 +15,6 @@ import { networkConfig, type NetworkOptions } from '../../network.js';
 import { AddressKind, encodeIpPort, formatIpPort, parseIpPort, type PeerAddress } from '../../wire/address.js';
 import { nodeCrypto } from '../crypto-node.js';
 import { createNodeWebRtcTransport, type NodeWebRtcOptions } from '../webrtc-node.js';
-import type { Transport } from '../../transport/transport.js';
 import { UdpTransport } from '../udp.js';
 import {
   WsServerTransport,
@@ -111,17 +111,6 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     limits: options.limits,
     logger,
   });
-  let dht: DHT;
-  const transports: Transport[] = [udp, transport];
-  try {
-    if (options.webrtc) transports.push(await createNodeWebRtcTransport(identity, crypto, options.webrtc === true ? {} : options.webrtc));
-    // Members relay each other's signaling before the server does (BOOTSTRAP flag).
-    dht = await DHT.create({ bootstrapServer: true, ...options.dht, crypto, identity, network: options.network, transports, bootstrap });
-  } catch (err) {
-    await Promise.all(transports.map((t) => t.close()));
-    throw err;
-  }
-
   const http = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'close' });
     res.end('spydht signaling server: connect with a WebSocket\n');
@@ -133,16 +122,24 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   wss.on('error', () => {}); // re-emitted HTTP server errors; listen() below reports the one that matters
   wss.on('connection', (ws, req) => transport.handleConnection(ws, req));
 
+  // assembleNode closes whichever of these it opened if anything fails.
+  const openers: TransportOpener[] = [() => udp, () => transport];
+  if (options.webrtc) openers.push((id) => createNodeWebRtcTransport(id, crypto, options.webrtc === true ? {} : (options.webrtc as NodeWebRtcOptions)));
+  let dht: DHT;
   try {
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(port, host, () => {
-        http.off('error', reject);
-        resolve();
-      });
+    dht = await assembleNode({
+      // Members relay each other's signaling before the server does (BOOTSTRAP flag).
+      bootstrapServer: true,
+      ...options.dht,
+      crypto,
+      identity,
+      network: options.network,
+      transports: openers,
+      bootstrap,
+      ready: () => listen(http, port, host),
     });
   } catch (err) {
-    await dht.close();
+    await Promise.all([udp.close(), transport.close()]);
     await closeHttp(http, wss);
     throw err;
   }
@@ -152,15 +149,6 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   const url = `ws://${formatIpPort({ ip: displayIp(host), port: wsPort })}`;
   const udpAddress = formatIpPort({ ip: displayIp(udpBound.ip), port: udpBound.port });
 
-  if (bootstrap.length > 0) {
-    try {
-      await dht.bootstrap();
-    } catch (err) {
-      await dht.close();
-      await closeHttp(http, wss);
-      throw err;
-    }
-  }
   log({ level: 'info', event: 'listening', message: `listening on ${url} (WebSocket) and ${formatIpPort(udpBound)} (UDP), node ${dht.id}` });
 
   let closing: Promise<void> | undefined;
@@ -173,14 +161,14 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     port: wsPort,
     udpPort: udpBound.port,
     stats: () => ({
-      ...transport.stats(),
-      contacts: dht.table.size,
-      records: dht.store.size,
+      ...transport.stats,
+      contacts: dht.routing.size,
+      records: dht.storage.size,
       udp: { sent: udp.stats.sent, received: udp.stats.received },
     }),
     close: () =>
       (closing ??= (async () => {
-        log({ level: 'info', event: 'closing', message: `closing: ${transport.stats().clients} clients` });
+        log({ level: 'info', event: 'closing', message: `closing: ${transport.stats.clients} clients` });
         // The DHT closes its transports: every client gets 1001, the UDP socket closes.
         await dht.close();
         await transport.close();
@@ -188,6 +176,16 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
         log({ level: 'info', event: 'closed', message: 'closed' });
       })()),
   };
+}
+
+function listen(http: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 async function closeHttp(http: HttpServer, wss: WebSocketServer): Promise<void> {

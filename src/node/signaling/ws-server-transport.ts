@@ -8,7 +8,6 @@
  * floods, silence and protocol violations close that client alone with a WsCloseCode.
  */
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
 import type { RawData, ServerOptions, WebSocket } from 'ws';
 import { equalBytes, fromHex, toHex } from '../../bytes.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
@@ -21,7 +20,8 @@ import {
   WsCloseCode,
   wsHelloMessage,
 } from '../../transport/ws-client.js';
-import { AddressKind, decodeIpPort, encodeIpPort, type PeerAddress } from '../../wire/address.js';
+import { TokenBucket } from '../../rate-limit.js';
+import { AddressKind, canonicalIp, type PeerAddress } from '../../wire/address.js';
 import { MAX_MESSAGE_BYTES } from '../../wire/messages.js';
 
 export { WsCloseCode } from '../../transport/ws-client.js';
@@ -152,8 +152,8 @@ interface Conn {
   id: Uint8Array | undefined;
   key: string | undefined;
   address: PeerAddress | undefined;
-  tokens: number;
-  refilledAt: number;
+  /** Frames and pings: limits.messagesPerSecond, limits.messageBurst. */
+  frames: TokenBucket;
   dropWindowStart: number;
   dropsInWindow: number;
   lastFrameAt: number;
@@ -173,6 +173,9 @@ const HEX64 = /^[0-9a-f]{128}$/;
 
 export class WsServerTransport implements Transport {
   readonly kind = AddressKind.WS;
+  readonly name = 'ws';
+  /** Browsers' links to the server are private: never advertised to other nodes. */
+  readonly speaks = 0;
   onDatagram: DatagramHandler | undefined = undefined;
   onPeerGone: ((address: PeerAddress) => void) | undefined = undefined;
   readonly limits: WsServerLimits;
@@ -216,8 +219,8 @@ export class WsServerTransport implements Transport {
     this.#heartbeat.unref?.();
   }
 
-  /** Counts so far (a copy). */
-  stats(): WsServerStats {
+  /** Counts so far (a copy; DHT.stats() reports them as "ws.*"). */
+  get stats(): WsServerStats {
     return {
       ...this.#stats,
       connections: this.#conns.size,
@@ -253,8 +256,7 @@ export class WsServerTransport implements Transport {
       id: undefined,
       key: undefined,
       address: undefined,
-      tokens: this.limits.messageBurst,
-      refilledAt: now,
+      frames: new TokenBucket(this.limits.messagesPerSecond, this.limits.messageBurst, now),
       dropWindowStart: now,
       dropsInWindow: 0,
       lastFrameAt: now,
@@ -306,6 +308,10 @@ export class WsServerTransport implements Transport {
     });
     this.#stats.framesOut++;
     this.#stats.bytesOut += data.length;
+  }
+
+  addressOf(): undefined {
+    return undefined;
   }
 
   ipOf(address: PeerAddress): string | undefined {
@@ -455,13 +461,7 @@ export class WsServerTransport implements Transport {
   }
 
   #takeToken(conn: Conn): boolean {
-    const now = Date.now();
-    const { messagesPerSecond: rate, messageBurst: burst } = this.limits;
-    conn.tokens = Math.min(burst, conn.tokens + ((now - conn.refilledAt) * rate) / 1000);
-    conn.refilledAt = now;
-    if (conn.tokens < 1) return false;
-    conn.tokens -= 1;
-    return true;
+    return conn.frames.take(Date.now());
   }
 
   #overLimit(conn: Conn): void {
@@ -556,31 +556,15 @@ function toBytes(raw: RawData): Uint8Array {
   return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
-/** The client's IP in the same canonical form the UDP transport uses ("::ffff:1.2.3.4" → "1.2.3.4"). */
-export function normalizeIp(raw: string | undefined): string {
-  if (!raw) return 'unknown';
-  let ip = raw.trim();
-  if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-  const zone = ip.indexOf('%');
-  if (zone >= 0) ip = ip.slice(0, zone);
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (isIP(ip) === 0) return ip.slice(0, 64);
-  try {
-    return decodeIpPort(encodeIpPort(AddressKind.UDP, { ip, port: 1 }))!.ip;
-  } catch {
-    return ip;
-  }
-}
-
 function clientIp(request: IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
     const header = request.headers['x-forwarded-for'];
     const list = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     const last = list[list.length - 1];
-    if (last && isIP(normalizeIp(last)) !== 0) return normalizeIp(last);
+    const forwarded = last && canonicalIp(last);
+    if (forwarded) return forwarded;
   }
-  return normalizeIp(request.socket.remoteAddress);
+  return canonicalIp(request.socket.remoteAddress ?? '') ?? 'unknown';
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

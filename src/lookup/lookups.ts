@@ -1,0 +1,140 @@
+/**
+ * The lookup peer policy: which contacts seed a lookup, which contacts from NODES replies become
+ * candidates, and which peers to skip for a while because they just timed out. `lookup.ts` is the
+ * pure iteration; this class feeds it from the routing table and the RPC layer.
+ */
+import type { Clock } from '../clock.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { solvesIdPuzzle } from '../crypto/identity.js';
+import { SpydhtError, isSpydhtError } from '../errors.js';
+import { equalIds, idToHex, type NodeId } from '../id.js';
+import { LruMap } from '../lru.js';
+import type { Rpc } from '../rpc/rpc.js';
+import type { Contact } from '../routing/contact.js';
+import type { RoutingTable } from '../routing/table.js';
+import { MessageType, type WireContact } from '../wire/messages.js';
+import { lookup, type LookupPeer, type LookupResult, type QueryOutcome } from './lookup.js';
+
+/**
+ * A peer whose lookup query timed out is skipped as a lookup candidate for this long, unless it
+ * is heard from meanwhile: after churn, the departed stay in other nodes' tables and NODES lists
+ * for a while, and every lookup would otherwise wait out their timeouts again.
+ */
+export const UNRESPONSIVE_MS = 30_000;
+const MAX_UNRESPONSIVE = 1024;
+/** Consecutive failed requests after which a contact leaves the table. */
+export const MAX_FAILURES = 3;
+
+export type Query<V> = (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<QueryOutcome<V>>;
+
+export interface LookupsOptions {
+  selfId: NodeId;
+  crypto: CryptoBackend;
+  idDifficulty: number;
+  k: number;
+  alpha: number;
+  rpc: Rpc;
+  table: RoutingTable;
+  clock: Clock;
+  count: (what: string) => void;
+  /**
+   * `by` listed `contactId`, whose address is reached through signaling: `by` has it in its table,
+   * so it can relay our signaling to it.
+   */
+  onListed?: (contactId: NodeId, by: LookupPeer) => void;
+}
+
+export class Lookups {
+  readonly k: number;
+  readonly #options: Required<Omit<LookupsOptions, 'onListed'>> & Pick<LookupsOptions, 'onListed'>;
+  /** Hex ID → clock ms when a lookup query to it timed out (see UNRESPONSIVE_MS). */
+  readonly #unresponsive = new LruMap<string, number>(MAX_UNRESPONSIVE);
+
+  constructor(options: LookupsOptions) {
+    this.#options = options;
+    this.k = options.k;
+  }
+
+  /** Runs a lookup toward `target` with `query` (count: the k of the convergence, default the bucket size). */
+  run<V>(target: NodeId, signal: AbortSignal, query: Query<V>, k = this.k): Promise<LookupResult<V>> {
+    const { table, clock } = this.#options;
+    return lookup<V>({
+      target,
+      selfId: this.#options.selfId,
+      k,
+      alpha: this.#options.alpha,
+      seeds: this.seeds(target),
+      query: async (peer, onSlow, s) => {
+        try {
+          return await query(peer, onSlow, s);
+        } catch (err) {
+          if (!s.aborted && table.fail(peer.id) >= MAX_FAILURES) table.remove(peer.id);
+          if (!s.aborted && isSpydhtError(err, 'REQUEST_TIMEOUT')) this.#unresponsive.set(idToHex(peer.id), clock.now());
+          throw err;
+        }
+      },
+      accept: (contact, from) => this.#accept(contact, from),
+      signal,
+    });
+  }
+
+  /** The `k` closest nodes to `target` that answer. A `k` below the bucket size is a cheaper lookup that still lands near the target. */
+  nodes(target: NodeId, signal: AbortSignal, k = this.k): Promise<LookupResult<never>> {
+    return this.run<never>(
+      target,
+      signal,
+      async (peer, onSlow, s) => {
+        const reply = await this.#options.rpc.request(peer.address, { type: MessageType.FIND_NODE, target, pad: 0 }, { expectId: peer.id, onSlow, signal: s });
+        if (reply.message.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
+        return { contacts: reply.message.contacts };
+      },
+      k,
+    );
+  }
+
+  /** The closest contacts that have not timed out lately (all of them if every one has). */
+  seeds(target: NodeId): LookupPeer[] {
+    const closest = this.#options.table.closest(target, this.k);
+    const live = closest.filter((c) => !this.#isUnresponsive(c.id));
+    // Everyone timed out lately (our own network blinked?): try them anyway rather than not at all.
+    return (live.length > 0 ? live : closest).map(peerOf);
+  }
+
+  /** Every request and reply passes here: no hex conversion unless some peer is marked. */
+  heardFrom(id: NodeId): void {
+    if (this.#unresponsive.size > 0) this.#unresponsive.delete(idToHex(id));
+  }
+
+  /** A contact from a NODES reply that we can reach and that is worth a datagram. */
+  #accept(contact: WireContact, from: LookupPeer): LookupPeer | undefined {
+    const { crypto, rpc } = this.#options;
+    if (equalIds(contact.id, this.#options.selfId)) return undefined;
+    // One hash weeds out IDs that do not solve the puzzle before we spend a datagram on them.
+    if (!solvesIdPuzzle(crypto, contact.id, this.#options.idDifficulty)) {
+      this.#options.count('droppedBadContact');
+      return undefined;
+    }
+    const address = contact.addresses.find((a) => rpc.canReach(a));
+    if (!address) return undefined;
+    if (this.#isUnresponsive(contact.id)) {
+      this.#options.count('skippedUnresponsive');
+      return undefined;
+    }
+    if (rpc.needsSignaling(address)) this.#options.onListed?.(contact.id, from);
+    return { id: contact.id, address, addresses: contact.addresses };
+  }
+
+  #isUnresponsive(id: NodeId): boolean {
+    const hex = idToHex(id);
+    const at = this.#unresponsive.peek(hex);
+    if (at === undefined) return false;
+    if (this.#options.clock.now() - at < UNRESPONSIVE_MS) return true;
+    this.#unresponsive.delete(hex);
+    return false;
+  }
+}
+
+/** A routing-table contact as a lookup peer. */
+export function peerOf(c: Contact): LookupPeer {
+  return { id: c.id, address: c.address, addresses: c.addresses };
+}

@@ -1,0 +1,56 @@
+/**
+ * Getting a value: an iterative FIND_VALUE lookup that ends at the first value that verifies (key,
+ * proof of work, owner signature). A client that cannot reach the members holding it asks its
+ * bridges (PROXY) as a last resort.
+ */
+import { SpydhtError } from '../errors.js';
+import type { NodeId } from '../id.js';
+import type { LookupPeer, LookupResult, QueryOutcome } from '../lookup/lookup.js';
+import { verifyRecordForKey } from '../storage/record.js';
+import { MessageType, type WireRecord } from '../wire/messages.js';
+import { proxyGet } from './bridge.js';
+import { nowSeconds, type OpContext } from './context.js';
+
+export interface Found {
+  record: WireRecord | undefined;
+  /** Sequential lookup rounds until the value arrived (0 when it was held here). */
+  hops: number;
+  queried: number;
+}
+
+/** A held copy of `key` that still verifies, if any. */
+export async function localValue(ctx: OpContext, key: NodeId): Promise<WireRecord | undefined> {
+  const record = ctx.store.get(key, nowSeconds(ctx));
+  return record && (await verifyRecordForKey(ctx.crypto, ctx.rules, record, key, nowSeconds(ctx))) ? record : undefined;
+}
+
+/** Looks the value up in the network (not here). */
+export async function findValue(ctx: OpContext, key: NodeId, signal: AbortSignal): Promise<Found> {
+  const result = await lookupValue(ctx, key, signal);
+  let record = result.value;
+  // A client may not reach the members that store the value (a UDP-only peer in a swarm of
+  // WebRTC members): ask its bridges to look it up for it.
+  if (!record && ctx.client) record = await proxyGet(ctx, key, signal);
+  return { record, hops: result.hops, queried: result.queried };
+}
+
+/** The FIND_VALUE lookup itself (a bridge runs it for its clients too). */
+export function lookupValue(ctx: OpContext, key: NodeId, signal: AbortSignal): Promise<LookupResult<WireRecord>> {
+  return ctx.lookups.run<WireRecord>(key, signal, (peer, onSlow, s) => queryValue(ctx, peer, key, onSlow, s));
+}
+
+async function queryValue(ctx: OpContext, peer: LookupPeer, key: NodeId, onSlow: () => void, signal: AbortSignal): Promise<QueryOutcome<WireRecord>> {
+  // A peer withholds a value from an unproven address; its reply carried a token, so ask once more.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const reply = await ctx.rpc.request(peer.address, { type: MessageType.FIND_VALUE, key, pad: 0 }, { expectId: peer.id, onSlow, signal });
+    const m = reply.message;
+    if (m.type === MessageType.VALUE) {
+      if (await verifyRecordForKey(ctx.crypto, ctx.rules, m.record, key, nowSeconds(ctx))) return { contacts: [], value: m.record };
+      ctx.count('droppedBadValue');
+      throw SpydhtError.invalidRecord('peer returned a value that does not verify');
+    }
+    if (m.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
+    if (!m.valueWithheld || attempt === 1) return { contacts: m.contacts };
+  }
+  return { contacts: [] };
+}

@@ -1,0 +1,40 @@
+/**
+ * Every inbound rate limit of the engine and its defaults, in one place. The RPC layer takes a
+ * request token per observed IP before it answers anything; the responder takes a write token
+ * per IP before it validates a STORE or DELETE (signature checks and storage are the costly part).
+ */
+import { RateLimiter, type RateLimitOptions } from '../rate-limit.js';
+
+export interface Limits {
+  /** Every request, per observed IP and in total. */
+  requests: RateLimitOptions;
+  /** STORE and DELETE, on top of `requests`. */
+  writes: RateLimitOptions;
+}
+
+export type LimitOverrides = { [K in keyof Limits]?: Partial<Limits[K]> };
+
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  requests: { perKeyRate: 50, perKeyBurst: 100, globalRate: 5000, globalBurst: 10_000, maxKeys: 4096 },
+  writes: { perKeyRate: 20, perKeyBurst: 40, globalRate: 1000, globalBurst: 2000, maxKeys: 4096 },
+};
+
+export class RequestLimits {
+  readonly #requests: RateLimiter;
+  readonly #writes: RateLimiter;
+
+  constructor(overrides: LimitOverrides = {}, now: () => number) {
+    this.#requests = new RateLimiter({ ...DEFAULT_LIMITS.requests, ...overrides.requests }, now);
+    this.#writes = new RateLimiter({ ...DEFAULT_LIMITS.writes, ...overrides.writes }, now);
+  }
+
+  /** One request from `ip`: false means drop it unanswered. */
+  admitRequest(ip: string): boolean {
+    return this.#requests.take(ip);
+  }
+
+  /** One STORE or DELETE from `ip`: false means answer "rate limited" without validating it. */
+  admitWrite(ip: string): boolean {
+    return this.#writes.take(ip);
+  }
+}
