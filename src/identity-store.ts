@@ -39,12 +39,21 @@ export interface LoadOrCreateIdentityOptions {
    * slices). Pass `(o) => generateIdentityInWorker(o)` to search in a worker instead.
    */
   generate?: (options: { crypto: CryptoBackend; difficulty: number; signal?: AbortSignal }) => Promise<Identity>;
+  /**
+   * A saved identity that cannot be used (unreadable, or too weak for this network's puzzle) is
+   * 'replace'd by a new one (default: a browser's stored key belongs to this app alone), or 'throw'
+   * INVALID_ARGUMENT (a key file a person keeps must never be overwritten behind their back).
+   */
+  unusable?: 'replace' | 'throw';
+  /** Called with a newly created identity once it is saved (e.g. to tell the user). */
+  onCreate?: (identity: Identity) => void;
   signal?: AbortSignal;
 }
 
 /**
  * Returns the saved identity under `key`, or creates, saves and returns a new one when there is
- * none, it is unreadable, or it does not solve the puzzle at `difficulty`.
+ * none (or, unless `unusable: 'throw'`, when the saved one is unreadable or does not solve the
+ * puzzle at `difficulty`).
  */
 export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions): Promise<Identity> {
   const { crypto, key = DEFAULT_IDENTITY_KEY, signal } = options;
@@ -53,21 +62,30 @@ export async function loadOrCreateIdentity(options: LoadOrCreateIdentityOptions)
 
   const saved = await storage.get(key);
   if (typeof saved === 'string') {
-    const identity = parseSaved(crypto, saved, difficulty);
-    if (identity) return identity;
+    const parsed = parseSaved(crypto, saved, difficulty);
+    if (parsed instanceof Identity) return parsed;
+    if (options.unusable === 'throw') throw SpydhtError.invalidArgument(`the saved identity cannot be used: ${parsed.message}`);
   }
 
   const generate = options.generate ?? ((o) => Identity.generate(o));
   const identity = await generate(signal ? { crypto, difficulty, signal } : { crypto, difficulty });
   await storage.set(key, JSON.stringify(identity.toJSON()));
+  options.onCreate?.(identity);
   return identity;
 }
 
-function parseSaved(crypto: CryptoBackend, text: string, difficulty: number): Identity | undefined {
+/** The identity, or why it cannot be used (corrupt, foreign, or too weak for this network). */
+function parseSaved(crypto: CryptoBackend, text: string, difficulty: number): Identity | Error {
+  let json: IdentityJSON;
   try {
-    return Identity.fromJSON(crypto, JSON.parse(text) as IdentityJSON, difficulty);
+    json = JSON.parse(text) as IdentityJSON;
   } catch {
-    return undefined; // corrupt, foreign, or too weak for this network: replaced by a new one
+    return new Error('not a saved spydht identity (bad JSON)');
+  }
+  try {
+    return Identity.fromJSON(crypto, json, difficulty);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
   }
 }
 

@@ -2,8 +2,25 @@
  * spydht — browser-safe entry. Nothing here imports Node built-ins; Node extras (UDP, node:crypto,
  * CLI) live in "spydht/node".
  */
-export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS } from './dht.js';
-export type { DHTOptions, DHTEvents, DHTMessageEvent, PutOptions, DeleteOptions, OperationOptions, PutResult, FindValueResult, RoutingSnapshot } from './dht.js';
+export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_K, DEFAULT_ALPHA } from './dht.js';
+export type {
+  DHTOptions,
+  DHTEvents,
+  DHTMessageEvent,
+  PutOptions,
+  DeleteOptions,
+  OperationOptions,
+  PutResult,
+  FindValueResult,
+  RoutingSnapshot,
+  RoutingView,
+  StorageView,
+} from './dht.js';
+export { DEFAULT_LIMITS } from './rpc/limits.js';
+export type { Limits, LimitOverrides } from './rpc/limits.js';
+export type { RateLimitOptions } from './rate-limit.js';
+export { assembleNode } from './assemble.js';
+export type { AssembleOptions, TransportOpener } from './assemble.js';
 export { Identity, DEFAULT_ID_DIFFICULTY, idPuzzleBits } from './crypto/identity.js';
 export type { IdentityJSON } from './crypto/identity.js';
 export type { CryptoBackend } from './crypto/backend.js';

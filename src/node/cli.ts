@@ -3,19 +3,19 @@
  * The spydht command line: run a UDP node, or put / get / delete through a short-lived client
  * node. Exit codes: 0 success, 1 failure, 2 not found (get), 64 usage error.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import {
   Identity,
   SpydhtError,
   createNode,
+  fileIdentityStorage,
   formatIpPort,
   loadIdentity,
+  loadOrCreateIdentity,
   networkConfig,
   nodeCrypto,
   reachableAddresses,
-  saveIdentity,
   udpTransportOf,
   type CreateNodeOptions,
   type ContactInfo,
@@ -164,20 +164,17 @@ function networkOptions(values: Values): NetworkOptions {
   return network;
 }
 
-function isMissingFile(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-}
-
-/** Loads FILE, or generates an identity for this network and saves it there. */
-async function loadOrCreateIdentity(path: string, network: NetworkOptions): Promise<{ identity: Identity; created: boolean }> {
-  try {
-    return { identity: await loadIdentity(path, network), created: false };
-  } catch (err) {
-    if (!isMissingFile(err)) throw err;
-  }
-  const identity = await Identity.generate({ crypto: nodeCrypto, difficulty: networkConfig(nodeCrypto, network).idDifficulty });
-  await saveIdentity(path, identity);
-  return { identity, created: true };
+/** Loads FILE, or generates an identity for this network and saves it there; an unusable file is an error, never overwritten. */
+async function loadOrCreateIdentityFile(path: string, network: NetworkOptions): Promise<{ identity: Identity; created: boolean }> {
+  let created = false;
+  const identity = await loadOrCreateIdentity({
+    crypto: nodeCrypto,
+    difficulty: networkConfig(nodeCrypto, network).idDifficulty,
+    storage: fileIdentityStorage(path),
+    unusable: 'throw',
+    onCreate: () => (created = true),
+  });
+  return { identity, created };
 }
 
 function requireBootstrap(values: Values, command: Command): string[] {
@@ -235,7 +232,7 @@ async function runNode(values: Values, network: NetworkOptions): Promise<number>
   let identityNote = '';
   let identity: Identity | undefined;
   if (values.identity !== undefined) {
-    const loaded = await loadOrCreateIdentity(values.identity, network);
+    const loaded = await loadOrCreateIdentityFile(values.identity, network);
     identity = loaded.identity;
     identityNote = `${values.identity} (${loaded.created ? 'created' : 'loaded'})`;
   }
@@ -297,7 +294,7 @@ async function runPut(positionals: string[], values: Values, network: NetworkOpt
   const bootstrap = requireBootstrap(values, 'put');
   const ttl = integer(values, 'ttl', 1, 365 * 24 * 3600);
   const content = contentArg === '-' ? await readStdin() : contentArg;
-  const identity = values.identity !== undefined ? (await loadOrCreateIdentity(values.identity, network)).identity : undefined;
+  const identity = values.identity !== undefined ? (await loadOrCreateIdentityFile(values.identity, network)).identity : undefined;
   const key = await withClient(
     { host: clientHost(values, bootstrap), bootstrap, network, identity, operationTimeoutMs: timeoutMs(values) },
     (dht) => dht.put(label, content, ttl === undefined ? {} : { ttl }),
@@ -332,7 +329,7 @@ async function runDelete(positionals: string[], values: Values, network: Network
   try {
     identity = await loadIdentity(values.identity, network);
   } catch (e) {
-    if (isMissingFile(e)) throw new UsageError(`identity file ${values.identity} does not exist`);
+    if ((e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new UsageError(`identity file ${values.identity} does not exist`);
     throw e;
   }
   const accepted = await withClient(
@@ -349,7 +346,7 @@ async function runSignal(values: Values, network: NetworkOptions): Promise<numbe
   let identityNote = '';
   let identity: Identity | undefined;
   if (values.identity !== undefined) {
-    const loaded = await loadOrCreateIdentity(values.identity, network);
+    const loaded = await loadOrCreateIdentityFile(values.identity, network);
     identity = loaded.identity;
     identityNote = `${values.identity} (${loaded.created ? 'created' : 'loaded'})`;
   }

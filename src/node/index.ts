@@ -2,15 +2,11 @@
  * spydht/node — everything from the browser-safe entry, plus the Node-only pieces: the UDP
  * transport, the node:crypto backend, `createNode` (a UDP node in one call) and identity files.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { assembleNode, type TransportOpener } from '../assemble.js';
 import type { DHT, DHTOptions } from '../dht.js';
-import { Identity, type IdentityJSON } from '../crypto/identity.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { SpydhtError } from '../errors.js';
-import { networkConfig, type NetworkOptions } from '../network.js';
 import { AddressKind, encodeIpPort, formatIpPort, parseIpPort, type PeerAddress } from '../wire/address.js';
 import { nodeCrypto } from './crypto-node.js';
 import { UdpTransport } from './udp.js';
@@ -24,6 +20,7 @@ export { nodeCrypto } from './crypto-node.js';
 export { createNodeWebRtcTransport } from './webrtc-node.js';
 export type { NodeWebRtcOptions } from './webrtc-node.js';
 export { startSignalingServer } from './signaling/index.js';
+export { fileIdentityStorage, loadIdentity, saveIdentity } from './identity-file.js';
 
 export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'bootstrap' | 'crypto'> {
   /** Literal IP to bind (default "0.0.0.0"; "::" for IPv6). */
@@ -103,32 +100,4 @@ export function reachableAddresses(dht: DHT): string[] {
   if (found.length === 0) found.push({ ip: family === 'IPv6' ? '::1' : '127.0.0.1', internal: true });
   found.sort((a, b) => Number(b.internal) - Number(a.internal));
   return [...new Set(found.map((f) => formatIpPort({ ip: f.ip, port })))];
-}
-
-/**
- * Reads an identity saved by `saveIdentity`. With `network`, checks that it solves that
- * network's ID puzzle (so the node can join it). Rejects with the fs error if the file is missing.
- */
-export async function loadIdentity(path: string, network?: NetworkOptions, crypto: CryptoBackend = nodeCrypto): Promise<Identity> {
-  const text = await readFile(path, 'utf8');
-  let json: IdentityJSON;
-  try {
-    json = JSON.parse(text) as IdentityJSON;
-  } catch {
-    throw SpydhtError.invalidArgument(`${path} is not a saved spydht identity (bad JSON)`);
-  }
-  const difficulty = network ? networkConfig(crypto, network).idDifficulty : 0;
-  return Identity.fromJSON(crypto, json, difficulty);
-}
-
-/** Writes an identity as JSON, readable by the owner only (mode 0600); replaces the file atomically. */
-export async function saveIdentity(path: string, identity: Identity): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, `${JSON.stringify(identity.toJSON(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }

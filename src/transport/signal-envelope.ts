@@ -22,13 +22,17 @@ import type { Identity } from '../crypto/identity.js';
 import { ID_BYTES, type NodeId } from '../id.js';
 
 export const SIGNAL_VERSION = 1;
-/** The engine's SIGNAL request carries at most this many payload bytes. */
-export const MAX_SIGNAL_BYTES = 2048;
+/**
+ * A signed envelope is at most this long. (A SIGNAL request may carry up to
+ * MAX_SIGNAL_PAYLOAD_BYTES, 3072: the wire leaves room for other transports' signaling; ours fits
+ * in 2048 with the candidates of a typical host.)
+ */
+export const MAX_ENVELOPE_BYTES = 2048;
 
 const TAG = utf8('spydht/signal/v1');
 const HEADER_BYTES = 1 + ID_BYTES + ID_BYTES + PUBLIC_KEY_BYTES + 2;
-/** Room left for the JSON once the fixed fields fit in MAX_SIGNAL_BYTES (1885 bytes). */
-export const MAX_SIGNAL_JSON_BYTES = MAX_SIGNAL_BYTES - HEADER_BYTES - SIGNATURE_BYTES;
+/** Room left for the JSON once the fixed fields fit in MAX_ENVELOPE_BYTES (1885 bytes). */
+export const MAX_ENVELOPE_JSON_BYTES = MAX_ENVELOPE_BYTES - HEADER_BYTES - SIGNATURE_BYTES;
 /** A single ICE candidate line is ~100 bytes; anything far longer is not one. */
 const MAX_CANDIDATE_CHARS = 512;
 const MAX_MID_CHARS = 16;
@@ -57,7 +61,7 @@ export interface SignalEnvelope {
 }
 
 export type SignalErrorCode =
-  /** Longer than MAX_SIGNAL_BYTES (or, when sealing, the JSON does not fit). */
+  /** Longer than MAX_ENVELOPE_BYTES (or, when sealing, the JSON does not fit). */
   | 'TOO_LARGE'
   /** Shorter than its fixed fields, or `len` disagrees with the byte count. */
   | 'TRUNCATED'
@@ -83,7 +87,7 @@ export function newSessionId(crypto: CryptoBackend): string {
 
 /** Whether a message fits one envelope. */
 export function fitsEnvelope(message: SignalMessage): boolean {
-  return utf8(JSON.stringify(message)).length <= MAX_SIGNAL_JSON_BYTES;
+  return utf8(JSON.stringify(message)).length <= MAX_ENVELOPE_JSON_BYTES;
 }
 
 /**
@@ -117,7 +121,7 @@ export function packSignals(session: string, description: DescriptionMessage | u
 export async function sealSignal(identity: Identity, to: NodeId, message: SignalMessage): Promise<SignalResult<Uint8Array>> {
   if (to.length !== ID_BYTES || !validMessage(message)) return fail('BAD_MESSAGE');
   const json = utf8(JSON.stringify(message));
-  if (json.length > MAX_SIGNAL_JSON_BYTES) return fail('TOO_LARGE');
+  if (json.length > MAX_ENVELOPE_JSON_BYTES) return fail('TOO_LARGE');
   const head = new Uint8Array(HEADER_BYTES);
   head[0] = SIGNAL_VERSION;
   head.set(identity.id, 1);
@@ -139,7 +143,7 @@ export interface ParsedSignal extends SignalEnvelope {
 /** Checks the layout and the JSON only (synchronous, no crypto). */
 export function parseSignal(bytes: Uint8Array): SignalResult<ParsedSignal> {
   if (!(bytes instanceof Uint8Array)) return fail('TRUNCATED');
-  if (bytes.length > MAX_SIGNAL_BYTES) return fail('TOO_LARGE');
+  if (bytes.length > MAX_ENVELOPE_BYTES) return fail('TOO_LARGE');
   if (bytes.length < HEADER_BYTES + SIGNATURE_BYTES) return fail('TRUNCATED');
   if (bytes[0] !== SIGNAL_VERSION) return fail('BAD_VERSION');
   const len = (bytes[HEADER_BYTES - 2]! << 8) | bytes[HEADER_BYTES - 1]!;

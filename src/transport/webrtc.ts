@@ -38,7 +38,7 @@ import { LruMap } from '../lru.js';
 import { AddressKind, addressKey, canonicalIp, type PeerAddress } from '../wire/address.js';
 import { Flags, MAX_MESSAGE_BYTES } from '../wire/messages.js';
 import {
-  MAX_SIGNAL_BYTES,
+  MAX_ENVELOPE_BYTES,
   newSessionId,
   openSignal,
   packSignals,
@@ -50,10 +50,8 @@ import {
 } from './signal-envelope.js';
 import type { DatagramHandler, SignalingChannel, Transport } from './transport.js';
 
-/**
- * How signed envelopes reach a peer (the engine relays them as SIGNAL requests). The transport
- * sets `onSignal`; the relay calls it with the originating node's ID and the envelope bytes.
- */
+// How signed envelopes reach a peer (the engine relays them as SIGNAL requests): the transport
+// sets `onSignal`; the relay calls it with the originating node's ID and the envelope bytes.
 export type { SignalingChannel } from './transport.js';
 
 /**
@@ -163,7 +161,7 @@ export interface WebRtcStats {
     badCandidate: number;
     /** Incoming envelopes beyond the verification backlog. */
     signalBacklog: number;
-    /** Our own envelope did not fit MAX_SIGNAL_BYTES (e.g. an enormous SDP). */
+    /** Our own envelope did not fit MAX_ENVELOPE_BYTES (e.g. an enormous SDP). */
     signalTooLarge: number;
     /** Signing or SignalingChannel.send threw. */
     signalSendError: number;
@@ -796,7 +794,7 @@ export class WebRtcTransport implements Transport {
 
   #onSignal(from: Uint8Array, payload: Uint8Array): void {
     if (this.#closed) return;
-    if (!(payload instanceof Uint8Array) || payload.length > MAX_SIGNAL_BYTES) return this.#reject('TOO_LARGE');
+    if (!(payload instanceof Uint8Array) || payload.length > MAX_ENVELOPE_BYTES) return this.#reject('TOO_LARGE');
     if (this.#inboundPending >= MAX_SIGNAL_BACKLOG) return void this.stats.dropped.signalBacklog++;
     this.#inboundPending++;
     // Copies: the relay may reuse its buffers while we verify.
@@ -985,15 +983,15 @@ function closeQuietly(channel: RTCDataChannel): void {
   }
 }
 
-/**
- * The remote IP of the selected ICE candidate pair. Browsers name it in the transport's
- * `selectedCandidatePairId` (Firefox marks the pair `selected`); node-datachannel reports just the
- * one pair, `succeeded` and `nominated`. Remote candidates give `address` (older: `ip`); an mDNS
- * name (`….local`) is not an IP and gives undefined.
- */
 /** The selected pair's remote candidate is a host candidate whose address the browser hides (mDNS). */
 const HIDDEN_HOST = Symbol('hidden host');
 
+/**
+ * The remote IP of the selected ICE candidate pair. Browsers name it in the transport's
+ * `selectedCandidatePairId` (Firefox marks the pair `selected`); node-datachannel reports just the
+ * one pair, `succeeded` and `nominated`. Remote candidates give `address` (older: `ip`); a host
+ * candidate shown as an mDNS name (`….local`) or an empty address gives HIDDEN_HOST.
+ */
 function remoteIpFromStats(report: RTCStatsReport): string | typeof HIDDEN_HOST | undefined {
   const byId = new Map<string, Record<string, unknown>>();
   report.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));

@@ -84,7 +84,7 @@ export const Flags = {
 const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT | Flags.SPEAKS_UDP | Flags.SPEAKS_WEBRTC | Flags.PROXY | Flags.BOOTSTRAP;
 
 /** Largest signaling payload a SIGNAL carries (an SDP offer with candidates fits). */
-export const MAX_SIGNAL_BYTES = 3072;
+export const MAX_SIGNAL_PAYLOAD_BYTES = 3072;
 
 export const SignalStatus = {
   /** Delivered to the target's transport (we are the target) or forwarded to it. */
@@ -240,7 +240,7 @@ function writeBody(w: Writer, b: Body): void {
       w.u8(b.status);
       return;
     case MessageType.SIGNAL:
-      w.fixed(b.target, ID_BYTES, 'target').fixed(b.source, ID_BYTES, 'source').bytes16(b.payload, MAX_SIGNAL_BYTES, 'signal payload');
+      w.fixed(b.target, ID_BYTES, 'target').fixed(b.source, ID_BYTES, 'source').bytes16(b.payload, MAX_SIGNAL_PAYLOAD_BYTES, 'signal payload');
       return;
     case MessageType.DELETE:
       w.fixed(b.proof.key, ID_BYTES, 'key')
@@ -373,7 +373,7 @@ function readBody(r: Reader, type: number): Body {
     case MessageType.SIGNAL: {
       const target = r.fixed(ID_BYTES, 'target');
       const source = r.fixed(ID_BYTES, 'source');
-      const payload = r.bytes16(MAX_SIGNAL_BYTES, 'signal payload');
+      const payload = r.bytes16(MAX_SIGNAL_PAYLOAD_BYTES, 'signal payload');
       if (payload.length === 0) throw new DecodeFailure('empty signal payload');
       return { type, target, source, payload };
     }

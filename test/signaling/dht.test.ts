@@ -78,6 +78,17 @@ describe('signaling server as a DHT node', () => {
     expect(inBrowser?.text()).toBe('hello from the server');
   });
 
+  it('stats() reports the WebSocket counters of both ends as ws.*', () => {
+    const serverStats = server.dht.stats();
+    expect(serverStats['ws.joins']).toBe(1);
+    expect(serverStats['ws.clients']).toBe(1);
+    expect(serverStats['ws.framesIn']).toBeGreaterThan(0);
+    expect(serverStats['udp.received']).toBeGreaterThan(0);
+    const browserStats = browser.stats();
+    expect(browserStats['ws.framesIn']).toBeGreaterThan(0);
+    expect(browserStats['ws.framesOut']).toBeGreaterThan(0);
+  });
+
   it('put/get between the browser and a Node UDP peer (through the server)', async () => {
     const key = await browser.put('browser-to-udp', 'over WS then UDP');
     expect((await peer.get(key))?.text()).toBe('over WS then UDP');

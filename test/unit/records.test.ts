@@ -166,7 +166,7 @@ describe('createRecord / validateRecord', () => {
       await withSignatureOver((key, exp) => storeSigningBytes(NET, key, exp + 1, NOW)),
       await withSignatureOver((key, exp) => storeSigningBytes(OTHER_NET, key, exp, NOW)),
       await withSignatureOver((key, exp) => storeSigningBytes(NET, key, exp, NOW - 1)),
-      await withSignatureOver((key, exp) => storeSigningBytes(NET, recordKey(crypto, utf8('x'), utf8('y'), alice.publicKey), exp, NOW)),
+      await withSignatureOver((_key, exp) => storeSigningBytes(NET, recordKey(crypto, utf8('x'), utf8('y'), alice.publicKey), exp, NOW)),
       // A delete signature is not a store signature.
       await withSignatureOver((key) => deleteSigningBytes(NET, key, NOW)),
     ];

@@ -16,7 +16,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_PAD_BYTES,
   MAX_VALUE_BYTES,
-  MAX_SIGNAL_BYTES,
+  MAX_SIGNAL_PAYLOAD_BYTES,
   SignalStatus,
   MessageType,
   StoreStatus,
@@ -132,7 +132,7 @@ function samples(): Array<[string, Unsigned]> {
       ([name, status]): [string, Unsigned] => [`STORE_ACK ${name}`, { ...h, type: MessageType.STORE_ACK, status }],
     ),
     ['SIGNAL', { ...h, type: MessageType.SIGNAL, target: fill(ID_BYTES, 8), source: fill(ID_BYTES, 9), payload: fill(300, 10) }],
-    ['SIGNAL max', { ...h, type: MessageType.SIGNAL, target: fill(ID_BYTES, 8), source: fill(ID_BYTES, 9), payload: fill(MAX_SIGNAL_BYTES, 11) }],
+    ['SIGNAL max', { ...h, type: MessageType.SIGNAL, target: fill(ID_BYTES, 8), source: fill(ID_BYTES, 9), payload: fill(MAX_SIGNAL_PAYLOAD_BYTES, 11) }],
     ...Object.entries(SignalStatus).map(
       ([name, status]): [string, Unsigned] => [`SIGNAL_ACK ${name}`, { ...h, type: MessageType.SIGNAL_ACK, status }],
     ),
@@ -557,7 +557,7 @@ describe('rejections', () => {
   it('signal payload bounds', () => {
     const base = Array.from(concat(rawHeader(MessageType.SIGNAL), [...fill(ID_BYTES, 1), ...fill(ID_BYTES, 2)]));
     expectReject(Uint8Array.from([...base, 0, 0]), 'DECODE_ERROR', /empty signal payload/);
-    const over = MAX_SIGNAL_BYTES + 1;
+    const over = MAX_SIGNAL_PAYLOAD_BYTES + 1;
     expectReject(Uint8Array.from([...base, over >> 8, over & 0xff, ...fill(over, 3)]), 'DECODE_ERROR', /signal payload longer/);
   });
 

@@ -16,8 +16,8 @@ import { Identity } from '../../src/crypto/identity.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import {
   MAX_CANDIDATES_PER_SIGNAL,
-  MAX_SIGNAL_BYTES,
-  MAX_SIGNAL_JSON_BYTES,
+  MAX_ENVELOPE_BYTES,
+  MAX_ENVELOPE_JSON_BYTES,
   fitsEnvelope,
   newSessionId,
   openSignal,
@@ -180,9 +180,9 @@ describe('signal envelopes', () => {
   it('rejects oversized input and refuses to seal an oversized SDP', async () => {
     const a = await Identity.generate({ crypto: nodeCrypto, difficulty: 0 });
     const s = newSessionId(nodeCrypto);
-    expect(await sealSignal(a, a.id, { t: 'offer', s, sdp: 'x'.repeat(MAX_SIGNAL_JSON_BYTES) })).toEqual({ ok: false, error: 'TOO_LARGE' });
+    expect(await sealSignal(a, a.id, { t: 'offer', s, sdp: 'x'.repeat(MAX_ENVELOPE_JSON_BYTES) })).toEqual({ ok: false, error: 'TOO_LARGE' });
     expect(await sealSignal(a, a.id, { t: 'offer', s: 'not-hex', sdp: 'x' })).toEqual({ ok: false, error: 'BAD_MESSAGE' });
-    expect(parseSignal(new Uint8Array(MAX_SIGNAL_BYTES + 1))).toEqual({ ok: false, error: 'TOO_LARGE' });
+    expect(parseSignal(new Uint8Array(MAX_ENVELOPE_BYTES + 1))).toEqual({ ok: false, error: 'TOO_LARGE' });
     expect(parseSignal(new Uint8Array(10))).toEqual({ ok: false, error: 'TRUNCATED' });
   });
 

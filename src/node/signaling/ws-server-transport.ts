@@ -179,7 +179,7 @@ export class WsServerTransport implements Transport {
   onDatagram: DatagramHandler | undefined = undefined;
   onPeerGone: ((address: PeerAddress) => void) | undefined = undefined;
   readonly limits: WsServerLimits;
-  readonly #o: WsServerTransportOptions;
+  readonly #options: WsServerTransportOptions;
   readonly #log: SignalingLogger;
   /** Every open socket, handshaking or not. */
   readonly #conns = new Set<Conn>();
@@ -205,7 +205,7 @@ export class WsServerTransport implements Transport {
   #closing: Promise<void> | undefined;
 
   constructor(options: WsServerTransportOptions) {
-    this.#o = options;
+    this.#options = options;
     this.limits = { ...DEFAULT_WS_SERVER_LIMITS, ...definedOnly(options.limits ?? {}) };
     const logger = options.logger;
     this.#log = (entry) => {
@@ -250,7 +250,7 @@ export class WsServerTransport implements Transport {
     const conn: Conn = {
       ws,
       ip,
-      challenge: this.#o.crypto.randomBytes(WS_CHALLENGE_BYTES),
+      challenge: this.#options.crypto.randomBytes(WS_CHALLENGE_BYTES),
       openedAt: now,
       state: 'hello',
       id: undefined,
@@ -294,7 +294,7 @@ export class WsServerTransport implements Transport {
     conn.helloTimer = setTimeout(() => {
       if (conn.state === 'hello' || conn.state === 'verifying') this.#close(conn, WsCloseCode.TIMEOUT, 'hello timeout');
     }, this.limits.helloTimeoutMs);
-    this.#sendText(conn, { t: 'challenge', v: WS_PROTOCOL_VERSION, challenge: toHex(conn.challenge), network: toHex(this.#o.networkId) });
+    this.#sendText(conn, { t: 'challenge', v: WS_PROTOCOL_VERSION, challenge: toHex(conn.challenge), network: toHex(this.#options.networkId) });
   }
 
   send(to: PeerAddress, data: Uint8Array): void {
@@ -404,14 +404,14 @@ export class WsServerTransport implements Transport {
     if (typeof publicKey !== 'string' || !HEX32.test(publicKey) || typeof signature !== 'string' || !HEX64.test(signature)) {
       return this.#close(conn, WsCloseCode.AUTH_FAILED, 'malformed hello');
     }
-    const crypto = this.#o.crypto;
+    const crypto = this.#options.crypto;
     const pk = fromHex(publicKey);
     const id = idFromPublicKey(crypto, pk);
-    if (!solvesIdPuzzle(crypto, id, this.#o.idDifficulty)) return this.#close(conn, WsCloseCode.AUTH_FAILED, "ID does not solve the network's puzzle");
-    if (equalBytes(id, this.#o.identity.id)) return this.#close(conn, WsCloseCode.AUTH_FAILED, "that is the server's ID");
+    if (!solvesIdPuzzle(crypto, id, this.#options.idDifficulty)) return this.#close(conn, WsCloseCode.AUTH_FAILED, "ID does not solve the network's puzzle");
+    if (equalBytes(id, this.#options.identity.id)) return this.#close(conn, WsCloseCode.AUTH_FAILED, "that is the server's ID");
     let ok = false;
     try {
-      ok = await crypto.verify(pk, wsHelloMessage(this.#o.networkId, conn.challenge), fromHex(signature));
+      ok = await crypto.verify(pk, wsHelloMessage(this.#options.networkId, conn.challenge), fromHex(signature));
     } catch {
       ok = false;
     }
@@ -435,7 +435,7 @@ export class WsServerTransport implements Transport {
     conn.helloTimer = undefined;
     this.#byId.set(key, conn);
     this.#stats.joins++;
-    this.#sendText(conn, { t: 'welcome', id: toHex(this.#o.identity.id), ip: conn.ip });
+    this.#sendText(conn, { t: 'welcome', id: toHex(this.#options.identity.id), ip: conn.ip });
     this.#armIdle(conn);
     this.#log({
       level: 'info',
