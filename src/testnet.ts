@@ -74,11 +74,14 @@ export async function createTestnet(n: number, options: TestnetOptions = {}): Pr
   };
 
   if (n > 0) await make();
-  const joining: DHT[] = [];
-  for (let i = 1; i < n; i++) joining.push(await make({ bootstrap: nodes[0]!.localAddresses() }));
-  for (let i = 0; i < joining.length; i += joinBatch) {
-    await run(Promise.all(joining.slice(i, i + joinBatch).map((d) => d.bootstrap())));
-    options.onJoined?.(1 + Math.min(i + joinBatch, joining.length), n);
+  // Each batch is created just before it joins: a node created earlier would sit alone while
+  // virtual time runs for the batches before it, and its maintenance would join on its own.
+  for (let joined = 1; joined < n; ) {
+    const batch: DHT[] = [];
+    for (let i = 0; i < joinBatch && joined + i < n; i++) batch.push(await make({ bootstrap: nodes[0]!.localAddresses() }));
+    await run(Promise.all(batch.map((d) => d.bootstrap())));
+    joined += batch.length;
+    options.onJoined?.(joined, n);
   }
   return { clock, net, nodes, addNode, run, close: async () => void (await Promise.all(nodes.map((d) => d.close()))) };
 }
