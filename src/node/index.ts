@@ -24,6 +24,10 @@ export { nodeCrypto } from './crypto-node.js';
 export { createNodeWebRtcTransport } from './webrtc-node.js';
 export type { NodeWebRtcOptions } from './webrtc-node.js';
 export { startSignalingServer } from './signaling/index.js';
+export type { SignalingLogEntry, SignalingLogger, SignalingServer, SignalingServerOptions } from './signaling/index.js';
+export { startLocalSwarm } from './local-swarm.js';
+export type { LocalSwarm, LocalSwarmDhtOptions, LocalSwarmOptions } from './local-swarm.js';
+export { lanAddress } from './lan-address.js';
 
 export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'bootstrap' | 'crypto'> {
   /** Literal IP to bind (default "0.0.0.0"; "::" for IPv6). */
