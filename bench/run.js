@@ -36,9 +36,12 @@ const argOf = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 
-/** bittorrent-dht's figures as measured on this project's machines (/work/shared/PLATFORM.md). */
+/**
+ * bittorrent-dht's figures, measured on this project's 2-core machines when idle (2026-11-23). It
+ * is not a dependency, so they are not re-run here.
+ */
 const BITTORRENT_DHT = {
-  label: 'bittorrent-dht 11.0.12 (PLATFORM.md, measured 2026-11-23)',
+  label: 'bittorrent-dht 11.0.12 (idle machine, 2026-11-23)',
   setup: 'UDP 127.0.0.1, one process, N=200, BEP 44 values < 1000 B',
   n: 200,
   get: { success: '200/200', medianMs: 1.9, p95Ms: 5.0, datagramsPerGet: 32, queriesPerGet: 16, responsesPerGet: 16 },

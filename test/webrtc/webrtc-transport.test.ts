@@ -2,7 +2,8 @@
  * WebRtcTransport over real WebRTC: node-datachannel's polyfill RTCPeerConnection on this host (no
  * mock). Transports signal through an in-test bus that can tamper with envelopes like a hostile
  * relay. Every wait is for a condition, bounded by a timeout that fails the test: in-process
- * node-datachannel connects sometimes take ~1 s longer than usual (PLATFORM.md), so bounds are generous.
+ * node-datachannel connects sometimes take ~1 s longer than usual (the channel opens ~1 s after ICE
+ * completes, inherent to the library), so bounds are generous.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
