@@ -1,8 +1,9 @@
 /**
- * Browser end-to-end tests (test/e2e): Debian's Chromium, driven by Playwright (which downloads no
- * browser here: PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, see /work/shared/PLATFORM.md). Each spec starts
- * what it needs in the test process (signaling server, Node peers, the built demo page): see
- * test/e2e/swarm.ts. Run `npm run build` first (`npm test` does).
+ * Browser end-to-end tests (test/e2e): Debian's Chromium (`apt-get install chromium`: at
+ * /usr/bin/chromium, or set CHROMIUM_PATH) driven by Playwright, which needs no browser download
+ * of its own (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1). Each spec starts what it needs in the test
+ * process (signaling server, Node peers, the built demo page): see test/e2e/swarm.ts. Run
+ * `npm run build` first (`npm test` does).
  */
 import { defineConfig } from '@playwright/test';
 
@@ -32,7 +33,8 @@ export default defineConfig({
         '--disable-component-update',
         '--disable-sync',
         // Real IPs in ICE candidates instead of mDNS .local names: Chromium <-> node-datachannel
-        // failed 2 of ~45 times with mDNS names, 0 of 20 without (PLATFORM.md).
+        // connects failed ~2 of 45 times with mDNS host candidates and 0 of 20 without (measured
+        // on our 2-core test machine). Tab-to-tab links work either way.
         '--disable-features=WebRtcHideLocalIpsWithMdns',
       ],
     },

@@ -10,43 +10,33 @@
  *   - the demo page (demo/) on Vite's dev server, on every interface: open the printed URL in
  *     two or more tabs or browsers, each tab is one more node.
  *
- * It runs until Ctrl-C, then closes everything. Ports: SIGNAL_PORT (8787), DEMO_PORT (5173).
+ * The swarm is startLocalSwarm from spydht/node. It runs until Ctrl-C, then closes everything.
+ * Ports: SIGNAL_PORT (8787), DEMO_PORT (5173).
  */
-import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNode, reachableAddresses, startSignalingServer } from '../dist/node/index.js';
+import { lanAddress, startLocalSwarm } from '../dist/node/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SIGNAL_PORT = Number(process.env.SIGNAL_PORT ?? 8787);
 const DEMO_PORT = Number(process.env.DEMO_PORT ?? 5173);
-const WEBRTC_PEERS = 3;
-const UDP_PEERS = 2;
-// Every peer here shares this machine's IPs. A real node keeps at most 2 routing entries per IP (an
-// attacker with one machine cannot fill its table); this demo lifts that limit locally only: for
-// the Node peers and the server here, and for the tabs through the page URL's ?maxPerIp=.
-const MAX_PER_IP = 64;
-const LOCAL = { host: '127.0.0.1', maxPerIp: MAX_PER_IP };
+const BRIDGES = 3;
+const CLIENTS = 2;
 
 const short = (hex) => `${hex.slice(0, 12)}…`;
 const log = (line = '') => process.stdout.write(line + '\n');
 const TRANSPORTS = { 1: 'UDP', 3: 'WebRTC', 4: 'WebSocket' };
 
-/** This machine's first non-loopback IPv4: Chromium never uses loopback for WebRTC. */
-function lanIp() {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const nic of list ?? []) if (nic.family === 'IPv4' && !nic.internal) return nic.address;
-  }
-  return undefined;
-}
-
 async function main() {
   /** Everything to close on the way out, last started first. */
   const running = [];
   let stopping = false;
+  /** Ctrl-C while the swarm starts: it closes what it started and rejects. */
+  const starting = new AbortController();
   const shutdown = async (why) => {
     if (stopping) return;
     stopping = true;
+    starting.abort();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     log(`\n${why}: closing ${running.length} things …`);
@@ -75,41 +65,29 @@ async function main() {
   process.on('SIGTERM', onSignal);
 
   try {
-    const ip = lanIp();
-    if (!ip) log('warning: no non-loopback IPv4 interface; browsers will reach the page but cannot open WebRTC links');
-    const host = ip ?? '127.0.0.1';
+    if (!lanAddress()) log('warning: no non-loopback IPv4 interface; browsers will reach the page but cannot open WebRTC links');
 
-    log(`Starting the signaling server on port ${SIGNAL_PORT} …`);
-    const server = await startSignalingServer({
-      host: '0.0.0.0',
+    log(`Starting the signaling server on port ${SIGNAL_PORT}, ${BRIDGES} Node peers speaking UDP + WebRTC (bridges) and ${CLIENTS} speaking UDP only (clients) …`);
+    // Every peer here shares this machine's IPs, so the swarm lifts the per-IP routing limit (a
+    // real node keeps 2) for its server and bridges; the tabs get the same through ?maxPerIp=.
+    const swarm = await startLocalSwarm({
       port: SIGNAL_PORT,
-      udpPort: 0,
-      webrtc: true,
-      dht: { maxPerIp: MAX_PER_IP },
+      bridges: BRIDGES,
+      clients: CLIENTS,
+      signal: starting.signal,
       logger: (e) => {
         if (e.event === 'join' || e.event === 'leave') log(`server: browser ${e.message}`);
       },
     });
-    if (!(await keep('signaling server', () => server.close()))) return;
-    const bootstrap = server.udpAddress;
-
-    log(`Starting ${WEBRTC_PEERS} Node peers speaking UDP + WebRTC (bridges) and ${UDP_PEERS} speaking UDP only (clients) …`);
-    const peers = [];
-    for (let i = 0; i < WEBRTC_PEERS; i++) {
-      const node = await createNode({ ...LOCAL, webrtc: true, bootstrap: [bootstrap] });
-      if (!(await keep(`peer ${i}`, () => node.close()))) return;
-      peers.push({ node, kind: 'UDP + WebRTC', name: `peer ${i}` });
-    }
-    // In a mixed swarm every node that stores and routes speaks WebRTC (browsers must reach it):
-    // a UDP-only peer takes part as a client through a bridge, which runs gets and puts for it.
-    const bridges = [reachableAddresses(peers[0].node)[0], bootstrap];
-    for (let i = WEBRTC_PEERS; i < WEBRTC_PEERS + UDP_PEERS; i++) {
-      const node = await createNode({ host: '127.0.0.1', client: true, bootstrap: bridges });
-      if (!(await keep(`peer ${i}`, () => node.close()))) return;
-      peers.push({ node, kind: 'UDP only    ', name: `peer ${i}` });
-    }
+    if (!(await keep('swarm', () => swarm.close()))) return;
+    const { server, bootstrap } = swarm;
+    const host = new URL(swarm.url).hostname;
+    const peers = [
+      ...swarm.bridges.map((node, i) => ({ node, kind: 'UDP + WebRTC', name: `peer ${i}` })),
+      ...swarm.clients.map((node, i) => ({ node, kind: 'UDP only    ', name: `peer ${BRIDGES + i}` })),
+    ];
     log('');
-    log(`  server  ws://${host}:${server.port} + UDP ${bootstrap}  id ${short(server.dht.id)}  table ${server.dht.routing.size}`);
+    log(`  server  ${swarm.url} + UDP ${bootstrap}  id ${short(server.dht.id)}  table ${server.dht.routing.size}`);
     for (const p of peers) log(`  ${p.name}  ${p.kind}  id ${short(p.node.id)}  table ${p.node.routing.size}${p.node.client ? ' (client: in no routing table)' : ''}`);
 
     // A put by a bridge; a get by a UDP-only client (through the swarm, or its bridge).
@@ -147,7 +125,7 @@ async function main() {
       p.node.on('deleted', ({ key: k }) => log(`${p.name} deleted ${k}`));
     }
 
-    const query = new URLSearchParams({ signal: `ws://${host}:${server.port}`, maxPerIp: String(MAX_PER_IP) });
+    const query = new URLSearchParams({ signal: swarm.url, maxPerIp: String(swarm.maxPerIp) });
     const page = `http://${host}:${demoPort}/?${query.toString().replace(/%3A/gi, ':').replace(/%2F/gi, '/')}`;
     log('');
     log('Demo page (open it in two or more tabs; each tab is a node):');

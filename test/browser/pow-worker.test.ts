@@ -11,7 +11,8 @@ import { idPuzzleBits } from '../../src/crypto/identity.js';
 import { checkPow, powTarget } from '../../src/crypto/pow.js';
 import type { LoadOrCreateIdentityOptions } from '../../src/identity-store.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
-import { DIST_INDEX_URL, ROOT, importDist } from './dist.js';
+import { ROOT } from '../helpers/build.js';
+import { DIST_INDEX_URL, importDist } from './dist.js';
 
 let spydht: Awaited<ReturnType<typeof importDist>>;
 beforeAll(async () => {

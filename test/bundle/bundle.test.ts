@@ -9,13 +9,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { builtinModules } from 'node:module';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, type Rollup } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ROOT, assertBuilt } from '../browser/dist.js';
+import { lanAddress } from '../../src/node/lan-address.js';
+import { ROOT, assertBuilt } from '../helpers/build.js';
 
 const APP = join(ROOT, 'test', 'bundle', 'app');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -86,13 +87,6 @@ function serve(dir: string): Promise<void> {
       resolve();
     });
   });
-}
-
-function lanAddress(): string | undefined {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

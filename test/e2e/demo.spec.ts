@@ -5,7 +5,9 @@
  * one put by a Node peer is found by a tab; a delete from its owner's tab removes it everywhere.
  */
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { MAX_PER_IP, assertBuilt, serveDemo, startSwarm, type DemoServer, type Swarm } from './swarm.js';
+import type { LocalSwarm } from 'spydht/node';
+import { assertBuilt } from '../helpers/build.js';
+import { serveDemo, startSwarm, type DemoServer } from './swarm.js';
 
 /** What the page exposes for tests (demo/main.ts). */
 interface DemoWindow {
@@ -18,7 +20,7 @@ const JOIN_MS = 30_000;
 // Tests share one swarm and two tabs (beforeAll), and each stands on its own: after a failure the
 // worker restarts, beforeAll runs again, and the remaining tests still run.
 
-let swarm: Swarm;
+let swarm: LocalSwarm;
 let demo: DemoServer;
 const contexts: BrowserContext[] = [];
 let tabA: Page;
@@ -33,7 +35,7 @@ async function openTab(browser: Browser): Promise<{ page: Page; id: string }> {
   page.on('console', (msg) => {
     if (msg.type() === 'error') console.error(`[page console] ${msg.text()}`);
   });
-  const query = new URLSearchParams({ signal: swarm.signalUrl, maxPerIp: String(MAX_PER_IP) });
+  const query = new URLSearchParams({ signal: swarm.url, maxPerIp: String(swarm.maxPerIp) });
   await page.goto(`${demo.url}?${query}`);
   // Rejects (and fails the test with the page's error) if the node cannot join.
   const id = await page.evaluate(() => (window as unknown as DemoWindow).spydht.ready.then((n) => n.id));
@@ -73,7 +75,7 @@ async function getFromPage(page: Page, key: string): Promise<string | undefined>
 test.beforeAll(async ({ browser }) => {
   test.setTimeout(120_000);
   assertBuilt();
-  [swarm, demo] = await Promise.all([startSwarm({ webrtcPeers: 3, udpPeers: 1 }), serveDemo()]);
+  [swarm, demo] = await Promise.all([startSwarm({ clients: 1 }), serveDemo()]);
   const a = await openTab(browser);
   const b = await openTab(browser);
   tabA = a.page;
@@ -87,7 +89,7 @@ test.afterAll(async () => {
 });
 
 test('both tabs join: the routing table shows the server, the other tab and Node peers', async () => {
-  const nodePeers = new Set(swarm.webrtcPeers.map((n) => n.id));
+  const nodePeers = new Set(swarm.bridges.map((n) => n.id));
   const webrtcRows = (page: Page): Promise<(string | null)[]> =>
     page.locator('[data-testid="contact"][data-transport="WebRTC"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
   for (const [page, otherId] of [
@@ -108,7 +110,7 @@ test('both tabs join: the routing table shows the server, the other tab and Node
     expect(Number(await page.getByTestId('contact-count').textContent())).toBeGreaterThanOrEqual(3);
   }
   // UDP-only peers cannot be reached from a browser, so no tab lists one.
-  for (const udp of swarm.udpPeers) {
+  for (const udp of swarm.clients) {
     for (const page of [tabA, tabB]) await expect(page.locator(`[data-testid="contact"][data-id="${udp.id}"]`)).toHaveCount(0);
   }
 });
@@ -117,7 +119,7 @@ test('a put in tab A is found by tab B and by Node peers', async () => {
   const content = `hello from tab A at ${Date.now()}`;
   const key = await putFromPage(tabA, 'greeting', content);
   expect(await getFromPage(tabB, key)).toBe(content);
-  for (const peer of [...swarm.webrtcPeers, ...swarm.udpPeers]) {
+  for (const peer of [...swarm.bridges, ...swarm.clients]) {
     const value = await peer.get(key);
     expect(value?.text(), `Node peer ${peer.id.slice(0, 8)}`).toBe(content);
     expect(value?.labelText()).toBe('greeting');
@@ -128,7 +130,7 @@ test('a put in tab A is found by tab B and by Node peers', async () => {
 
 test('a put by a UDP-only Node peer is found by a tab', async () => {
   const content = `hello from a UDP-only Node peer at ${Date.now()}`;
-  const key = await swarm.udpPeers[0]!.put('from-node', content, { ttl: 600 });
+  const key = await swarm.clients[0]!.put('from-node', content, { ttl: 600 });
   expect(await getFromPage(tabB, key)).toBe(content);
 });
 
@@ -145,14 +147,14 @@ test('the owner tab deletes: gone for the other tab and the Node peers; others m
   await expect(tabA.getByTestId('delete-result')).toHaveAttribute('data-state', 'ok', { timeout: JOIN_MS });
   await expect(tabA.getByTestId('delete-result')).toHaveText(/^deleted: [1-9]\d* nodes? accepted$/);
   expect(await getFromPage(tabB, key)).toBeUndefined();
-  expect(await swarm.webrtcPeers[0]!.get(key)).toBeUndefined();
+  expect(await swarm.bridges[0]!.get(key)).toBeUndefined();
 });
 
 test('two tabs opened at the same instant list each other, none turned away for want of an IP', async ({ browser }) => {
   test.setTimeout(60_000);
   // A browser-to-browser pair of host candidates shows no address (mDNS): each tab counts the
   // other under its own address as the server saw it, at the first verified round trip.
-  const query = new URLSearchParams({ signal: swarm.signalUrl, maxPerIp: String(MAX_PER_IP) });
+  const query = new URLSearchParams({ signal: swarm.url, maxPerIp: String(swarm.maxPerIp) });
   const pages: Page[] = [];
   for (let i = 0; i < 2; i++) {
     const context = await browser.newContext();

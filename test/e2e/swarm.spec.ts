@@ -6,8 +6,9 @@
  * reaches a node it never met, signalling through the DHT).
  */
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { createNode, reachableAddresses, type DHT } from '../../dist/node/index.js';
-import { MAX_PER_IP, assertBuilt, serveDemo, startSwarm, type DemoServer, type Swarm } from './swarm.js';
+import type { LocalSwarm } from 'spydht/node';
+import { assertBuilt } from '../helpers/build.js';
+import { serveDemo, startSwarm, type DemoServer } from './swarm.js';
 
 interface Tab {
   context: BrowserContext;
@@ -20,15 +21,13 @@ interface PageNode {
   get(key: string): Promise<{ text(): string } | undefined>;
   findNode(id: string): Promise<{ id: string }[]>;
   stats(): Record<string, number>;
-  table: { size: number };
 }
 type DemoWindow = { spydht: { node: PageNode; ready: Promise<{ id: string }> } };
 
 const TABS = 6;
-let swarm: Swarm;
+let swarm: LocalSwarm;
 let demo: DemoServer;
 const tabs: Tab[] = [];
-const extraNodes: DHT[] = [];
 const values: { key: string; content: string }[] = [];
 /** Envelopes the server relayed while the tabs joined (each newcomer's first links). */
 let relayedDuringJoins = 0;
@@ -37,7 +36,7 @@ async function openTab(browser: Browser): Promise<Tab> {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
-  const query = new URLSearchParams({ signal: swarm.signalUrl, maxPerIp: String(MAX_PER_IP) });
+  const query = new URLSearchParams({ signal: swarm.url, maxPerIp: String(swarm.maxPerIp) });
   await page.goto(`${demo.url}?${query}`);
   const id = await page.evaluate(() => (window as unknown as DemoWindow).spydht.ready.then((n) => n.id));
   return { context, page, id };
@@ -53,7 +52,7 @@ test.describe.configure({ mode: 'serial' });
 test.beforeAll(async ({ browser }) => {
   test.setTimeout(180_000);
   assertBuilt();
-  [swarm, demo] = await Promise.all([startSwarm({ webrtcPeers: 3, udpPeers: 2 }), serveDemo()]);
+  [swarm, demo] = await Promise.all([startSwarm({ clients: 2 }), serveDemo()]);
   for (let i = 0; i < TABS; i++) tabs.push(await openTab(browser));
   relayedDuringJoins = relayedByServer();
 });
@@ -63,7 +62,7 @@ const tabStats = (t: Tab): Promise<Record<string, number>> => t.page.evaluate(()
 
 /** WebRTC links opened so far between current members (each link counts at both ends). */
 async function linksOpened(): Promise<number> {
-  const nodes = [swarm.server.dht, ...swarm.webrtcPeers, ...extraNodes];
+  const nodes = [swarm.server.dht, ...swarm.bridges];
   const fromTabs = await Promise.all(tabs.map(async (t) => (await tabStats(t))['webrtc.linksOpened'] ?? 0));
   const total = fromTabs.reduce((a, b) => a + b, 0) + nodes.reduce((a, n) => a + (n.stats()['webrtc.linksOpened'] ?? 0), 0);
   return total / 2;
@@ -71,13 +70,12 @@ async function linksOpened(): Promise<number> {
 
 test.afterAll(async () => {
   await Promise.all(tabs.map((t) => t.context.close().catch(() => {})));
-  await Promise.all(extraNodes.map((n) => n.close()));
   await Promise.all([swarm?.close(), demo?.close()]);
 });
 
 test('a put from each tab and each Node peer is gettable from every other member', async () => {
   test.setTimeout(180_000);
-  const nodes = [...swarm.webrtcPeers, ...swarm.udpPeers];
+  const nodes = [...swarm.bridges, ...swarm.clients];
   for (const [i, t] of tabs.entries()) {
     const content = `from tab ${i}`;
     values.push({ key: await tabPut(t, `tab ${i}`, content), content });
@@ -96,10 +94,8 @@ test('once the swarm has formed, members signal new links: server frames per new
   test.setTimeout(120_000);
   const [links0, relayed0] = [await linksOpened(), relayedByServer()];
   // Two bridges join through a member, and every tab looks them up: each tab opens a new link to each.
-  const bridge = reachableAddresses(swarm.webrtcPeers[0]!)[0]!;
   for (let i = 0; i < 2; i++) {
-    const late = await createNode({ host: '127.0.0.1', webrtc: true, maxPerIp: MAX_PER_IP, bootstrap: [bridge] });
-    extraNodes.push(late);
+    const late = await swarm.addBridge();
     for (const t of tabs) {
       const found = await t.page.evaluate((id) => (window as unknown as DemoWindow).spydht.node.findNode(id), late.id);
       expect(found.map((c) => c.id)).toContain(late.id);
@@ -123,7 +119,7 @@ test('closing two tabs loses no value; a new tab joins and finds every value', a
   tabs.push(fresh);
   for (const { key, content } of values) {
     expect(await tabGet(fresh, key), `new tab gets "${content}"`).toBe(content);
-    expect((await swarm.udpPeers[0]!.get(key))?.text()).toBe(content);
+    expect((await swarm.clients[0]!.get(key))?.text()).toBe(content);
   }
 });
 
@@ -133,9 +129,7 @@ test('with the signaling server gone, a tab still reaches a node it never met, t
   const relayedBefore = relayedByServer();
   await swarm.server.close();
   // A new bridge joins through another bridge: the tab has never linked to it.
-  const bridge = reachableAddresses(swarm.webrtcPeers[0]!)[0]!;
-  const newcomer = await createNode({ host: '127.0.0.1', webrtc: true, maxPerIp: MAX_PER_IP, bootstrap: [bridge] });
-  extraNodes.push(newcomer);
+  const newcomer = await swarm.addBridge();
   // The lookup only lists peers that answered, so the newcomer in it means a WebRTC link was
   // signalled through DHT members (the server is closed) and a round trip crossed it.
   await expect

@@ -1,45 +1,32 @@
 /**
- * What the e2e specs run in the Playwright test process itself: the signaling server, Node peers
- * (UDP + WebRTC, and UDP only), and the demo page built by Vite and served over HTTP. The specs
- * hold the Node peers as plain DHT objects, so they can put and get from the Node side directly.
+ * What the e2e specs run in the Playwright test process itself: a local swarm (startLocalSwarm:
+ * the signaling server, Node bridges speaking UDP + WebRTC, UDP-only Node clients) and the demo
+ * page built by Vite and served over HTTP. The specs hold the Node peers as plain DHT objects, so
+ * they can put and get from the Node side directly.
  *
  * Everything runs from the built package (dist/): the page imports 'spydht' by name, exactly as
  * an app would, and so do these helpers ('spydht/node'). Run `npm run build` first.
  *
- * Addresses: Chromium never uses loopback for WebRTC (PLATFORM.md), so the page, the signaling
- * server and the peers' ICE candidates must use a non-loopback interface: the page and server
- * URLs below use this machine's first non-internal IPv4 address.
+ * Addresses: Chromium never uses loopback addresses for WebRTC ICE candidates (it needs a
+ * non-loopback interface and a default route), so the page and the signaling server must be
+ * reached at a LAN address: this machine's first non-loopback IPv4 (`lanAddress()`).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createNode, reachableAddresses, startSignalingServer, type DHT } from 'spydht/node';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, sep } from 'node:path';
+import { lanAddress, startLocalSwarm, type LocalSwarm } from 'spydht/node';
 import { build } from 'vite';
+import { ROOT } from '../helpers/build.js';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** Every peer here shares one or two IPs; a real node keeps at most 2 routing entries per IP. */
-export const MAX_PER_IP = 64;
-
-/** This machine's first non-loopback IPv4 address (WebRTC in Chromium needs one). */
-export function lanIp(): string {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const nic of list ?? []) if (nic.family === 'IPv4' && !nic.internal) return nic.address;
-  }
+/** The LAN address the page and the signaling server are reached at; throws when there is none. */
+function pageHost(): string {
+  const ip = lanAddress();
+  if (ip) return ip;
   throw new Error(
-    'no non-loopback IPv4 interface: Chromium never uses loopback for WebRTC, so browser tabs could not connect (see /work/shared/PLATFORM.md)',
+    'no non-loopback IPv4 interface: Chromium never uses loopback addresses for WebRTC ICE candidates, so browser tabs could not connect',
   );
-}
-
-/** Fails early, and clearly, when dist/ is missing or older than src/. */
-export function assertBuilt(): void {
-  const out = join(ROOT, 'dist', 'browser-node.js');
-  const src = join(ROOT, 'src', 'browser-node.ts');
-  if (!existsSync(out) || (existsSync(src) && statSync(out).mtimeMs < statSync(src).mtimeMs)) {
-    throw new Error('dist/ is missing or older than src/: run `npm run build` first');
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -60,7 +47,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** Builds demo/ with Vite (no config file, like any app) into a temp dir and serves it on 0.0.0.0. */
-export async function serveDemo(host = lanIp()): Promise<DemoServer> {
+export async function serveDemo(host = pageHost()): Promise<DemoServer> {
   const tmp = mkdtempSync(join(tmpdir(), 'spydht-demo-'));
   const outDir = join(tmp, 'dist');
   await build({
@@ -100,53 +87,11 @@ export async function serveDemo(host = lanIp()): Promise<DemoServer> {
 // ---------------------------------------------------------------------------------------------
 // The swarm
 
-export type SignalingServer = Awaited<ReturnType<typeof startSignalingServer>>;
-
-export interface Swarm {
-  server: SignalingServer;
-  /** ws://<lan ip>:<port>: what a browser tab connects to. */
-  signalUrl: string;
-  /** Node peers speaking UDP and WebRTC (bridges): browsers reach them directly. */
-  webrtcPeers: DHT[];
-  /**
-   * Node peers speaking UDP only: clients (README, mixed swarms) that joined through a bridge; they
-   * are in no routing table, and get or put through their bridge what only browsers hold.
-   */
-  udpPeers: DHT[];
-  close(): Promise<void>;
-}
-
-export async function startSwarm({ webrtcPeers = 3, udpPeers = 1 } = {}): Promise<Swarm> {
-  const ip = lanIp();
-  const server = await startSignalingServer({ host: '0.0.0.0', port: 0, udpHost: '127.0.0.1', webrtc: true, dht: { maxPerIp: MAX_PER_IP } });
-  const all: DHT[] = [];
-  const swarm: Swarm = {
-    server,
-    signalUrl: `ws://${ip}:${server.port}`,
-    webrtcPeers: [],
-    udpPeers: [],
-    close: async () => {
-      await Promise.all(all.map((n) => n.close()));
-      await server.close();
-    },
-  };
-  try {
-    // Bridges one at a time: each join then sees the ones before it.
-    for (let i = 0; i < webrtcPeers; i++) {
-      const node = await createNode({ host: '127.0.0.1', webrtc: true, maxPerIp: MAX_PER_IP, bootstrap: [server.udpAddress] });
-      all.push(node);
-      swarm.webrtcPeers.push(node);
-    }
-    // UDP-only clients join through a bridge: the first Node bridge, and the server (also one).
-    const bridges = [...swarm.webrtcPeers.slice(0, 1).flatMap((n) => reachableAddresses(n).slice(0, 1)), server.udpAddress];
-    for (let i = 0; i < udpPeers; i++) {
-      const node = await createNode({ host: '127.0.0.1', client: true, bootstrap: bridges });
-      all.push(node);
-      swarm.udpPeers.push(node);
-    }
-  } catch (err) {
-    await swarm.close();
-    throw err;
-  }
-  return swarm;
+/**
+ * The signaling server, 3 Node bridges and `clients` UDP-only Node clients (`startLocalSwarm`);
+ * tabs join through `swarm.url`, which names the LAN address.
+ */
+export function startSwarm({ clients }: { clients: number }): Promise<LocalSwarm> {
+  pageHost(); // without a LAN address swarm.url would be loopback: fail now, saying why
+  return startLocalSwarm({ bridges: 3, clients });
 }

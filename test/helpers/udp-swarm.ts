@@ -5,13 +5,12 @@
  * itself. Every wait here is on a line of output or a process event, bounded by a timeout.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
+import { ROOT } from './build.js';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'node', 'cli.js');
 const ENTRY = join(ROOT, 'dist', 'node', 'index.js');
 
@@ -22,10 +21,6 @@ export const TEST_NETWORK_ARGS = [
   '--id-difficulty', String(TEST_NETWORK.idDifficulty),
   '--pow-base-bits', String(TEST_NETWORK.powBaseBits),
 ];
-
-export function assertBuilt(): void {
-  if (!existsSync(ENTRY) || !existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` before the UDP process tests');
-}
 
 /** What the worker reports about one of its nodes. */
 export interface NodeReport {

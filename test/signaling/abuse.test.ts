@@ -11,7 +11,8 @@ import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { startSignalingServer, WS_MAX_PAYLOAD, type SignalingServer, type WsServerLimits } from '../../src/node/signaling/index.js';
 import { WsClientTransport, WsCloseCode, WsLinkError, wsAddress, wsHelloMessage } from '../../src/transport/ws-client.js';
 import { MAX_MESSAGE_BYTES } from '../../src/wire/messages.js';
-import { NETWORK, NETWORK_ID, RawClient, WAIT_MS, WS, newIdentity, until, weakIdentity, within } from './helpers.js';
+import { until } from '../helpers/wait.js';
+import { NETWORK, NETWORK_ID, RawClient, WAIT_MS, WS, newIdentity, weakIdentity, within } from './helpers.js';
 
 const open: { terminate(): void }[] = [];
 const servers: SignalingServer[] = [];

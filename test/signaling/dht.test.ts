@@ -11,7 +11,8 @@ import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { startSignalingServer, type SignalingLogEntry, type SignalingServer } from '../../src/node/signaling/index.js';
 import { WsClientTransport, WsCloseCode, wsAddress } from '../../src/transport/ws-client.js';
 import { AddressKind } from '../../src/wire/address.js';
-import { NETWORK, NETWORK_ID, WAIT_MS, WS, newIdentity, until, within } from './helpers.js';
+import { until } from '../helpers/wait.js';
+import { NETWORK, NETWORK_ID, WAIT_MS, WS, newIdentity, within } from './helpers.js';
 
 let server: SignalingServer;
 let browser: DHT;

@@ -39,15 +39,6 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-/** Re-checks `cond` every few ms until it holds; fails after `ms`. */
-export async function until(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise<void>((r) => setTimeout(r, 5));
-  }
-}
-
 export interface Frame {
   data: Buffer;
   isBinary: boolean;

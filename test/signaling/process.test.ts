@@ -4,12 +4,12 @@
  * signaling-server/server.js print their addresses, log joins and leaves, and exit on a signal.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WsClientTransport, WsCloseCode } from '../../src/transport/ws-client.js';
 import { createNode } from '../../src/node/index.js';
-import { CLI, Lines, ROOT, exitOf } from '../helpers/udp-swarm.js';
+import { ROOT, assertBuilt } from '../helpers/build.js';
+import { CLI, Lines, exitOf } from '../helpers/udp-swarm.js';
 import { NETWORK, NETWORK_ID, WS, newIdentity, within } from './helpers.js';
 
 const ENTRY = join(ROOT, 'dist', 'node', 'signaling', 'index.js');
@@ -24,9 +24,7 @@ function run(args: string[], env: Record<string, string> = {}): { child: ChildPr
   return { child, stdout: new Lines(child.stdout), stderr: new Lines(child.stderr) };
 }
 
-beforeAll(() => {
-  if (!existsSync(ENTRY) || !existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` before the signaling process tests');
-});
+beforeAll(assertBuilt);
 
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

@@ -11,15 +11,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  SwarmProcess,
-  TEST_NETWORK_ARGS,
-  assertBuilt,
-  exitOf,
-  runCli,
-  spawnCli,
-  type NodeReport,
-} from '../helpers/udp-swarm.js';
+import { assertBuilt } from '../helpers/build.js';
+import { SwarmProcess, TEST_NETWORK_ARGS, exitOf, runCli, spawnCli, type NodeReport } from '../helpers/udp-swarm.js';
 
 const SHARED_IP = '127.0.3.1';
 const MAX_PER_IP = 2; // the engine's default

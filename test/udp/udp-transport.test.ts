@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UdpTransport } from '../../src/node/udp.js';
 import { AddressKind, encodeIpPort, sameAddress, type PeerAddress } from '../../src/wire/address.js';
 import { MAX_MESSAGE_BYTES } from '../../src/wire/messages.js';
+import { until } from '../helpers/wait.js';
 
 const TIMEOUT_MS = 2000;
 
@@ -27,15 +28,6 @@ function nextDatagram(t: UdpTransport): Promise<Received> {
       resolve({ data, from });
     };
   });
-}
-
-/** Re-checks `cond` on each event-loop turn until it holds; fails after the timeout. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + TIMEOUT_MS;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise<void>((r) => setImmediate(r));
-  }
 }
 
 function udpHandles(): number {
@@ -111,7 +103,7 @@ for (const fam of families) {
       b.send(got.from, bytes(9));
       expect((await atA).data).toEqual(bytes(9));
 
-      await until(() => a.stats.sent === 1 && b.stats.sent === 1, 'send callbacks');
+      await until(() => a.stats.sent === 1 && b.stats.sent === 1, 'send callbacks', TIMEOUT_MS);
       expect(a.stats.received).toBe(1);
       expect(b.stats.received).toBe(1);
     });
@@ -134,7 +126,7 @@ for (const fam of families) {
       // The next datagram b sees is the small one sent after: the big one never left.
       a.send(self(b), bytes(7));
       expect((await atB).data).toEqual(bytes(7));
-      await until(() => a.stats.sent === 1, 'send callback');
+      await until(() => a.stats.sent === 1, 'send callback', TIMEOUT_MS);
       expect(a.stats.sent).toBe(1);
     });
 
@@ -291,7 +283,7 @@ describe('UdpTransport without sockets in the way', () => {
       throw new Error('engine bug');
     };
     a.send(self(b), bytes(1));
-    await until(() => calls === 1, 'the throwing handler');
+    await until(() => calls === 1, 'the throwing handler', TIMEOUT_MS);
     expect(b.stats.dropped.handlerError).toBe(1);
     const atB = nextDatagram(b);
     a.send(self(b), bytes(2));

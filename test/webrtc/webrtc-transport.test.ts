@@ -2,12 +2,12 @@
  * WebRtcTransport over real WebRTC: node-datachannel's polyfill RTCPeerConnection on this host (no
  * mock). Transports signal through an in-test bus that can tamper with envelopes like a hostile
  * relay. Every wait is for a condition, bounded by a timeout that fails the test: in-process
- * node-datachannel connects sometimes take ~1 s longer than usual (PLATFORM.md), so bounds are generous.
+ * node-datachannel connects sometimes take ~1 s longer than usual (the channel opens ~1 s after ICE
+ * completes, inherent to the library), so bounds are generous.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RTCPeerConnection as PolyfillRTCPeerConnection } from 'node-datachannel/polyfill';
 import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,9 +31,10 @@ import {
 import { WebRtcTransport, type SignalingChannel, type WebRtcTransportOptions } from '../../src/transport/webrtc.js';
 import { AddressKind, type PeerAddress } from '../../src/wire/address.js';
 import { MAX_MESSAGE_BYTES } from '../../src/wire/messages.js';
+import { ROOT } from '../helpers/build.js';
+import { until } from '../helpers/wait.js';
 
 const WAIT_MS = 20_000;
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -122,15 +123,6 @@ async function newPeers(n: number, bus: SignalBus, options: Partial<WebRtcTransp
   return Promise.all(Array.from({ length: n }, () => newPeer(bus, options)));
 }
 
-/** Polls `cond` every few ms; fails after `ms`. */
-async function until(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise<void>((r) => setTimeout(r, 5));
-  }
-}
-
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 /** The one open channel the transports created (earlier attempts may have failed and retried). */
 function openChannel(): RTCDataChannel {
@@ -144,9 +136,9 @@ const IP_RE = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:.]*:[0-9a-f:.]*)$/;
 /** Sends a→b and b→a and waits for both. */
 async function exchange(a: Peer, b: Peer, tag: number): Promise<void> {
   a.t.send(b.addr, bytes(tag, 1));
-  await until(() => has(b, tag), `${tag}: a→b`);
+  await until(() => has(b, tag), `${tag}: a→b`, WAIT_MS);
   b.t.send(a.addr, bytes(tag, 2));
-  await until(() => has(a, tag), `${tag}: b→a`);
+  await until(() => has(a, tag), `${tag}: b→a`, WAIT_MS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,11 +244,11 @@ describe('WebRtcTransport over node-datachannel', () => {
     const [a, b] = await newPeers(2, bus);
     a!.t.send(b!.addr, bytes(1, 2, 3));
     expect(a!.t.links()).toMatchObject([{ id: toHex(b!.id), state: 'connecting', role: 'offerer', queued: 1 }]);
-    await until(() => has(b!, 1), 'the first datagram a→b');
+    await until(() => has(b!, 1), 'the first datagram a→b', WAIT_MS);
     expect(b!.inbox[0]).toEqual(bytes(1, 2, 3));
     // The reply uses the link a opened (no second connection).
     b!.t.send(a!.addr, bytes(4, 5));
-    await until(() => has(a!, 4), 'the reply b→a');
+    await until(() => has(a!, 4), 'the reply b→a', WAIT_MS);
     expect(a!.t.links()).toMatchObject([{ state: 'open', role: 'offerer' }]);
     expect(b!.t.links()).toMatchObject([{ state: 'open', role: 'answerer' }]);
     expect(a!.t.links()[0]!.session).toBe(b!.t.links()[0]!.session);
@@ -264,7 +256,7 @@ describe('WebRtcTransport over node-datachannel', () => {
     // Subarray views send only their bytes.
     const big = new Uint8Array(100).map((_, i) => i);
     a!.t.send(b!.addr, big.subarray(10, 14));
-    await until(() => has(b!, 10), 'a subarray datagram');
+    await until(() => has(b!, 10), 'a subarray datagram', WAIT_MS);
     expect(b!.inbox.find((d) => d[0] === 10)).toEqual(bytes(10, 11, 12, 13));
     // The channel the transport created (one per attempt; see connectRetries): unordered, no
     // retransmits, in-band negotiated.
@@ -288,9 +280,9 @@ describe('WebRtcTransport over node-datachannel', () => {
     expect(a!.t.ipOf(stranger)).toBe('198.51.100.7');
     expect(a!.t.ipOf({ kind: AddressKind.UDP, data: new Uint8Array(6) })).toBeUndefined();
     await exchange(a!, b!, 1);
-    await until(() => a!.t.ipOf(b!.addr) !== '198.51.100.7', 'ICE to report the remote IP');
+    await until(() => a!.t.ipOf(b!.addr) !== '198.51.100.7', 'ICE to report the remote IP', WAIT_MS);
     expect(a!.t.ipOf(b!.addr)).toMatch(IP_RE);
-    await until(() => b!.t.ipOf(a!.addr) !== '198.51.100.7', 'ICE to report the remote IP (answerer)');
+    await until(() => b!.t.ipOf(a!.addr) !== '198.51.100.7', 'ICE to report the remote IP (answerer)', WAIT_MS);
     expect(b!.t.ipOf(a!.addr)).toMatch(IP_RE);
     expect(a!.t.links()[0]!.ip).toBe(a!.t.ipOf(b!.addr));
   });
@@ -302,13 +294,13 @@ describe('WebRtcTransport over node-datachannel', () => {
     expect(a!.t.stats.dropped.oversize).toBe(1);
     expect(a!.t.links()).toEqual([]); // an over-cap datagram does not even open a link
     a!.t.send(b!.addr, new Uint8Array(MAX_MESSAGE_BYTES).fill(1));
-    await until(() => has(b!, 1), 'a datagram of exactly the cap');
+    await until(() => has(b!, 1), 'a datagram of exactly the cap', WAIT_MS);
     // A peer that ignores the cap: write to the raw channel, past the transport.
     openChannel().send(new Uint8Array(MAX_MESSAGE_BYTES + 1).fill(2));
     openChannel().send('text is not a datagram');
     a!.t.send(b!.addr, bytes(3));
-    await until(() => has(b!, 3), 'the datagram after the oversized one');
-    await until(() => b!.t.stats.dropped.receivedOversize === 1 && b!.t.stats.dropped.notBinary === 1, 'both drops counted');
+    await until(() => has(b!, 3), 'the datagram after the oversized one', WAIT_MS);
+    await until(() => b!.t.stats.dropped.receivedOversize === 1 && b!.t.stats.dropped.notBinary === 1, 'both drops counted', WAIT_MS);
     expect(has(b!, 2)).toBe(false);
   });
 
@@ -345,10 +337,10 @@ describe('WebRtcTransport over node-datachannel', () => {
     };
     a!.t.send(b!.addr, bytes(1));
     const victim = what === 'offer' ? b! : a!;
-    await until(() => victim.t.stats.rejectedSignals[code] === 1, `${victim === a ? 'a' : 'b'} to reject the ${what}`);
+    await until(() => victim.t.stats.rejectedSignals[code] === 1, `${victim === a ? 'a' : 'b'} to reject the ${what}`, WAIT_MS);
     expect(victim.t.stats.dropped.badSignal).toBe(1);
     // Both sides give up at the connect timeout; nothing ever opened.
-    await until(() => a!.t.links().length === 0 && b!.t.links().length === 0, 'the attempt to time out');
+    await until(() => a!.t.links().length === 0 && b!.t.links().length === 0, 'the attempt to time out', WAIT_MS);
     expect(tampered).toBe(1);
     expect(a!.t.stats.linksOpened + b!.t.stats.linksOpened).toBe(0);
     expect(a!.t.stats.connectTimeouts).toBe(1);
@@ -363,7 +355,7 @@ describe('WebRtcTransport over node-datachannel', () => {
     if (!sealed.ok) throw new Error(sealed.error);
     // Signed by a, delivered to b as if from c.
     bus.inject(c!.id, b!.id, sealed.value);
-    await until(() => b!.t.stats.rejectedSignals.FROM_MISMATCH === 1, 'the mismatch to be counted');
+    await until(() => b!.t.stats.rejectedSignals.FROM_MISMATCH === 1, 'the mismatch to be counted', WAIT_MS);
     expect(b!.t.links()).toEqual([]);
   });
 
@@ -372,7 +364,7 @@ describe('WebRtcTransport over node-datachannel', () => {
     const [a, b] = await newPeers(2, bus);
     a!.t.send(b!.addr, bytes(1));
     b!.t.send(a!.addr, bytes(2));
-    await until(() => has(b!, 1) && has(a!, 2), 'both queued datagrams to arrive');
+    await until(() => has(b!, 1) && has(a!, 2), 'both queued datagrams to arrive', WAIT_MS);
     const [small, large] = toHex(a!.id) < toHex(b!.id) ? [a!, b!] : [b!, a!];
     // The larger ID always sees the smaller's offer while its own is pending, and yields. Whether
     // its own offer got out before that (so the smaller one sees glare too) depends on timing.
@@ -403,13 +395,13 @@ describe('WebRtcTransport over node-datachannel', () => {
     };
     small.t.send(large.addr, bytes(1));
     large.t.send(small.addr, bytes(2));
-    await until(() => heldAnswer && large.t.stats.glareYielded === 1, 'glare to resolve');
+    await until(() => heldAnswer && large.t.stats.glareYielded === 1, 'glare to resolve', WAIT_MS);
     expect(large.t.links()).toMatchObject([{ role: 'answerer', state: 'connecting', queued: 1 }]);
     // Break both ends of the attempt, answerer first (as a failed DTLS handshake would).
     large.pcs.at(-1)!.close();
-    await until(() => large.t.links().length === 0, 'the answerer to drop its link');
+    await until(() => large.t.links().length === 0, 'the answerer to drop its link', WAIT_MS);
     small.pcs.at(-1)!.close();
-    await until(() => has(large, 1) && has(small, 2), 'both datagrams, over the retried connection');
+    await until(() => has(large, 1) && has(small, 2), 'both datagrams, over the retried connection', WAIT_MS);
     expect(small.t.stats.connectRetries).toBeGreaterThanOrEqual(1);
     expect(large.t.stats.connectFailures).toBeGreaterThanOrEqual(1);
     expect(small.t.stats.dropped.linkFailed + large.t.stats.dropped.linkFailed).toBe(0);
@@ -420,15 +412,15 @@ describe('WebRtcTransport over node-datachannel', () => {
     const a = await newPeer(bus, { maxLinks: 2 });
     const [b, c, d] = await newPeers(3, bus);
     a.t.send(b!.addr, bytes(1));
-    await until(() => has(b!, 1), 'a→b');
+    await until(() => has(b!, 1), 'a→b', WAIT_MS);
     a.t.send(c!.addr, bytes(2));
-    await until(() => has(c!, 2), 'a→c');
+    await until(() => has(c!, 2), 'a→c', WAIT_MS);
     a.t.send(d!.addr, bytes(3));
-    await until(() => has(d!, 3), 'a→d');
+    await until(() => has(d!, 3), 'a→d', WAIT_MS);
     expect(a.t.stats.linksEvicted).toBe(1);
     expect(a.t.links().map((l) => l.id).sort()).toEqual([toHex(c!.id), toHex(d!.id)].sort());
     // b notices the close from the other end.
-    await until(() => b!.t.links().length === 0, 'b to see its link closed');
+    await until(() => b!.t.links().length === 0, 'b to see its link closed', WAIT_MS);
   });
 
   it('maxLinks: with every slot still connecting, the datagram is dropped and counted', async () => {
@@ -438,7 +430,7 @@ describe('WebRtcTransport over node-datachannel', () => {
     a.t.send(b!.addr, bytes(1));
     a.t.send(c!.addr, bytes(2));
     expect(a.t.stats.dropped.noCapacity).toBe(1);
-    await until(() => has(b!, 1), 'a→b');
+    await until(() => has(b!, 1), 'a→b', WAIT_MS);
     expect(c!.t.links()).toEqual([]);
   });
 
@@ -448,7 +440,7 @@ describe('WebRtcTransport over node-datachannel', () => {
     // between a datagram and its reply.
     const [a, b] = await newPeers(2, bus, { idleTimeoutMs: 1500 });
     await exchange(a!, b!, 1);
-    await until(() => a!.t.links().length === 0 && b!.t.links().length === 0, 'idle links to close');
+    await until(() => a!.t.links().length === 0 && b!.t.links().length === 0, 'idle links to close', WAIT_MS);
     expect(a!.t.stats.linksIdleClosed + b!.t.stats.linksIdleClosed).toBeGreaterThanOrEqual(1);
     await exchange(a!, b!, 2);
     expect(a!.t.stats.linksOpened).toBe(2);
@@ -459,7 +451,7 @@ describe('WebRtcTransport over node-datachannel', () => {
     const [a, b] = await newPeers(2, bus);
     for (let i = 1; i <= 20; i++) a!.t.send(b!.addr, bytes(i));
     expect(a!.t.stats.dropped.queueOverflow).toBe(4);
-    await until(() => b!.inbox.length === 16, '16 queued datagrams');
+    await until(() => b!.inbox.length === 16, '16 queued datagrams', WAIT_MS);
     expect(b!.inbox.map((d) => d[0]).sort((x, y) => x! - y!)).toEqual(Array.from({ length: 16 }, (_, i) => i + 5));
   });
 
@@ -474,9 +466,9 @@ describe('WebRtcTransport over node-datachannel', () => {
     expect(sent - 1 + dropped.congested).toBe(burst);
     // What was accepted drains (on libdatachannel's threads, so it may already have); the link
     // still works afterwards.
-    await until(() => a!.t.links()[0]!.bufferedAmount === 0, 'the buffer to drain');
+    await until(() => a!.t.links()[0]!.bufferedAmount === 0, 'the buffer to drain', WAIT_MS);
     a!.t.send(b!.addr, bytes(9));
-    await until(() => has(b!, 9), 'a datagram after the burst');
+    await until(() => has(b!, 9), 'a datagram after the burst', WAIT_MS);
   });
 
   it('a link costs two envelopes: the candidates ride with the offer and the answer', async () => {
@@ -514,7 +506,7 @@ describe('WebRtcTransport over node-datachannel', () => {
     expect(a.connectDelay(b.addr)).toBe(1000);
     a.send(b.addr, bytes(2));
     expect(a.connectDelay(b.addr)).toBeGreaterThan(0);
-    await until(() => has(b, 2), 'a datagram once signaling is attached');
+    await until(() => has(b, 2), 'a datagram once signaling is attached', WAIT_MS);
     expect(a.connectDelay(b.addr)).toBe(0);
     // Later estimates follow measured connects: 2 × smoothed, at least 250 ms.
     const stranger: PeerAddress = { kind: AddressKind.WEBRTC, data: new Uint8Array(32).fill(5) };
