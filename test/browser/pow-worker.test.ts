@@ -12,6 +12,7 @@ import { checkPow, powTarget } from '../../src/crypto/pow.js';
 import type { LoadOrCreateIdentityOptions } from '../../src/identity-store.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { ROOT } from '../helpers/build.js';
+import { until } from '../helpers/wait.js';
 import { DIST_INDEX_URL, importDist } from './dist.js';
 
 let spydht: Awaited<ReturnType<typeof importDist>>;
@@ -103,8 +104,7 @@ describe('createWorkerPowSolver (Node worker_threads)', () => {
     const solver = spydht.createWorkerPowSolver();
     const ac = new AbortController();
     const pending = solver(rand(32), IMPOSSIBLE, ac.signal);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(solver.workers).toBe(1);
+    await until(() => solver.workers === 1, 'the worker to start solving');
     const t0 = performance.now();
     ac.abort(new Error('user gave up'));
     const err = await rejection(pending);
@@ -142,7 +142,7 @@ describe('createWorkerPowSolver (Node worker_threads)', () => {
   it('close() rejects pending solves with CLOSED and later ones too', async () => {
     const solver = spydht.createWorkerPowSolver();
     const pending = solver(rand(32), IMPOSSIBLE);
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => solver.workers === 1, 'the worker to start solving');
     solver.close();
     expect(spydht.isSpydhtError(await rejection(pending), 'CLOSED')).toBe(true);
     expect(spydht.isSpydhtError(await rejection(solver(rand(32), EASY)), 'CLOSED')).toBe(true);
@@ -153,8 +153,7 @@ describe('createWorkerPowSolver (Node worker_threads)', () => {
     const solver = spydht.createWorkerPowSolver({ idleTimeoutMs: 100 });
     await solver(rand(32), EASY);
     expect(solver.workers).toBe(1);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(solver.workers).toBe(0);
+    await until(() => solver.workers === 0, 'the idle worker to be terminated');
     const input = rand(32);
     expect(checkPow(nodeCrypto, input, await solver(input, EASY), EASY)).toBe(true);
     solver.close();
