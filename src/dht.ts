@@ -26,7 +26,7 @@ import type { LocalStoreOptions } from './storage/store.js';
 import type { Transport } from './transport/transport.js';
 import { transportCounters } from './transport/transport.js';
 import { DHTValue, asKey, routingView, storageView, type RoutingView, type StorageView } from './views.js';
-import { addressKey, type PeerAddress } from './wire/address.js';
+import { peerKey, type PeerAddress } from './wire/address.js';
 import { MessageType } from './wire/messages.js';
 
 export { DEFAULT_ALPHA, DEFAULT_K, DEFAULT_OPERATION_TIMEOUT_MS, DHTValue };
@@ -278,7 +278,7 @@ export class DHT extends Emitter<DHTEvents> {
       address: e.rpc.format(p.address),
       transport: p.address.kind,
       ip: e.rpc.ipOf(p.address) ?? '',
-      rtt: e.rpc.rtt.srtt(addressKey(p.address)) ?? null,
+      rtt: e.rpc.rtt.srtt(peerKey(p.address)) ?? null,
       lastSeen: e.table.get(p.id)?.lastSeen ?? 0,
     }));
   }

@@ -7,7 +7,7 @@
  */
 import { onAbort as watchAbort } from '../abort.js';
 import { SpydhtError } from '../errors.js';
-import { compareDistance, equalIds, idToHex, type NodeId } from '../id.js';
+import { compareDistance, equalIds, idKey, type NodeId } from '../id.js';
 import type { PeerAddress } from '../wire/address.js';
 import type { WireContact } from '../wire/messages.js';
 
@@ -69,7 +69,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     let unwatch = (): void => {};
 
     const add = (peer: LookupPeer, hop: number): void => {
-      const hex = idToHex(peer.id);
+      const hex = idKey(peer.id);
       if (known.has(hex) || equalIds(peer.id, o.selfId)) return;
       known.add(hex);
       const c: Candidate = { peer, hex, hop, state: 'fresh' };

@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { solvesIdPuzzle } from '../crypto/identity.js';
 import { SpydhtError, isSpydhtError } from '../errors.js';
-import { equalIds, idToHex, type NodeId } from '../id.js';
+import { equalIds, idKey, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
 import type { Rpc } from '../rpc/rpc.js';
 import type { Contact } from '../routing/contact.js';
@@ -47,7 +47,7 @@ export interface LookupsOptions {
 export class Lookups {
   readonly k: number;
   readonly #options: Required<Omit<LookupsOptions, 'onListed'>> & Pick<LookupsOptions, 'onListed'>;
-  /** Hex ID → clock ms when a lookup query to it timed out (see UNRESPONSIVE_MS). */
+  /** ID (idKey) → clock ms when a lookup query to it timed out (see UNRESPONSIVE_MS). */
   readonly #unresponsive = new LruMap<string, number>(MAX_UNRESPONSIVE);
 
   constructor(options: LookupsOptions) {
@@ -69,7 +69,7 @@ export class Lookups {
           return await query(peer, onSlow, s);
         } catch (err) {
           if (!s.aborted && table.fail(peer.id) >= MAX_FAILURES) table.remove(peer.id);
-          if (!s.aborted && isSpydhtError(err, 'REQUEST_TIMEOUT')) this.#unresponsive.set(idToHex(peer.id), clock.now());
+          if (!s.aborted && isSpydhtError(err, 'REQUEST_TIMEOUT')) this.#unresponsive.set(idKey(peer.id), clock.now());
           throw err;
         }
       },
@@ -100,9 +100,9 @@ export class Lookups {
     return (live.length > 0 ? live : closest).map(peerOf);
   }
 
-  /** Every request and reply passes here: no hex conversion unless some peer is marked. */
+  /** Every request and reply passes here: no key is made unless some peer is marked. */
   heardFrom(id: NodeId): void {
-    if (this.#unresponsive.size > 0) this.#unresponsive.delete(idToHex(id));
+    if (this.#unresponsive.size > 0) this.#unresponsive.delete(idKey(id));
   }
 
   /** A contact from a NODES reply that we can reach and that is worth a datagram. */
@@ -125,11 +125,11 @@ export class Lookups {
   }
 
   #isUnresponsive(id: NodeId): boolean {
-    const hex = idToHex(id);
-    const at = this.#unresponsive.peek(hex);
+    const key = idKey(id);
+    const at = this.#unresponsive.peek(key);
     if (at === undefined) return false;
     if (this.#options.clock.now() - at < UNRESPONSIVE_MS) return true;
-    this.#unresponsive.delete(hex);
+    this.#unresponsive.delete(key);
     return false;
   }
 }

@@ -4,7 +4,6 @@
  * MAX_PROXY_OPERATIONS run at once, and each request runs once: the client retransmits while we
  * work, and duplicates get no reply.
  */
-import { toHex } from '../bytes.js';
 import { lookupValue } from '../ops/get.js';
 import { PROXY_TIMEOUT_MS } from '../ops/bridge.js';
 import { nowSeconds, type OpContext } from '../ops/context.js';
@@ -13,6 +12,7 @@ import { replicate } from '../ops/put.js';
 import type { IncomingRequest } from '../rpc/rpc.js';
 import { validateRecord } from '../storage/record.js';
 import { addressKey } from '../wire/address.js';
+import { toHex } from '../bytes.js';
 import { MessageType, StoreStatus, type Body, type WireRecord } from '../wire/messages.js';
 
 /** A bridge runs at most this many client operations at once. */

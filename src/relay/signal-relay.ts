@@ -8,7 +8,7 @@
  * signaling and the server is off the hot path (it still introduces each newcomer to its first
  * contacts).
  */
-import { equalIds, idToHex, type NodeId } from '../id.js';
+import { equalIds, idKey, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
 import type { Rpc } from '../rpc/rpc.js';
 import type { KnownPeers, RelayPeer } from '../routing/known-peers.js';
@@ -48,7 +48,7 @@ export class SignalRelay implements SignalingChannel {
   /** Remembers that `relay` listed `target`: it has `target` in its table, so it can forward to it. */
   hint(target: NodeId, relay: RelayPeer): void {
     if (equalIds(target, relay.id) || equalIds(relay.id, this.#options.selfId)) return;
-    const key = idToHex(target);
+    const key = idKey(target);
     const others = (this.#hints.peek(key) ?? []).filter((p) => !equalIds(p.id, relay.id));
     this.#hints.set(key, [relay, ...others].slice(0, HINTS_PER_TARGET));
   }
@@ -85,13 +85,13 @@ export class SignalRelay implements SignalingChannel {
    * when they listed it too, and our entry peers.
    */
   #relaysFor(to: NodeId): RelayPeer[] {
-    const hints = this.#hints.get(idToHex(to)) ?? [];
-    const back = this.#returnPaths.get(idToHex(to));
+    const hints = this.#hints.get(idKey(to)) ?? [];
+    const back = this.#returnPaths.get(idKey(to));
     const out: RelayPeer[] = [];
-    const seen = new Set<string>([idToHex(to), idToHex(this.#options.selfId)]);
+    const seen = new Set<string>([idKey(to), idKey(this.#options.selfId)]);
     const add = (p: RelayPeer): void => {
       if (out.length >= MAX_RELAYS_PER_SIGNAL) return;
-      const hex = idToHex(p.id);
+      const hex = idKey(p.id);
       if (seen.has(hex) || !this.#options.rpc.canReach(p.address)) return;
       seen.add(hex);
       out.push(p);
@@ -123,7 +123,7 @@ export class SignalRelay implements SignalingChannel {
     const ack = (status: SignalStatusCode): Body => ({ type: MessageType.SIGNAL_ACK, status });
     if (equalIds(m.target, this.#options.selfId)) {
       this.#options.count('signalsReceived');
-      if (via && !equalIds(via.id, m.source)) this.#returnPaths.set(idToHex(m.source), via);
+      if (via && !equalIds(via.id, m.source)) this.#returnPaths.set(idKey(m.source), via);
       this.onSignal?.(m.source, m.payload);
       return ack(SignalStatus.FORWARDED);
     }

@@ -7,10 +7,10 @@
  * - a full bucket pings its least-recently-seen contact, which leaves only if that ping fails.
  */
 import type { Clock } from '../clock.js';
-import { idToHex, type NodeId } from '../id.js';
+import { idKey, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
 import type { Reply, Rpc } from '../rpc/rpc.js';
-import { addressKey, sameAddress, type PeerAddress } from '../wire/address.js';
+import { peerKey, sameAddress, type PeerAddress, type PeerKey } from '../wire/address.js';
 import { MessageType } from '../wire/messages.js';
 import type { Contact } from './contact.js';
 import type { RoutingTable } from './table.js';
@@ -42,12 +42,12 @@ export class Admission {
   readonly #clock: Clock;
   readonly #client: boolean;
   readonly #count: (what: string) => void;
-  /** "id@address" → clock ms of the last handshake we started with it. */
-  readonly #handshakes = new LruMap<string, number>(MAX_RECENT);
+  /** Address → the ID we last started a handshake with there, and when (clock ms). */
+  readonly #handshakes = new LruMap<PeerKey, { id: string; at: number }>(MAX_RECENT);
   readonly #handshakeQueue: { id: NodeId; address: PeerAddress }[] = [];
-  /** Hex ID → clock ms of the last ping a full bucket asked of it. */
+  /** ID (idKey) → clock ms of the last ping a full bucket asked of it. */
   readonly #stalePings = new LruMap<string, number>(MAX_RECENT);
-  /** Hex IDs with a liveness ping in flight. */
+  /** IDs (idKey) with a liveness ping in flight. */
   readonly #pinging = new Set<string>();
   #closed = false;
 
@@ -69,11 +69,12 @@ export class Admission {
     if (ip === undefined) return this.#count('unadmittedNoIp');
     const now = this.#clock.now();
     const result = this.#table.insert({
-      id,
+      // Copied: the message's ID is a view into its datagram, which must not stay alive for it.
+      id: id.slice(),
       address: reply.from,
       addresses: this.#rpc.advertisedAddresses(reply.message.flags, id, reply.from),
       ip,
-      rtt: this.#rpc.rtt.srtt(addressKey(reply.from)),
+      rtt: this.#rpc.rtt.srtt(peerKey(reply.from)),
       lastSeen: now,
       addedAt: now,
       failures: 0,
@@ -87,11 +88,13 @@ export class Admission {
     const known = this.#table.get(id);
     if (known && sameAddress(known.address, from)) return this.#table.touch(id);
     if (this.#client || this.#closed) return;
-    const key = `${idToHex(id)}@${addressKey(from)}`;
+    const key = peerKey(from);
     const now = this.#clock.now();
-    if (now - (this.#handshakes.peek(key) ?? -Infinity) < HANDSHAKE_MIN_GAP_MS) return;
-    this.#handshakes.set(key, now);
-    if (this.#handshakeQueue.length < MAX_HANDSHAKE_QUEUE) this.#handshakeQueue.push({ id, address: from });
+    const last = this.#handshakes.peek(key);
+    const who = idKey(id);
+    if (last && last.id === who && now - last.at < HANDSHAKE_MIN_GAP_MS) return;
+    this.#handshakes.set(key, { id: who, at: now });
+    if (this.#handshakeQueue.length < MAX_HANDSHAKE_QUEUE) this.#handshakeQueue.push({ id: id.slice(), address: from });
     // Handshakes are cheap and make joins fast: start a few right away instead of at the next tick.
     this.drainHandshakes(MAX_HANDSHAKES_AT_ONCE);
   }
@@ -106,14 +109,14 @@ export class Admission {
 
   /** Pings a contact (one ping in flight per contact); it leaves the table if the ping fails. */
   checkAlive(c: Contact): void {
-    const hex = idToHex(c.id);
-    if (this.#pinging.has(hex) || this.#closed) return;
-    this.#pinging.add(hex);
+    const key = idKey(c.id);
+    if (this.#pinging.has(key) || this.#closed) return;
+    this.#pinging.add(key);
     this.ping(c)
       .then((alive) => {
         if (!alive && !this.#closed) this.#table.remove(c.id);
       })
-      .finally(() => this.#pinging.delete(hex));
+      .finally(() => this.#pinging.delete(key));
   }
 
   /** Whether the contact answered a ping (it is then most recently seen). */
@@ -134,10 +137,10 @@ export class Admission {
 
   /** Ping-before-evict: the bucket's least-recently-seen contact stays if it answers. */
   #bucketFull(stale: Contact): void {
-    const hex = idToHex(stale.id);
+    const key = idKey(stale.id);
     const now = this.#clock.now();
-    if (now - (this.#stalePings.peek(hex) ?? -Infinity) < STALE_PING_MIN_GAP_MS) return;
-    this.#stalePings.set(hex, now);
+    if (now - (this.#stalePings.peek(key) ?? -Infinity) < STALE_PING_MIN_GAP_MS) return;
+    this.#stalePings.set(key, now);
     this.checkAlive(stale);
   }
 }

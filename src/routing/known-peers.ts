@@ -6,9 +6,9 @@
  * - *bootstrap servers*: peers whose messages carry the BOOTSTRAP flag (the signaling server).
  *   They are full members, but relays of last resort, so the server stays off the hot path.
  */
-import { equalIds, idToHex, type NodeId } from '../id.js';
+import { equalIds, idKey, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
-import { addressKey, type PeerAddress } from '../wire/address.js';
+import { peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
 
 /** A peer we can send to: its verified ID and the address it answered from. */
 export interface RelayPeer {
@@ -22,14 +22,14 @@ const MAX_ENTRY_PEERS = 64;
 const MAX_BOOTSTRAP_SERVERS = 64;
 
 export class KnownPeers {
-  /** Address key → the entry peer that answered there. */
-  readonly #entry = new LruMap<string, RelayPeer>(MAX_ENTRY_PEERS);
-  /** Hex IDs of peers that set the BOOTSTRAP flag. */
+  /** Address → the entry peer that answered there. */
+  readonly #entry = new LruMap<PeerKey, RelayPeer>(MAX_ENTRY_PEERS);
+  /** IDs (idKey) of peers that set the BOOTSTRAP flag. */
   readonly #servers = new LruMap<string, true>(MAX_BOOTSTRAP_SERVERS);
 
   /** `peer` answered our bootstrap ping at its address. */
   addEntryPeer(peer: RelayPeer): void {
-    this.#entry.set(addressKey(peer.address), peer);
+    this.#entry.set(peerKey(peer.address), { id: peer.id.slice(), address: peer.address });
   }
 
   entryPeers(): RelayPeer[] {
@@ -42,15 +42,15 @@ export class KnownPeers {
 
   /** The entry peer `id` at exactly `address`, if it is one. */
   entryPeerAt(id: NodeId, address: PeerAddress): RelayPeer | undefined {
-    const peer = this.#entry.peek(addressKey(address));
+    const peer = this.#entry.peek(peerKey(address));
     return peer && equalIds(peer.id, id) ? peer : undefined;
   }
 
   noteBootstrapServer(id: NodeId): void {
-    this.#servers.set(idToHex(id), true);
+    this.#servers.set(idKey(id), true);
   }
 
   isBootstrapServer(id: NodeId): boolean {
-    return this.#servers.has(idToHex(id));
+    return this.#servers.has(idKey(id));
   }
 }

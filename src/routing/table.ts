@@ -5,7 +5,7 @@
  * (dht-rpc's "full" pattern). At most `maxPerIp` contacts share one observed IP.
  */
 import { Emitter } from '../events.js';
-import { ID_BITS, commonPrefixLength, compareDistance, idToHex, type NodeId } from '../id.js';
+import { ID_BITS, commonPrefixLength, compareDistance, equalIds, idKey, type NodeId } from '../id.js';
 import type { Contact } from './contact.js';
 
 export const DEFAULT_K = 20;
@@ -49,10 +49,13 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   readonly localId: NodeId;
   readonly k: number;
   readonly maxPerIp: number;
-  readonly #buckets: Bucket[] = [];
+  /** Created on first use: most of the 256 buckets of a node stay empty for ever. */
+  readonly #buckets: (Bucket | undefined)[] = new Array<Bucket | undefined>(ID_BITS);
   readonly #byId = new Map<string, Contact>();
   readonly #perIp = new Map<string, number>();
   readonly #now: () => number;
+  /** When the table was made: the lastChanged of buckets never used. */
+  readonly #createdAt: number;
 
   constructor({ localId, k = DEFAULT_K, maxPerIp = DEFAULT_MAX_PER_IP, now }: RoutingTableOptions) {
     super();
@@ -60,7 +63,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     this.k = k;
     this.maxPerIp = maxPerIp;
     this.#now = now;
-    for (let i = 0; i < ID_BITS; i++) this.#buckets.push({ contacts: [], replacements: [], lastChanged: now() });
+    this.#createdAt = now();
   }
 
   get size(): number {
@@ -72,11 +75,11 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   get(id: NodeId): Contact | undefined {
-    return this.#byId.get(idToHex(id));
+    return this.#byId.get(idKey(id));
   }
 
   has(id: NodeId): boolean {
-    return this.#byId.has(idToHex(id));
+    return this.#byId.has(idKey(id));
   }
 
   all(): Contact[] {
@@ -96,7 +99,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   insert(candidate: Contact): InsertResult {
     const index = this.bucketIndex(candidate.id);
     if (index === ID_BITS) return { status: 'self' };
-    const bucket = this.#buckets[index]!;
+    const bucket = this.#bucket(index);
     const existing = this.get(candidate.id);
     if (existing) return this.#update(bucket, existing, candidate);
 
@@ -134,7 +137,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     c.lastSeen = this.#now();
     c.failures = 0;
     if (rtt !== undefined) c.rtt = rtt;
-    this.#moveToTail(this.#buckets[this.bucketIndex(id)]!, c);
+    this.#moveToTail(this.#bucket(this.bucketIndex(id)), c);
     this.emit('updated', c);
   }
 
@@ -148,22 +151,23 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
 
   /** Removes a contact (it failed a ping) and promotes the freshest replacement that fits. */
   remove(id: NodeId): boolean {
-    const hex = idToHex(id);
-    const c = this.#byId.get(hex);
-    const bucket = this.#buckets[this.bucketIndex(id)]!;
+    const key = idKey(id);
+    const c = this.#byId.get(key);
+    const bucket = this.#buckets[this.bucketIndex(id)];
+    if (!bucket) return false;
     if (!c) {
-      bucket.replacements = bucket.replacements.filter((r) => idToHex(r.id) !== hex);
+      bucket.replacements = bucket.replacements.filter((r) => !equalIds(r.id, id));
       return false;
     }
     bucket.contacts.splice(bucket.contacts.indexOf(c), 1);
-    this.#byId.delete(hex);
+    this.#byId.delete(key);
     this.#countIp(c.ip, -1);
     bucket.lastChanged = this.#now();
     this.emit('removed', c);
     // An evicted contact is forgotten entirely, so it can come back later (the original banned it forever).
     while (bucket.replacements.length > 0 && bucket.contacts.length < this.k) {
       const next = bucket.replacements.pop()!;
-      if (this.ipCount(next.ip) < this.maxPerIp && !this.#byId.has(idToHex(next.id))) {
+      if (this.ipCount(next.ip) < this.maxPerIp && !this.#byId.has(idKey(next.id))) {
         this.#add(bucket, next);
         break;
       }
@@ -178,7 +182,8 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const out: Contact[] = [];
     const start = Math.min(this.bucketIndex(target), ID_BITS - 1);
     const take = (i: number): void => {
-      for (const c of this.#buckets[i]!.contacts) if (!filter || filter(c)) out.push(c);
+      const b = this.#buckets[i];
+      if (b) for (const c of b.contacts) if (!filter || filter(c)) out.push(c);
     };
     for (let i = start; i < ID_BITS; i++) take(i);
     for (let i = start - 1; i >= 0 && out.length < count; i--) take(i);
@@ -192,15 +197,14 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const deepest = this.#deepestNonEmpty();
     const out: number[] = [];
     for (let i = 0; i <= Math.min(deepest + 1, ID_BITS - 1); i++) {
-      if (now - this.#buckets[i]!.lastChanged >= idleMs) out.push(i);
+      if (now - (this.#buckets[i]?.lastChanged ?? this.#createdAt) >= idleMs) out.push(i);
     }
     return out;
   }
 
   /** Marks a bucket as just refreshed (a lookup into it ran). */
   markRefreshed(index: number): void {
-    const b = this.#buckets[index];
-    if (b) b.lastChanged = this.#now();
+    if (index >= 0 && index < ID_BITS) this.#bucket(index).lastChanged = this.#now();
   }
 
   /** Contacts not heard from for `idleMs`, least recently seen first. */
@@ -214,7 +218,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   snapshot(): BucketSnapshot[] {
     const out: BucketSnapshot[] = [];
     this.#buckets.forEach((b, index) => {
-      if (b.contacts.length || b.replacements.length) {
+      if (b && (b.contacts.length || b.replacements.length)) {
         out.push({ index, contacts: b.contacts.map((c) => ({ ...c })), replacements: b.replacements.length, lastChanged: b.lastChanged });
       }
     });
@@ -223,21 +227,20 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
 
   clear(): void {
     // Replacements first: otherwise each remove() would promote one into the table being cleared.
-    for (const b of this.#buckets) b.replacements = [];
+    for (const b of this.#buckets) if (b) b.replacements = [];
     for (const c of this.all()) this.remove(c.id);
   }
 
   #add(bucket: Bucket, c: Contact): void {
     bucket.contacts.push(c);
-    this.#byId.set(idToHex(c.id), c);
+    this.#byId.set(idKey(c.id), c);
     this.#countIp(c.ip, +1);
     bucket.lastChanged = this.#now();
     this.emit('added', c);
   }
 
   #remember(bucket: Bucket, c: Contact): void {
-    const hex = idToHex(c.id);
-    bucket.replacements = bucket.replacements.filter((r) => idToHex(r.id) !== hex);
+    bucket.replacements = bucket.replacements.filter((r) => !equalIds(r.id, c.id));
     bucket.replacements.push(c);
     if (bucket.replacements.length > this.k) bucket.replacements.shift();
   }
@@ -257,7 +260,11 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   #deepestNonEmpty(): number {
-    for (let i = ID_BITS - 1; i >= 0; i--) if (this.#buckets[i]!.contacts.length) return i;
+    for (let i = ID_BITS - 1; i >= 0; i--) if (this.#buckets[i]?.contacts.length) return i;
     return 0;
+  }
+
+  #bucket(index: number): Bucket {
+    return (this.#buckets[index] ??= { contacts: [], replacements: [], lastChanged: this.#createdAt });
   }
 }

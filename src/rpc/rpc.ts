@@ -4,15 +4,15 @@
  * inbound rate limits. It reports upward only through the callbacks given to its constructor.
  */
 import { onAbort } from '../abort.js';
-import { equalBytes, toHex } from '../bytes.js';
+import { equalBytes } from '../bytes.js';
 import type { Clock, Timers } from '../clock.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { idFromPublicKey, solvesIdPuzzle, type Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
-import { idToHex, type NodeId } from '../id.js';
+import { idKey, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
 import type { Transport } from '../transport/transport.js';
-import { addressKey, type PeerAddress } from '../wire/address.js';
+import { addressKey, peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
 import {
   AUTH_BYTES,
   Flags,
@@ -112,8 +112,9 @@ export interface TrafficEvent {
 
 interface Pending {
   type: number;
+  requestId: Uint8Array;
   to: PeerAddress;
-  toKey: string;
+  toKey: PeerKey;
   expectId: NodeId | undefined;
   wantAuth: boolean;
   bytes: Uint8Array;
@@ -132,9 +133,11 @@ export class Rpc {
   readonly rtt = new RttEstimator();
   readonly #options: RpcOptions;
   readonly #transports = new Map<number, Transport>();
-  readonly #pending = new Map<string, Pending>();
+  /** By requestKey: the first 6 bytes of the request ID as a number (all 8 are compared on a reply). */
+  readonly #pending = new Map<number, Pending>();
   readonly #tokens: AddressTokens;
-  readonly #verified = new LruMap<string, true>(MAX_VERIFIED_PAIRS);
+  /** Address → the ID (idKey) whose key was proven at it recently: no signature is asked of it again. */
+  readonly #verified = new LruMap<PeerKey, string>(MAX_VERIFIED_PAIRS);
   readonly #maxPending: number;
   #closed = false;
   /** SPEAKS_* flags of the transports we have (and BOOTSTRAP): every message tells peers how to reach us. */
@@ -199,7 +202,8 @@ export class Rpc {
   }
 
   isVerified(id: NodeId, addr: PeerAddress): boolean {
-    return this.#verified.has(pairKey(id, addr));
+    const verified = this.#verified.peek(peerKey(addr));
+    return verified !== undefined && verified === idKey(id);
   }
 
   /** Sends a request and resolves with the first acceptable reply; retries lost datagrams. */
@@ -216,11 +220,11 @@ export class Rpc {
 
     let requestId: Uint8Array;
     do requestId = this.#options.crypto.randomBytes(REQUEST_ID_BYTES);
-    while (this.#pending.has(toHex(requestId)));
+    while (this.#pending.has(requestKey(requestId)));
     const wantAuth = !(options.expectId && this.isVerified(options.expectId, to));
     const bytes = this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0);
-    const toKey = addressKey(to);
-    const reqKey = toHex(requestId);
+    const toKey = peerKey(to);
+    const reqKey = requestKey(requestId);
 
     return new Promise<Reply>((resolve, reject) => {
       const signal = options.signal;
@@ -232,6 +236,7 @@ export class Rpc {
         : () => {};
       const pending: Pending = {
         type: body.type,
+        requestId,
         to,
         toKey,
         expectId: options.expectId,
@@ -270,7 +275,7 @@ export class Rpc {
     return encodeMessage({ ...header, ...body } as Message);
   }
 
-  #transmit(reqKey: string, p: Pending, timeout: number): void {
+  #transmit(reqKey: number, p: Pending, timeout: number): void {
     this.#send(p.to, p.bytes);
     p.attemptsLeft--;
     p.cancelTimer = this.#options.timers.after(timeout, () => {
@@ -289,7 +294,7 @@ export class Rpc {
     });
   }
 
-  #finish(reqKey: string, p: Pending, reply: Reply | undefined, error?: unknown): void {
+  #finish(reqKey: number, p: Pending, reply: Reply | undefined, error?: unknown): void {
     this.#pending.delete(reqKey);
     p.cancelTimer();
     p.cleanup();
@@ -328,11 +333,11 @@ export class Rpc {
   }
 
   async #onReply(message: Message, from: PeerAddress): Promise<void> {
-    const reqKey = toHex(message.requestId);
+    const reqKey = requestKey(message.requestId);
     const p = this.#pending.get(reqKey);
-    if (!p) return this.#count('droppedUnmatched');
+    if (!p || !equalBytes(p.requestId, message.requestId)) return this.#count('droppedUnmatched');
     // A reply must come from the address asked and the node asked, or it is someone else's guess.
-    if (addressKey(from) !== p.toKey) return this.#count('droppedWrongSource');
+    if (peerKey(from) !== p.toKey) return this.#count('droppedWrongSource');
     if (p.expectId && !equalBytes(message.senderId, p.expectId)) return this.#count('droppedWrongSender');
     if (!REPLY_TO[p.type]?.includes(message.type)) return this.#count('droppedWrongType');
     this.#tokens.remember(from, message.token);
@@ -341,7 +346,7 @@ export class Rpc {
     if (p.wantAuth || (!verified && message.auth)) {
       if (!(await this.#verifyAuth(message))) return this.#count('droppedBadAuth');
       verified = true;
-      this.#verified.set(pairKey(message.senderId, from), true);
+      this.#verified.set(p.toKey, idKey(message.senderId));
     }
     if (this.#pending.get(reqKey) !== p) return; // a duplicate finished it while we verified
     const rtt = this.#options.clock.now() - p.sentAt;
@@ -400,6 +405,7 @@ export class Rpc {
   }
 }
 
-function pairKey(id: NodeId, addr: PeerAddress): string {
-  return `${idToHex(id)}@${addressKey(addr)}`;
+/** The first 6 of the request ID's 8 random bytes, as a number: a cheap map key. */
+function requestKey(id: Uint8Array): number {
+  return ((id[0]! << 8) | id[1]!) * 2 ** 32 + (((id[2]! << 24) >>> 0) + ((id[3]! << 16) | (id[4]! << 8) | id[5]!));
 }

@@ -4,6 +4,7 @@
  * contact costs a few RTTs, not bittorrent-dht's fixed 2 s.
  */
 import { LruMap } from '../lru.js';
+import type { PeerKey } from '../wire/address.js';
 
 export const MIN_RTO_MS = 20;
 export const MAX_RTO_MS = 3000;
@@ -17,22 +18,22 @@ interface Estimate {
 }
 
 export class RttEstimator {
-  readonly #peers = new LruMap<string, Estimate>(MAX_TRACKED_PEERS);
+  readonly #peers = new LruMap<PeerKey, Estimate>(MAX_TRACKED_PEERS);
   /** Network-wide smoothed RTT and deviation, fed by every sample. */
   #global: Estimate | undefined;
 
-  sample(peer: string, rtt: number): void {
+  sample(peer: PeerKey, rtt: number): void {
     const r = Math.max(0, rtt);
     this.#peers.set(peer, smooth(this.#peers.peek(peer), r));
     this.#global = smooth(this.#global, r);
   }
 
-  srtt(peer: string): number | undefined {
+  srtt(peer: PeerKey): number | undefined {
     return this.#peers.peek(peer)?.srtt;
   }
 
   /** Retransmission timeout for the first attempt to `peer`. */
-  rto(peer: string): number {
+  rto(peer: PeerKey): number {
     const e = this.#peers.peek(peer);
     if (e) return clamp(e.srtt + 4 * e.rttvar);
     // Unknown peer: assume it is like the rest of the network but allow for a slower path.

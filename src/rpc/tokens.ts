@@ -5,9 +5,9 @@
  * of the request size: a spoofed-source request cannot be turned into an amplification attack.
  */
 import type { CryptoBackend } from '../crypto/backend.js';
-import { equalBytes, utf8 } from '../bytes.js';
+import { equalBytes } from '../bytes.js';
 import { LruMap } from '../lru.js';
-import { addressKey, type PeerAddress } from '../wire/address.js';
+import { peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
 import { TOKEN_BYTES } from '../wire/messages.js';
 
 /** Secrets rotate this often; a token stays valid for one to two periods. */
@@ -19,7 +19,8 @@ export class AddressTokens {
   #current: Uint8Array;
   #previous: Uint8Array;
   /** Tokens peers gave us, to echo in our next request to them. */
-  readonly #received = new LruMap<string, Uint8Array>(MAX_REMEMBERED_TOKENS);
+  /** As 8-character strings (one char per byte): a string is a fraction of a Uint8Array's size. */
+  readonly #received = new LruMap<PeerKey, string>(MAX_REMEMBERED_TOKENS);
 
   constructor(private readonly crypto: CryptoBackend) {
     this.#current = crypto.randomBytes(32);
@@ -41,16 +42,21 @@ export class AddressTokens {
   }
 
   remember(addr: PeerAddress, token: Uint8Array): void {
-    if (!equalBytes(token, ZERO_TOKEN)) this.#received.set(addressKey(addr), token);
+    if (!equalBytes(token, ZERO_TOKEN)) this.#received.set(peerKey(addr), String.fromCharCode(...token));
   }
 
   /** The token to echo to `addr`, or undefined when we have none. */
   echoFor(addr: PeerAddress): Uint8Array | undefined {
-    return this.#received.get(addressKey(addr));
+    const token = this.#received.get(peerKey(addr));
+    return token === undefined ? undefined : Uint8Array.from(token, (c) => c.charCodeAt(0));
   }
 
+  /** HMAC over the address's kind byte and data bytes. */
   #mac(secret: Uint8Array, addr: PeerAddress): Uint8Array {
-    return this.crypto.hmacSha256(secret, utf8(addressKey(addr))).slice(0, TOKEN_BYTES);
+    const input = new Uint8Array(1 + addr.data.length);
+    input[0] = addr.kind;
+    input.set(addr.data, 1);
+    return this.crypto.hmacSha256(secret, input).slice(0, TOKEN_BYTES);
   }
 }
 

@@ -3,7 +3,8 @@
  * validated records and delete signatures; it enforces ownership, tombstones and the bounds, and
  * keeps each record's republish schedule.
  */
-import { equalBytes, toHex } from '../bytes.js';
+import { equalBytes } from '../bytes.js';
+import { idKey } from '../id.js';
 import { LruMap } from '../lru.js';
 import { DeleteStatus, StoreStatus, type DeleteProof, type DeleteStatusCode, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
 import { recordSize } from './record.js';
@@ -82,13 +83,13 @@ export class LocalStore {
   }
 
   get(key: Uint8Array, nowSeconds: number): WireRecord | undefined {
-    const s = this.#records.get(toHex(key));
+    const s = this.#records.get(idKey(key));
     if (!s || s.record.expiresAt <= nowSeconds) return undefined;
     return s.record;
   }
 
   entry(key: Uint8Array): StoredRecord | undefined {
-    return this.#records.get(toHex(key));
+    return this.#records.get(idKey(key));
   }
 
   entries(): StoredRecord[] {
@@ -113,7 +114,7 @@ export class LocalStore {
   /** Stores a validated record. Never evicts another record to make room: a full store says so. */
   put(record: WireRecord, nowMs: number): StoreStatusCode {
     const republishAt = this.#nextRepublish(nowMs);
-    const hex = toHex(record.key);
+    const hex = idKey(record.key);
     const tomb = record.owner && this.#tombstones.peek(tombstoneKey(hex, record.owner.publicKey));
     if (tomb && record.owner && equalBytes(tomb.publicKey, record.owner.publicKey) && record.owner.issuedAt <= tomb.issuedAt) {
       return StoreStatus.DELETED;
@@ -140,7 +141,7 @@ export class LocalStore {
    */
   delete(proof: DeleteProof): DeleteStatusCode {
     const untilIfUnknown = proof.issuedAt + this.#schedule.tombstoneSeconds;
-    const hex = toHex(proof.key);
+    const hex = idKey(proof.key);
     const held = this.#records.get(hex);
     if (held) {
       const owner = held.record.owner;
@@ -190,8 +191,9 @@ export class LocalStore {
   }
 }
 
-function tombstoneKey(keyHex: string, publicKey: Uint8Array): string {
-  return `${keyHex}/${toHex(publicKey)}`;
+/** A tombstone per (key, signer): the record key's and the public key's bytes as one flat string. */
+function tombstoneKey(keyKey: string, publicKey: Uint8Array): string {
+  return keyKey + idKey(publicKey);
 }
 
 function isNewer(a: WireRecord, b: WireRecord): boolean {

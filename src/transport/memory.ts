@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock.js';
 import { seededRandom } from '../random.js';
-import { AddressKind, addressKey, canonicalIp, decodeIpPort, encodeIpPort, formatIpPort, type PeerAddress } from '../wire/address.js';
+import { AddressKind, addressKey, canonicalIp, decodeIpPort, encodeIpPort, formatIpPort, peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
 import { Flags, MAX_MESSAGE_BYTES } from '../wire/messages.js';
 import type { NodeId } from '../id.js';
 import type { DatagramHandler, Transport } from './transport.js';
@@ -31,7 +31,7 @@ export class SimNetwork {
   readonly clock: Clock;
   conditions: NetworkConditions;
   readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, blocked: 0, bytes: 0 };
-  readonly #endpoints = new Map<string, MemoryTransport>();
+  readonly #endpoints = new Map<PeerKey, MemoryTransport>();
   /** IP → partition group; datagrams cross groups only when both are in the same group. */
   readonly #groups = new Map<string, number>();
   #rand: () => number;
@@ -58,7 +58,7 @@ export class SimNetwork {
     const ip = opts.ip ?? this.allocateIp();
     const port = opts.port ?? 4000;
     const t = new MemoryTransport(this, encodeIpPort(AddressKind.SIM, { ip, port }));
-    const key = addressKey(t.address);
+    const key = peerKey(t.address);
     if (this.#endpoints.has(key)) throw new Error(`address ${ip}:${port} already in use`);
     this.#endpoints.set(key, t);
     return t;
@@ -76,14 +76,14 @@ export class SimNetwork {
 
   /** @internal */
   detach(t: MemoryTransport): void {
-    this.#endpoints.delete(addressKey(t.address));
+    this.#endpoints.delete(peerKey(t.address));
   }
 
   /** @internal */
   deliver(from: MemoryTransport, to: PeerAddress, data: Uint8Array): void {
     this.stats.sent++;
     this.stats.bytes += data.length;
-    const target = this.#endpoints.get(addressKey(to));
+    const target = this.#endpoints.get(peerKey(to));
     const fromIp = from.ip;
     const toIp = decodeIpPort(to)?.ip;
     if (toIp !== undefined && this.#groups.size > 0 && this.#groups.get(fromIp) !== this.#groups.get(toIp)) {

@@ -24,8 +24,24 @@ export function addressKey(addr: PeerAddress): string {
   return `${addr.kind}:${toHex(addr.data)}`;
 }
 
+/** A map key for an address: a number for IPv4:port (the common case), else a short one-byte string. */
+export type PeerKey = number | string;
+
+/**
+ * The compact map key of an address, for the maps touched on every datagram: IPv4:port becomes
+ * kind·2⁴⁸ + ip·2¹⁶ + port (exact in a double for kinds below 32), anything else the kind and the
+ * bytes as a flat one-byte string. addressKey is the readable form for logs.
+ */
+export function peerKey(a: PeerAddress): PeerKey {
+  const d = a.data;
+  if (d.length === 6 && a.kind < 32) return a.kind * 2 ** 48 + (((d[0]! << 24) >>> 0) + (d[1]! << 16) + (d[2]! << 8) + d[3]!) * 65536 + ((d[4]! << 8) | d[5]!);
+  return String.fromCharCode(a.kind, ...d);
+}
+
 export function sameAddress(a: PeerAddress, b: PeerAddress): boolean {
-  return a.kind === b.kind && addressKey(a) === addressKey(b);
+  if (a.kind !== b.kind || a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
 }
 
 export interface IpPort {
