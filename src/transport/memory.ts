@@ -6,9 +6,12 @@
 import type { Clock } from '../clock.js';
 import { seededRandom } from '../random.js';
 import { AddressKind, addressKey, canonicalIp, decodeIpPort, encodeIpPort, formatIpPort, peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
-import { Flags, MAX_MESSAGE_BYTES } from '../wire/messages.js';
+import { Flags, MAX_MESSAGE_BYTES, MessageType } from '../wire/messages.js';
 import type { NodeId } from '../id.js';
 import type { DatagramHandler, Transport } from './transport.js';
+
+/** Message type code (byte 5 of every datagram) → name. */
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(MessageType).map(([name, code]) => [code, name]));
 
 export interface NetworkConditions {
   /** One-way latency in ms. */
@@ -30,7 +33,16 @@ export interface SimNetworkOptions extends Partial<NetworkConditions> {
 export class SimNetwork {
   readonly clock: Clock;
   conditions: NetworkConditions;
-  readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, blocked: 0, bytes: 0 };
+  readonly stats = {
+    sent: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    blocked: 0,
+    bytes: 0,
+    /** Datagrams sent, by message type name (PING, NODES …): what a benchmark attributes costs to. */
+    byType: {} as Record<string, number>,
+  };
   readonly #endpoints = new Map<PeerKey, MemoryTransport>();
   /** IP → partition group; datagrams cross groups only when both are in the same group. */
   readonly #groups = new Map<string, number>();
@@ -83,6 +95,8 @@ export class SimNetwork {
   deliver(from: MemoryTransport, to: PeerAddress, data: Uint8Array): void {
     this.stats.sent++;
     this.stats.bytes += data.length;
+    const type = TYPE_NAMES[data[5] ?? 0] ?? 'other';
+    this.stats.byType[type] = (this.stats.byType[type] ?? 0) + 1;
     const target = this.#endpoints.get(peerKey(to));
     const fromIp = from.ip;
     const toIp = decodeIpPort(to)?.ip;
