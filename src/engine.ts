@@ -146,7 +146,9 @@ export class Engine implements OpContext {
       client: init.client,
       bootstrapServer: init.bootstrapServer,
       onRequest: (req) => this.#onRequest(req),
+      admits: (message, from) => this.admission.wouldAdmit(message, from),
       onVerifiedReply: (reply) => this.admission.admit(reply),
+      onHello: (hello) => this.admission.admit(hello),
       // Before the caller resumes, so the relay already ranks a server last for the contacts it lists.
       onReply: (reply) => {
         this.lookups.heardFrom(reply.message.senderId);

@@ -1,5 +1,5 @@
 /**
- * One maintenance tick drives everything periodic: pending handshakes, re-bootstrap when nearly
+ * One maintenance tick drives everything periodic: re-bootstrap when nearly
  * alone, the expiry sweep, bucket refresh, freshness pings, republishing, and handing records to
  * new close nodes. Each tick does a bounded amount of work; every timer belongs to the node's
  * Timers, so close() stops all of it.
@@ -7,7 +7,6 @@
 import type { Clock, Timers } from './clock.js';
 import { compareDistance, equalIds, randomIdInBucket, type NodeId } from './id.js';
 import type { Admission } from './routing/admission.js';
-import { MAX_HANDSHAKES_AT_ONCE } from './routing/admission.js';
 import type { Contact } from './routing/contact.js';
 import type { RoutingTable } from './routing/table.js';
 import type { LocalStore } from './storage/store.js';
@@ -78,7 +77,6 @@ export class Maintenance {
     const o = this.#options;
     if (o.isClosed()) return;
     const now = o.clock.now();
-    o.admission.drainHandshakes(MAX_HANDSHAKES_AT_ONCE);
 
     if (o.table.size < REBOOTSTRAP_BELOW && o.hasBootstrap() && now - this.#lastRebootstrap >= REBOOTSTRAP_MIN_GAP_MS) {
       this.#lastRebootstrap = now;

@@ -1,31 +1,32 @@
 /**
- * The one way into the routing table, and the checks that keep it live:
- * - a verified reply (signed round trip, from a node that is not a client) becomes a contact,
- *   reachable at the addresses its SPEAKS_* flags advertise;
- * - an unknown node that sends us a request gets a signed PING back (a handshake, rate limited),
- *   whose verified reply admits it;
- * - a full bucket pings its least-recently-seen contact, which leaves only if that ping fails.
+ * The one way into the routing table, and the checks that keep it live. Every contact is earned by
+ * a verified round trip:
+ * - a verified reply to our own request (signed, from a node that is not a client) admits its
+ *   sender at the address we asked;
+ * - a node that asks us something while its bucket has room gets ROOM in our reply, and may answer
+ *   with a HELLO: that reply's token (it receives at its address) and its signature (it holds the
+ *   key of its ID). We never send unsolicited datagrams to verify a stranger;
+ * - a full bucket pings its least-recently-seen contact (ping-before-evict). When a stranger's
+ *   request set off that ping and the contact does not answer, the stranger takes its place, as in
+ *   the Kademlia paper, but only through a signed round trip: we ping it, and its verified reply
+ *   admits it (else the freshest verified replacement does).
  */
 import type { Clock } from '../clock.js';
 import { idKey, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
 import type { Reply, Rpc } from '../rpc/rpc.js';
-import { peerKey, sameAddress, type PeerAddress, type PeerKey } from '../wire/address.js';
-import { MessageType } from '../wire/messages.js';
+import { peerKey, sameAddress, type PeerAddress } from '../wire/address.js';
+import { MessageType, type Message } from '../wire/messages.js';
 import type { Contact } from './contact.js';
 import type { RoutingTable } from './table.js';
 
 /** The least-recently-seen contact of a full bucket is pinged at most this often. */
 const STALE_PING_MIN_GAP_MS = 30_000;
-/** Unknown senders are pinged back (to verify them) at most this often each (per ID and address). */
-const HANDSHAKE_MIN_GAP_MS = 60_000;
-/** Handshakes started at once; the rest wait in a bounded queue for the next maintenance tick. */
-export const MAX_HANDSHAKES_AT_ONCE = 16;
-const MAX_HANDSHAKE_QUEUE = 256;
+/** Strangers waiting on a ping-before-evict they set off, at most. */
+const MAX_CANDIDATES = 256;
 const MAX_RECENT = 4096;
 /** Transmissions of a liveness ping before its contact is given up on. */
 const PING_ATTEMPTS = 3;
-const HANDSHAKE_ATTEMPTS = 2;
 
 export interface AdmissionOptions {
   rpc: Rpc;
@@ -36,15 +37,20 @@ export interface AdmissionOptions {
   count: (what: string) => void;
 }
 
+/** A stranger that asked us something while its bucket was full. */
+interface Candidate {
+  id: NodeId;
+  address: PeerAddress;
+}
+
 export class Admission {
   readonly #rpc: Rpc;
   readonly #table: RoutingTable;
   readonly #clock: Clock;
   readonly #client: boolean;
   readonly #count: (what: string) => void;
-  /** Address → the ID we last started a handshake with there, and when (clock ms). */
-  readonly #handshakes = new LruMap<PeerKey, { id: string; at: number }>(MAX_RECENT);
-  readonly #handshakeQueue: { id: NodeId; address: PeerAddress }[] = [];
+  /** The stale contact being pinged (idKey) → the latest stranger that would take its place. */
+  readonly #candidates = new LruMap<string, Candidate>(MAX_CANDIDATES);
   /** ID (idKey) → clock ms of the last ping a full bucket asked of it. */
   readonly #stalePings = new LruMap<string, number>(MAX_RECENT);
   /** IDs (idKey) with a liveness ping in flight. */
@@ -59,7 +65,7 @@ export class Admission {
     this.#count = options.count;
   }
 
-  /** A verified reply from a node that is not a client: it enters the table if there is room. */
+  /** A verified reply or HELLO from a node that is not a client: it enters the table if there is room. */
   admit(reply: Reply): void {
     if (this.#closed) return;
     const id = reply.message.senderId;
@@ -83,38 +89,49 @@ export class Admission {
     else if (result.status === 'ip-limit') this.#count('ipLimited');
   }
 
-  /** A node that is not a client sent us a request: refresh it, or verify it with a signed round trip. */
+  /**
+   * Whether a requester (not a client) would be added now: it is not in the table at this address,
+   * its bucket has room, and its IP is not at the per-IP limit. Our reply then carries ROOM.
+   */
+  wouldAdmit(message: Message, from: PeerAddress): boolean {
+    if (this.#client || this.#closed) return false;
+    const id = message.senderId;
+    const known = this.#table.get(id);
+    if (known) return !sameAddress(known.address, from);
+    if (!this.#table.hasRoomFor(id)) return false;
+    const ip = this.#rpc.ipOf(from);
+    return ip !== undefined && this.#table.ipCount(ip) < this.#table.maxPerIp;
+  }
+
+  /**
+   * A node that is not a client sent us a request: a known contact is refreshed; a stranger whose
+   * bucket is full waits as a replacement candidate while the bucket's oldest contact is pinged.
+   */
   sawRequest(id: NodeId, from: PeerAddress): void {
     const known = this.#table.get(id);
     if (known && sameAddress(known.address, from)) return this.#table.touch(id);
-    if (this.#client || this.#closed) return;
-    const key = peerKey(from);
-    const now = this.#clock.now();
-    const last = this.#handshakes.peek(key);
-    const who = idKey(id);
-    if (last && last.id === who && now - last.at < HANDSHAKE_MIN_GAP_MS) return;
-    this.#handshakes.set(key, { id: who, at: now });
-    if (this.#handshakeQueue.length < MAX_HANDSHAKE_QUEUE) this.#handshakeQueue.push({ id: id.slice(), address: from });
-    // Handshakes are cheap and make joins fast: start a few right away instead of at the next tick.
-    this.drainHandshakes(MAX_HANDSHAKES_AT_ONCE);
+    if (this.#client || this.#closed || known || this.#table.hasRoomFor(id)) return;
+    const stale = this.#table.oldestIn(this.#table.bucketIndex(id));
+    if (!stale) return;
+    this.#candidates.set(idKey(stale.id), { id: id.slice(), address: from });
+    this.#bucketFull(stale);
   }
 
-  /** Starts up to `max` queued handshakes; the verified PONG admits the peer by itself. */
-  drainHandshakes(max: number): void {
-    for (let i = 0; i < max && this.#handshakeQueue.length > 0; i++) {
-      const { id, address } = this.#handshakeQueue.shift()!;
-      this.#rpc.request(address, { type: MessageType.PING, pad: 0 }, { expectId: id, attempts: HANDSHAKE_ATTEMPTS }).catch(() => {});
-    }
-  }
-
-  /** Pings a contact (one ping in flight per contact); it leaves the table if the ping fails. */
+  /**
+   * Pings a contact (one ping in flight per contact); it leaves the table if the ping fails, and a
+   * stranger that set the ping off is verified to take its place.
+   */
   checkAlive(c: Contact): void {
     const key = idKey(c.id);
     if (this.#pinging.has(key) || this.#closed) return;
     this.#pinging.add(key);
     this.ping(c)
       .then((alive) => {
-        if (!alive && !this.#closed) this.#table.remove(c.id);
+        const candidate = this.#candidates.peek(key);
+        this.#candidates.delete(key);
+        if (alive || this.#closed) return;
+        this.#table.remove(c.id, !candidate);
+        if (candidate) this.#tryCandidate(candidate, this.#table.bucketIndex(c.id));
       })
       .finally(() => this.#pinging.delete(key));
   }
@@ -132,7 +149,7 @@ export class Admission {
 
   close(): void {
     this.#closed = true;
-    this.#handshakeQueue.length = 0;
+    this.#candidates.clear();
   }
 
   /** Ping-before-evict: the bucket's least-recently-seen contact stays if it answers. */
@@ -142,5 +159,16 @@ export class Admission {
     if (now - (this.#stalePings.peek(key) ?? -Infinity) < STALE_PING_MIN_GAP_MS) return;
     this.#stalePings.set(key, now);
     this.checkAlive(stale);
+  }
+
+  /** Verifies a stranger for a freed slot: its signed PONG admits it; if it fails, a verified replacement gets the slot. */
+  #tryCandidate(candidate: Candidate, bucket: number): void {
+    this.#count('candidatesTried');
+    this.#rpc
+      .request(candidate.address, { type: MessageType.PING, pad: 0 }, { expectId: candidate.id, attempts: 2 })
+      .catch(() => {})
+      .finally(() => {
+        if (!this.#closed) this.#table.promoteReplacement(bucket);
+      });
   }
 }

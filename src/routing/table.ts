@@ -91,6 +91,20 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return this.#buckets[index]?.contacts.length ?? 0;
   }
 
+  /** Whether a new contact with this ID would be added now (its bucket is not full). */
+  hasRoomFor(id: NodeId): boolean {
+    return this.hasRoomIn(this.bucketIndex(id));
+  }
+
+  hasRoomIn(index: number): boolean {
+    return index < ID_BITS && this.bucketSize(index) < this.k;
+  }
+
+  /** The least-recently-seen contact of bucket `index` (the one a full bucket pings first). */
+  oldestIn(index: number): Contact | undefined {
+    return this.#buckets[index]?.contacts[0];
+  }
+
   ipCount(ip: string): number {
     return this.#perIp.get(ip) ?? 0;
   }
@@ -149,11 +163,15 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return c.failures;
   }
 
-  /** Removes a contact (it failed a ping) and promotes the freshest replacement that fits. */
-  remove(id: NodeId): boolean {
+  /**
+   * Removes a contact (it failed a ping) and, unless `promote` is false, promotes the freshest
+   * replacement that fits (the caller may first try a candidate of its own: promoteReplacement).
+   */
+  remove(id: NodeId, promote = true): boolean {
     const key = idKey(id);
     const c = this.#byId.get(key);
-    const bucket = this.#buckets[this.bucketIndex(id)];
+    const index = this.bucketIndex(id);
+    const bucket = this.#buckets[index];
     if (!bucket) return false;
     if (!c) {
       bucket.replacements = bucket.replacements.filter((r) => !equalIds(r.id, id));
@@ -164,15 +182,21 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     this.#countIp(c.ip, -1);
     bucket.lastChanged = this.#now();
     this.emit('removed', c);
+    if (promote) this.promoteReplacement(index);
+    return true;
+  }
+
+  /** Moves the freshest replacement that fits into bucket `index`, if it has room. */
+  promoteReplacement(index: number): void {
+    const bucket = this.#buckets[index];
     // An evicted contact is forgotten entirely, so it can come back later (the original banned it forever).
-    while (bucket.replacements.length > 0 && bucket.contacts.length < this.k) {
+    while (bucket && bucket.replacements.length > 0 && bucket.contacts.length < this.k) {
       const next = bucket.replacements.pop()!;
       if (this.ipCount(next.ip) < this.maxPerIp && !this.#byId.has(idKey(next.id))) {
         this.#add(bucket, next);
         break;
       }
     }
-    return true;
   }
 
   /** The `count` contacts closest to `target`, nearest first. */

@@ -40,6 +40,9 @@ const UNTOKENED_PING_BYTES = 80;
 export const DEFAULT_MAX_PENDING = 2048;
 /** Pairs (ID, address) whose key was proven recently: no signature is asked of them again. */
 const MAX_VERIFIED_PAIRS = 8192;
+/** A peer that keeps offering ROOM gets a HELLO from us at most this often. */
+const HELLO_MIN_GAP_MS = 60_000;
+const MAX_HELLOS_REMEMBERED = 4096;
 
 export interface IncomingRequest {
   message: Message;
@@ -95,8 +98,15 @@ export interface RpcOptions {
   bootstrapServer?: boolean;
   maxPending?: number;
   onRequest: (req: IncomingRequest) => Promise<Body | undefined>;
+  /**
+   * Whether we would add this requester (not a client) to our routing table: our reply then
+   * carries ROOM, and the requester may answer with a HELLO.
+   */
+  admits?: (message: Message, from: PeerAddress) => boolean;
   /** Every verified reply from a peer that is not a client: a routing-table candidate. */
   onVerifiedReply?: (reply: Reply) => void;
+  /** A HELLO whose token proved its sender's address and whose trailer proved its key. */
+  onHello?: (hello: Reply) => void;
   /** Every reply that matched a pending request (asked address and ID), verified or not. */
   onReply?: (reply: Reply) => void;
   /** Every decoded message in or out (for logs and the demo page); only called when set. */
@@ -138,6 +148,8 @@ export class Rpc {
   readonly #tokens: AddressTokens;
   /** Address → the ID (idKey) whose key was proven at it recently: no signature is asked of it again. */
   readonly #verified = new LruMap<PeerKey, string>(MAX_VERIFIED_PAIRS);
+  /** Address → clock ms of the last HELLO we sent there (one per HELLO_MIN_GAP_MS). */
+  readonly #hellos = new LruMap<PeerKey, number>(MAX_HELLOS_REMEMBERED);
   readonly #maxPending: number;
   #closed = false;
   /** SPEAKS_* flags of the transports we have (and BOOTSTRAP): every message tells peers how to reach us. */
@@ -325,9 +337,12 @@ export class Rpc {
     const message = decoded.message;
     if (equalBytes(message.senderId, this.#options.identity.id)) return this.#count('droppedFromSelf');
     this.#options.onTraffic?.({ direction: 'in', type: message.type, peer: from, bytes: data.length });
-    const handling = REQUEST_TYPES.has(message.type)
-      ? this.#onRequest(message, from, data.length)
-      : this.#onReply(message, from);
+    const handling =
+      message.type === MessageType.HELLO
+        ? this.#onHello(message, from)
+        : REQUEST_TYPES.has(message.type)
+          ? this.#onRequest(message, from, data.length)
+          : this.#onReply(message, from);
     // Handlers catch their own errors; this is the last line so a bug can never become an unhandled rejection.
     handling.catch(() => this.#count('handlerErrors'));
   }
@@ -355,6 +370,41 @@ export class Rpc {
     this.#options.onReply?.(reply);
     this.#finish(reqKey, p, reply);
     if (verified && !(message.flags & Flags.CLIENT)) this.#options.onVerifiedReply?.(reply);
+    if (message.flags & Flags.ROOM && !this.#options.client) this.#sendHello(from, p.toKey);
+  }
+
+  /** Asks to be added, proving our key (signature) and our address (the token the peer just gave us). */
+  async #sendHello(to: PeerAddress, toKey: PeerKey): Promise<void> {
+    const now = this.#options.clock.now();
+    if (now - (this.#hellos.peek(toKey) ?? -Infinity) < HELLO_MIN_GAP_MS) return;
+    const token = this.#tokens.echoFor(to);
+    if (!token) return;
+    this.#hellos.set(toKey, now);
+    const header = {
+      networkId: this.#options.networkId,
+      flags: this.#flags | Flags.AUTH,
+      requestId: this.#options.crypto.randomBytes(REQUEST_ID_BYTES),
+      senderId: this.#options.identity.id,
+      token,
+    };
+    const unsigned = encodeMessage({ ...header, type: MessageType.HELLO });
+    const bytes = appendAuth(unsigned, this.#options.identity.publicKey, await this.#options.identity.sign(unsigned));
+    if (this.#closed) return;
+    this.#count('hellosSent');
+    this.#send(to, bytes);
+  }
+
+  /** A HELLO: cheap checks first (rate limit, token: one HMAC), then the signature. */
+  async #onHello(message: Message, from: PeerAddress): Promise<void> {
+    if (this.#options.client || message.flags & Flags.CLIENT) return this.#count('droppedHello');
+    const ip = this.ipOf(from) ?? addressKey(from);
+    if (!this.#options.limits.admitRequest(ip)) return this.#count('droppedRateLimited');
+    if (!this.#tokens.isValid(from, message.token)) return this.#count('droppedHelloToken');
+    if (!(await this.#verifyAuth(message))) return this.#count('droppedBadAuth');
+    if (this.#closed) return;
+    this.#verified.set(peerKey(from), idKey(message.senderId));
+    this.#count('hellosReceived');
+    this.#options.onHello?.({ message, from, rtt: 0, verified: true });
   }
 
   async #verifyAuth(message: Message): Promise<boolean> {
@@ -383,9 +433,10 @@ export class Rpc {
       return this.#count('handlerErrors');
     }
     if (!body || this.#closed) return;
+    const room = !(message.flags & Flags.CLIENT) && this.#options.admits?.(message, from) === true;
     const header = {
       networkId: this.#options.networkId,
-      flags: (signReply ? Flags.AUTH : 0) | this.#flags,
+      flags: (signReply ? Flags.AUTH : 0) | (room ? Flags.ROOM : 0) | this.#flags,
       requestId: message.requestId,
       senderId: this.#options.identity.id,
       token: this.#tokens.issue(from),

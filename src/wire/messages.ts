@@ -8,13 +8,14 @@ import { ID_BYTES, type NodeId } from '../id.js';
 import { DecodeFailure, Reader, Writer } from './codec.js';
 import { MAX_ADDRESS_BYTES, type PeerAddress } from './address.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** No datagram over this size is ever sent or accepted (the original's 5 KB cap). */
 export const MAX_MESSAGE_BYTES = 5120;
 export const NETWORK_ID_BYTES = 4;
 export const REQUEST_ID_BYTES = 8;
 export const TOKEN_BYTES = 8;
-export const HEADER_BYTES = 1 + NETWORK_ID_BYTES + 1 + 1 + REQUEST_ID_BYTES + ID_BYTES + TOKEN_BYTES;
+/** Version, network, type, 16 bits of flags, request ID, sender ID, token. */
+export const HEADER_BYTES = 1 + NETWORK_ID_BYTES + 1 + 2 + REQUEST_ID_BYTES + ID_BYTES + TOKEN_BYTES;
 export const AUTH_BYTES = 32 + 64;
 export const MAX_CONTACTS = 20;
 export const MAX_ADDRESSES_PER_CONTACT = 4;
@@ -37,6 +38,11 @@ export const MessageType = {
   DELETE_ACK: 10,
   SIGNAL: 11,
   SIGNAL_ACK: 12,
+  /**
+   * One way, no reply: "add me". Sent after a reply that carried ROOM; it echoes that reply's
+   * token (proving we receive at our address) and carries an auth trailer (proving our key).
+   */
+  HELLO: 13,
 } as const;
 export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType];
 
@@ -80,8 +86,13 @@ export const Flags = {
    * WebRTC signaling through other members first, so the server stays off the hot path.
    */
   BOOTSTRAP: 0x40,
+  /**
+   * (reply) The responder has room for the requester in its routing table: the requester may send
+   * a HELLO to be added.
+   */
+  ROOM: 0x80,
 } as const;
-const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT | Flags.SPEAKS_UDP | Flags.SPEAKS_WEBRTC | Flags.PROXY | Flags.BOOTSTRAP;
+const KNOWN_FLAGS = Flags.AUTH | Flags.WANT_AUTH | Flags.CLIENT | Flags.SPEAKS_UDP | Flags.SPEAKS_WEBRTC | Flags.PROXY | Flags.BOOTSTRAP | Flags.ROOM;
 
 /** Largest signaling payload a SIGNAL carries (an SDP offer with candidates fits). */
 export const MAX_SIGNAL_PAYLOAD_BYTES = 3072;
@@ -161,7 +172,8 @@ export type Body =
   | { type: typeof MessageType.DELETE_ACK; status: DeleteStatusCode }
   /** Signaling for a transport link (WebRTC), relayed by a node linked to the target. */
   | { type: typeof MessageType.SIGNAL; target: NodeId; source: NodeId; payload: Uint8Array }
-  | { type: typeof MessageType.SIGNAL_ACK; status: SignalStatusCode };
+  | { type: typeof MessageType.SIGNAL_ACK; status: SignalStatusCode }
+  | { type: typeof MessageType.HELLO };
 
 export interface Header {
   networkId: Uint8Array;
@@ -190,7 +202,7 @@ export function encodeMessage(message: Header & Body): Uint8Array {
   w.u8(PROTOCOL_VERSION)
     .fixed(message.networkId, NETWORK_ID_BYTES, 'networkId')
     .u8(message.type)
-    .u8(message.flags)
+    .u16(message.flags)
     .fixed(message.requestId, REQUEST_ID_BYTES, 'requestId')
     .fixed(message.senderId, ID_BYTES, 'senderId')
     .fixed(message.token, TOKEN_BYTES, 'token');
@@ -241,6 +253,8 @@ function writeBody(w: Writer, b: Body): void {
       return;
     case MessageType.SIGNAL:
       w.fixed(b.target, ID_BYTES, 'target').fixed(b.source, ID_BYTES, 'source').bytes16(b.payload, MAX_SIGNAL_PAYLOAD_BYTES, 'signal payload');
+      return;
+    case MessageType.HELLO:
       return;
     case MessageType.DELETE:
       w.fixed(b.proof.key, ID_BYTES, 'key')
@@ -300,7 +314,7 @@ export function decodeMessage(bytes: Uint8Array, networkId: Uint8Array): DecodeR
       }
     }
     const type = r.u8('type');
-    const flags = r.u8('flags');
+    const flags = r.u16('flags');
     if (flags & ~KNOWN_FLAGS) throw new DecodeFailure(`unknown flags 0x${flags.toString(16)}`);
     const header: Header = {
       networkId: net,
@@ -382,6 +396,8 @@ function readBody(r: Reader, type: number): Body {
       if (status > SignalStatus.RATE_LIMITED) throw new DecodeFailure(`unknown signal status ${status}`);
       return { type, status: status as SignalStatusCode };
     }
+    case MessageType.HELLO:
+      return { type };
     default:
       throw new DecodeFailure(`unknown message type ${type}`);
   }

@@ -26,6 +26,7 @@ import {
   REQUEST_TYPES,
   MAX_MESSAGE_BYTES,
   MessageType,
+  PROTOCOL_VERSION,
   appendAuth,
   decodeMessage,
   encodeMessage,
@@ -169,7 +170,9 @@ function flip(bytes: Uint8Array, at: number): void {
 
 /** Replies a raw peer received to the request it sent as `request` (matched by request ID). */
 function replyTo(raw: Raw, request: Uint8Array): Received[] {
-  const rid = toHex(request.subarray(7, 15));
+  const decoded = decodeMessage(request, NETWORK_ID);
+  if (!decoded.ok) throw new Error('not a request');
+  const rid = toHex(decoded.message.requestId);
   return raw.received.filter((r) => toHex(r.message.requestId) === rid && !REQUEST_TYPES.has(r.message.type));
 }
 const blackhole = (n = 1): PeerAddress => encodeIpPort(AddressKind.SIM, { ip: `10.250.0.${n}`, port: 4000 });
@@ -451,7 +454,6 @@ describe('amplification (hole 5)', () => {
     const ask: Body = { type: MessageType.FIND_VALUE, key: record.key, pad: 0 };
     const req = await a.send(node.localAddresses()[0]!, ask, { flags: Flags.WANT_AUTH });
     await w.clock.advance(50);
-    // (The node also pings the unknown asker back to verify it: that is a request, not a reply.)
     expect(replyTo(a, req)).toHaveLength(1);
     const first = replyTo(a, req)[0]!;
     expect(first.message.type).toBe(MessageType.NODES);
@@ -506,13 +508,13 @@ describe('inbound limits and hostile input', () => {
     for (let n = 1; n < good.length; n++) junk.push(good.subarray(0, n));
     for (let i = 0; i < 200; i++) {
       const bytes = nodeCrypto.randomBytes(1 + (i % 300));
-      bytes[0] = 2 + (i % 250); // never version 1
+      bytes[0] = PROTOCOL_VERSION + 1 + (i % 250); // never the protocol's version
       junk.push(bytes);
     }
     const unknownType = Uint8Array.from(good);
     unknownType[5] = 99;
     const unknownFlags = Uint8Array.from(good);
-    unknownFlags[6] = 0x80;
+    unknownFlags[6] = 0x80; // the high byte of the 16-bit flags: no such flag
     junk.push(unknownType, unknownFlags);
     for (const j of junk) expect(() => deliver(j, from)).not.toThrow();
     const otherNet = Uint8Array.from(good);

@@ -132,6 +132,7 @@ function samples(): Array<[string, Unsigned]> {
       ([name, status]): [string, Unsigned] => [`STORE_ACK ${name}`, { ...h, type: MessageType.STORE_ACK, status }],
     ),
     ['SIGNAL', { ...h, type: MessageType.SIGNAL, target: fill(ID_BYTES, 8), source: fill(ID_BYTES, 9), payload: fill(300, 10) }],
+    ['HELLO', { ...h, type: MessageType.HELLO }],
     ['SIGNAL max', { ...h, type: MessageType.SIGNAL, target: fill(ID_BYTES, 8), source: fill(ID_BYTES, 9), payload: fill(MAX_SIGNAL_PAYLOAD_BYTES, 11) }],
     ...Object.entries(SignalStatus).map(
       ([name, status]): [string, Unsigned] => [`SIGNAL_ACK ${name}`, { ...h, type: MessageType.SIGNAL_ACK, status }],
@@ -199,7 +200,7 @@ function rawHeader(type: number, flags = 0): Uint8Array {
   );
 }
 
-// Header layout: version(0) network(1..4) type(5) flags(6) requestId(7..14) sender(15..46) token(47..54)
+// Header layout: version(0) network(1..4) type(5) flags(6..7, big-endian) requestId(8..15) sender(16..47) token(48..55)
 const TYPE_AT = 5;
 const FLAGS_AT = 6;
 
@@ -207,12 +208,12 @@ const FLAGS_AT = 6;
 
 describe('round trip', () => {
   it('the header layout is what the rejection tests below assume', () => {
-    expect(HEADER_BYTES).toBe(55);
-    const bytes = encodeMessage({ ...header(Flags.CLIENT), type: MessageType.STORE_ACK, status: 2 });
-    expect(bytes[0]).toBe(1);
+    expect(HEADER_BYTES).toBe(56);
+    const bytes = encodeMessage({ ...header(Flags.CLIENT | Flags.ROOM), type: MessageType.STORE_ACK, status: 2 });
+    expect(bytes[0]).toBe(2);
     expect(Array.from(bytes.subarray(1, 5))).toEqual(Array.from(NET));
     expect(bytes[TYPE_AT]).toBe(MessageType.STORE_ACK);
-    expect(bytes[FLAGS_AT]).toBe(Flags.CLIENT);
+    expect((bytes[FLAGS_AT]! << 8) | bytes[FLAGS_AT + 1]!).toBe(Flags.CLIENT | Flags.ROOM);
     expect(bytes.length).toBe(HEADER_BYTES + 1);
   });
 
@@ -258,7 +259,7 @@ describe('round trip', () => {
     for (const input of [encodeMessage(m), Buffer.from(encodeMessage(m))]) {
       const decoded = decodeOk(input);
       input.fill(0xaa, HEADER_BYTES);
-      input.fill(0xaa, 7, HEADER_BYTES); // requestId, sender, token
+      input.fill(0xaa, 8, HEADER_BYTES); // requestId, sender, token
       expect(decoded).toEqual(m);
     }
   });
@@ -383,23 +384,23 @@ describe('rejections', () => {
   });
 
   it('unknown message types', () => {
-    for (const type of [0, 13, 0x80, 0xff]) {
+    for (const type of [0, 14, 0x80, 0xff]) {
       expectReject(concat(rawHeader(type), [0, 0]), 'DECODE_ERROR', new RegExp(`unknown message type ${type}`));
     }
   });
 
   it('unknown flags', () => {
     const ping = encodeMessage(samples()[0]![1]);
-    for (const flag of [0x80, 0xc0]) {
+    for (const high of [0x01, 0x80, 0xff]) {
       const bytes = Uint8Array.from(ping);
-      bytes[FLAGS_AT] = flag | Flags.WANT_AUTH;
+      bytes[FLAGS_AT] = high;
       expectReject(bytes, 'DECODE_ERROR', /unknown flags/);
     }
   });
 
   it('wrong protocol version', () => {
     const ping = encodeMessage(samples()[0]![1]);
-    for (const version of [0, 2, 0xff]) {
+    for (const version of [0, 1, 3, 0xff]) {
       const bytes = Uint8Array.from(ping);
       bytes[0] = version;
       expectReject(bytes, 'DECODE_ERROR', /unsupported protocol version/);
