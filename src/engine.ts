@@ -147,6 +147,7 @@ export class Engine implements OpContext {
       bootstrapServer: init.bootstrapServer,
       onRequest: (req) => this.#onRequest(req),
       admits: (message, from) => this.admission.wouldAdmit(message, from),
+      wantsProof: (id) => this.table.wouldKeep(id),
       onVerifiedReply: (reply) => this.admission.admit(reply),
       onHello: (hello) => this.admission.admit(hello),
       // Before the caller resumes, so the relay already ranks a server last for the contacts it lists.

@@ -94,9 +94,10 @@ export class Responder {
     if (record) {
       const w = new Writer();
       writeRecord(w, record);
-      if (req.tokenValid && w.length <= req.bodyBudget) return { type: MessageType.VALUE, record };
-      // The value would be an amplified reply to an address not yet proven: say we have it, and the
-      // token in this reply lets the asker fetch it at once.
+      // The budget is what keeps a reply to an unproven address small: within it, the value goes now.
+      if (w.length <= req.bodyBudget) return { type: MessageType.VALUE, record };
+      // Too big for an address not yet proven: say we have it, and the token in this reply lets
+      // the asker fetch it at once.
       return { type: MessageType.NODES, valueWithheld: true, contacts: this.#closestFor(key, req) };
     }
     return { type: MessageType.NODES, valueWithheld: false, contacts: this.#closestFor(key, req) };

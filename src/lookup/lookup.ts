@@ -35,6 +35,24 @@ export interface LookupOptions<V> {
   signal?: AbortSignal;
   /** Candidates kept at most (the closest win). */
   maxCandidates?: number;
+  /**
+   * Node lookups: once a reply brings no candidate closer than the closest already known, query
+   * every unqueried candidate among the k closest at once (the Kademlia paper's last round), instead
+   * of α at a time: the lookup then takes a few round trips, not k/α.
+   */
+  burst?: boolean;
+  /**
+   * Value lookups: after the first reply, keep at most this many queries in flight beyond the
+   * seeds, each to the closest candidate not yet asked. With good tables the first such query
+   * reaches a holder, so a get asks α + 1 nodes instead of 2α. A query whose first datagram timed
+   * out ("slow") stops counting, so loss widens the search again.
+   */
+  narrow?: number;
+  /**
+   * Stop launching queries after this many (the lookup then ends when those settle). For a bucket
+   * refresh: a few verified contacts in the bucket are what it wants, not convergence.
+   */
+  maxQueries?: number;
 }
 
 export interface LookupResult<V> {
@@ -49,6 +67,9 @@ export interface LookupResult<V> {
 }
 
 type State = 'fresh' | 'waiting' | 'slow' | 'done' | 'failed';
+
+/** Why a finished lookup's remaining queries are cancelled. */
+const FINISHED = new SpydhtError('ABORTED', 'the lookup has finished');
 
 interface Candidate {
   peer: LookupPeer;
@@ -66,12 +87,20 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     let queried = 0;
     let responded = 0;
     let finished = false;
+    /** The closest peer ever offered, and whether the reply being processed offered a closer one. */
+    let closestKnown: LookupPeer | undefined;
+    let improved = false;
+    let bursting = false;
     let unwatch = (): void => {};
 
     const add = (peer: LookupPeer, hop: number): void => {
       const hex = idKey(peer.id);
       if (known.has(hex) || equalIds(peer.id, o.selfId)) return;
       known.add(hex);
+      if (!closestKnown || compareDistance(peer.id, closestKnown.id, o.target) < 0) {
+        closestKnown = peer;
+        improved = true;
+      }
       const c: Candidate = { peer, hex, hop, state: 'fresh' };
       let lo = 0;
       let hi = sorted.length;
@@ -97,7 +126,8 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       if (finished) return;
       finished = true;
       unwatch();
-      inner.abort();
+      // With a reason: a bare abort() builds a DOMException (and its stack) per lookup.
+      inner.abort(FINISHED);
       const done = sorted.filter((c) => c.state === 'done').slice(0, o.k);
       const hops = from ? from.hop : done.length ? Math.max(...done.map((c) => c.hop)) : 0;
       const result: LookupResult<V> = { closest: done.map((c) => c.peer), hops, queried, responded };
@@ -111,7 +141,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     const onAbort = (): void => {
       if (finished) return;
       finished = true;
-      inner.abort();
+      inner.abort(FINISHED);
       reject(SpydhtError.aborted(o.signal?.reason));
     };
 
@@ -129,10 +159,16 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
           if (finished) return;
           c.state = 'done';
           responded++;
+          improved = false;
           for (const contact of outcome.contacts) {
+            // Known already (or ourselves): skip it before `accept` spends a hash on its puzzle.
+            if (known.has(idKey(contact.id))) continue;
             const peer = o.accept(contact, c.peer);
             if (peer) add(peer, c.hop + 1);
           }
+          // Converged (nothing closer came back, and the closest candidate has answered): one round
+          // to every unqueried candidate among the k closest.
+          if (o.burst && !improved && closestLive()?.state === 'done') bursting = true;
           if (outcome.value !== undefined) finish(outcome.value, c);
           else step();
         },
@@ -144,24 +180,35 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       );
     };
 
+    const closestLive = (): Candidate | undefined => sorted.find((c) => c.state !== 'failed');
+
     const step = (): void => {
       if (finished) return;
+      let waiting = 0;
       let inFlight = 0;
       let slow = 0;
       let fresh = 0;
       let live = 0;
+      // Narrowed, only the queries sent after the seeds count against the limit.
+      const narrowed = o.narrow !== undefined && responded > 0;
       for (const c of sorted) {
         if (c.state === 'failed') continue;
         if (live >= o.k) break; // only the k closest live candidates decide the outcome
         live++;
-        if (c.state === 'waiting') inFlight++;
-        else if (c.state === 'slow') slow++;
+        if (c.state === 'waiting') {
+          waiting++;
+          if (!narrowed || c.hop > 1) inFlight++;
+        } else if (c.state === 'slow') slow++;
         else if (c.state === 'fresh') fresh++;
       }
-      if (inFlight + slow + fresh === 0) return finish();
+      // Out of budget, candidates not yet asked no longer keep the lookup open.
+      const spent = queried >= (o.maxQueries ?? Infinity);
+      if (waiting + slow + (spent ? 0 : fresh) === 0) return finish();
+      const limit = bursting ? Infinity : narrowed ? o.narrow! : o.alpha;
+      bursting = false;
       live = 0;
       for (const c of sorted) {
-        if (inFlight >= o.alpha) break;
+        if (inFlight >= limit || spent) break;
         if (c.state === 'failed') continue;
         if (live++ >= o.k) break;
         if (c.state === 'fresh') {

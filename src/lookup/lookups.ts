@@ -27,6 +27,18 @@ export const MAX_FAILURES = 3;
 
 export type Query<V> = (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<QueryOutcome<V>>;
 
+/** How a lookup spends its queries (see LookupOptions in lookup.ts). */
+export interface LookupMode {
+  /** The k of the convergence (default: the bucket size). */
+  k?: number;
+  burst?: boolean;
+  narrow?: number;
+  maxQueries?: number;
+}
+
+/** A get: α seeds, then one query at a time toward the value (loss widens it again). */
+export const VALUE_LOOKUP: LookupMode = { narrow: 1 };
+
 export interface LookupsOptions {
   selfId: NodeId;
   crypto: CryptoBackend;
@@ -55,8 +67,9 @@ export class Lookups {
     this.k = options.k;
   }
 
-  /** Runs a lookup toward `target` with `query` (count: the k of the convergence, default the bucket size). */
-  run<V>(target: NodeId, signal: AbortSignal, query: Query<V>, k = this.k): Promise<LookupResult<V>> {
+  /** Runs a lookup toward `target` with `query`. */
+  run<V>(target: NodeId, signal: AbortSignal, query: Query<V>, mode: LookupMode = {}): Promise<LookupResult<V>> {
+    const k = mode.k ?? this.k;
     const { table, clock } = this.#options;
     return lookup<V>({
       target,
@@ -75,11 +88,14 @@ export class Lookups {
       },
       accept: (contact, from) => this.#accept(contact, from),
       signal,
+      ...(mode.burst ? { burst: true } : {}),
+      ...(mode.narrow !== undefined ? { narrow: mode.narrow } : {}),
+      ...(mode.maxQueries !== undefined ? { maxQueries: mode.maxQueries } : {}),
     });
   }
 
   /** The `k` closest nodes to `target` that answer. A `k` below the bucket size is a cheaper lookup that still lands near the target. */
-  nodes(target: NodeId, signal: AbortSignal, k = this.k): Promise<LookupResult<never>> {
+  nodes(target: NodeId, signal: AbortSignal, mode: LookupMode = {}): Promise<LookupResult<never>> {
     return this.run<never>(
       target,
       signal,
@@ -88,7 +104,8 @@ export class Lookups {
         if (reply.message.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
         return { contacts: reply.message.contacts };
       },
-      k,
+      // Converge α at a time, then ask every remaining candidate among the k closest at once.
+      { burst: true, ...mode },
     );
   }
 

@@ -14,6 +14,7 @@ import {
   addressKey,
   canonicalIp,
   decodeIpPort,
+  ipOfIpPort,
   encodeIpPort,
   formatIpPort,
   type IpPort,
@@ -155,8 +156,7 @@ export class UdpTransport implements Transport {
   ipOf(address: PeerAddress): string | undefined {
     if (address.kind !== AddressKind.UDP) return undefined;
     // "::ffff:1.2.3.4" is the same host as "1.2.3.4": one per-IP limit for both spellings.
-    const ipPort = decodeIpPort(address);
-    return ipPort && canonicalIp(ipPort.ip);
+    return ipOfIpPort(address);
   }
 
   format(address: PeerAddress): string {
@@ -187,8 +187,9 @@ export class UdpTransport implements Transport {
       return void this.stats.dropped.badSource++;
     }
     this.stats.received++;
-    // Hand the engine a plain Uint8Array view: Buffer#slice aliases memory where Uint8Array#slice copies.
-    const data = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    // One copy into a plain Uint8Array of its own: the engine keeps views into a datagram, and a
+    // view must never pin a receive buffer larger than the datagram.
+    const data = new Uint8Array(msg);
     try {
       this.onDatagram?.(data, from);
     } catch {

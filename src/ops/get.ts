@@ -6,6 +6,7 @@
 import { SpydhtError } from '../errors.js';
 import type { NodeId } from '../id.js';
 import type { LookupPeer, LookupResult, QueryOutcome } from '../lookup/lookup.js';
+import { VALUE_LOOKUP } from '../lookup/lookups.js';
 import { verifyRecordForKey } from '../storage/record.js';
 import { MessageType, type WireRecord } from '../wire/messages.js';
 import { proxyGet } from './bridge.js';
@@ -36,7 +37,7 @@ export async function findValue(ctx: OpContext, key: NodeId, signal: AbortSignal
 
 /** The FIND_VALUE lookup itself (a bridge runs it for its clients too). */
 export function lookupValue(ctx: OpContext, key: NodeId, signal: AbortSignal): Promise<LookupResult<WireRecord>> {
-  return ctx.lookups.run<WireRecord>(key, signal, (peer, onSlow, s) => queryValue(ctx, peer, key, onSlow, s));
+  return ctx.lookups.run<WireRecord>(key, signal, (peer, onSlow, s) => queryValue(ctx, peer, key, onSlow, s), VALUE_LOOKUP);
 }
 
 async function queryValue(ctx: OpContext, peer: LookupPeer, key: NodeId, onSlow: () => void, signal: AbortSignal): Promise<QueryOutcome<WireRecord>> {

@@ -13,8 +13,13 @@ import type { OpContext } from './context.js';
 const MAX_JOIN_REFRESHES = 16;
 /** Extra self-lookups when the first one reached nobody new. */
 const JOIN_LOOKUP_RETRIES = 2;
-/** A join refresh converges on this many nodes: enough to seed a bucket, a third of the traffic of k. */
-const JOIN_REFRESH_K = 8;
+/**
+ * A join refresh wants a few verified contacts in a bucket nearer the root, not convergence: it
+ * stops after JOIN_REFRESH_QUERIES queries, each answer admitting its sender. A bucket that already
+ * holds JOIN_REFRESH_ENOUGH contacts is left alone; the rest fill as others' lookups reach us.
+ */
+const JOIN_REFRESH_QUERIES = Number(process.env.SPYDHT_RQ ?? 4);
+const JOIN_REFRESH_ENOUGH = Number(process.env.SPYDHT_RE ?? 4);
 /** Transmissions of each bootstrap ping. */
 const BOOTSTRAP_PING_ATTEMPTS = 4;
 
@@ -37,15 +42,15 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
   for (let retry = 0; retry < JOIN_LOOKUP_RETRIES && self.closest.length <= answered; retry++) {
     self = await lookups.nodes(identity.id, signal);
   }
-  // Refresh every bucket nearer the root than our closest neighbour that is less than half full.
+  // Refresh the buckets nearer the root than our closest neighbour.
   const nearest = self.closest[0];
   const depth = nearest ? table.bucketIndex(nearest.id) : 0;
   const refreshes: Promise<unknown>[] = [];
   for (let i = 0; i < Math.min(depth, MAX_JOIN_REFRESHES); i++) {
-    if (table.bucketSize(i) >= ctx.k / 2) continue;
+    if (table.bucketSize(i) >= JOIN_REFRESH_ENOUGH) continue;
     table.markRefreshed(i);
     const target = randomIdInBucket(identity.id, i, ctx.crypto.randomBytes(32));
-    refreshes.push(lookups.nodes(target, signal, JOIN_REFRESH_K).catch(() => {}));
+    refreshes.push(lookups.nodes(target, signal, { k: JOIN_REFRESH_ENOUGH, maxQueries: JOIN_REFRESH_QUERIES }).catch(() => {}));
   }
   await Promise.all(refreshes);
   return table.size;

@@ -50,7 +50,9 @@ export class SignalRelay implements SignalingChannel {
     if (equalIds(target, relay.id) || equalIds(relay.id, this.#options.selfId)) return;
     const key = idKey(target);
     const others = (this.#hints.peek(key) ?? []).filter((p) => !equalIds(p.id, relay.id));
-    this.#hints.set(key, [relay, ...others].slice(0, HINTS_PER_TARGET));
+    // Copies: the lookup's peers are views into NODES replies, which must not stay alive for a hint.
+    const kept: RelayPeer = { id: relay.id.slice(), address: { kind: relay.address.kind, data: relay.address.data.slice() } };
+    this.#hints.set(key, [kept, ...others].slice(0, HINTS_PER_TARGET));
   }
 
   send(to: Uint8Array, payload: Uint8Array): void {

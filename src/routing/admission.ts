@@ -68,15 +68,15 @@ export class Admission {
   /** A verified reply or HELLO from a node that is not a client: it enters the table if there is room. */
   admit(reply: Reply): void {
     if (this.#closed) return;
-    const id = reply.message.senderId;
+    // Copied: the message's ID is a view into its datagram, which must not stay alive for it.
+    const id = reply.message.senderId.slice();
     // A WebRTC link holds datagrams until ICE tells it the peer's IP; one with no IP even then
     // cannot be counted by the per-IP limit, so it is not admitted.
     const ip = this.#rpc.ipOf(reply.from);
     if (ip === undefined) return this.#count('unadmittedNoIp');
     const now = this.#clock.now();
     const result = this.#table.insert({
-      // Copied: the message's ID is a view into its datagram, which must not stay alive for it.
-      id: id.slice(),
+      id,
       address: reply.from,
       addresses: this.#rpc.advertisedAddresses(reply.message.flags, id, reply.from),
       ip,

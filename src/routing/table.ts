@@ -56,6 +56,8 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   readonly #now: () => number;
   /** When the table was made: the lastChanged of buckets never used. */
   readonly #createdAt: number;
+  /** The deepest bucket ever created (no bucket below it exists). */
+  #deepestIndex = -1;
 
   constructor({ localId, k = DEFAULT_K, maxPerIp = DEFAULT_MAX_PER_IP, now }: RoutingTableOptions) {
     super();
@@ -98,6 +100,14 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
 
   hasRoomIn(index: number): boolean {
     return index < ID_BITS && this.bucketSize(index) < this.k;
+  }
+
+  /** Whether a verified contact with this ID would be kept: in its bucket, or in the bucket's replacement cache. */
+  wouldKeep(id: NodeId): boolean {
+    const index = this.bucketIndex(id);
+    if (index >= ID_BITS) return false;
+    const b = this.#buckets[index];
+    return !b || b.contacts.length < this.k || b.replacements.length < this.k || this.#byId.has(idKey(id));
   }
 
   /** The least-recently-seen contact of bucket `index` (the one a full bucket pings first). */
@@ -201,18 +211,24 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
 
   /** The `count` contacts closest to `target`, nearest first. */
   closest(target: NodeId, count = this.k, filter?: (c: Contact) => boolean): Contact[] {
-    // Walk buckets from the target's own outward: every contact in bucket i (i < cpl) is closer
-    // than any in a farther bucket, so stop once enough have been collected past the target's bucket.
+    // Buckets can be ranked by distance to the target without comparing contacts: with s the
+    // target's own bucket (cpl with us), bucket s holds the closest; a deeper bucket j comes next if
+    // bit j of (us XOR target) is 1, in increasing j; then the other deeper buckets in decreasing j;
+    // then the shallower buckets, s-1 first. Contacts within a bucket are compared; once `count` are
+    // in hand after a whole bucket, every bucket still to come is farther.
     const out: Contact[] = [];
     const start = Math.min(this.bucketIndex(target), ID_BITS - 1);
     const take = (i: number): void => {
       const b = this.#buckets[i];
-      if (b) for (const c of b.contacts) if (!filter || filter(c)) out.push(c);
+      if (b) for (const c of b.contacts) if (!filter || filter(c)) insertClosest(out, c, target, count);
     };
-    for (let i = start; i < ID_BITS; i++) take(i);
+    const xorBit = (j: number): number => ((this.localId[j >> 3]! ^ target[j >> 3]!) >> (7 - (j & 7))) & 1;
+    const last = this.#deepestIndex;
+    take(start);
+    for (let j = start + 1; j <= last && out.length < count; j++) if (xorBit(j) === 1) take(j);
+    for (let j = last; j > start && out.length < count; j--) if (xorBit(j) === 0) take(j);
     for (let i = start - 1; i >= 0 && out.length < count; i--) take(i);
-    out.sort((a, b) => compareDistance(a.id, b.id, target));
-    return out.slice(0, count);
+    return out;
   }
 
   /** Buckets that have not changed for `idleMs` and could hold contacts (for refresh lookups). */
@@ -289,6 +305,16 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   #bucket(index: number): Bucket {
+    if (index > this.#deepestIndex) this.#deepestIndex = index;
     return (this.#buckets[index] ??= { contacts: [], replacements: [], lastChanged: this.#createdAt });
   }
+}
+
+/** Inserts `c` into `out` (sorted by distance to `target`, at most `max` long), dropping the farthest. */
+function insertClosest(out: Contact[], c: Contact, target: NodeId, max: number): void {
+  let i = out.length;
+  while (i > 0 && compareDistance(c.id, out[i - 1]!.id, target) < 0) i--;
+  if (i >= max) return;
+  out.splice(i, 0, c);
+  if (out.length > max) out.pop();
 }

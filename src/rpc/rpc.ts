@@ -43,6 +43,7 @@ const MAX_VERIFIED_PAIRS = 8192;
 /** A peer that keeps offering ROOM gets a HELLO from us at most this often. */
 const HELLO_MIN_GAP_MS = 60_000;
 const MAX_HELLOS_REMEMBERED = 4096;
+const RANDOM_POOL_BYTES = 512 * REQUEST_ID_BYTES;
 
 export interface IncomingRequest {
   message: Message;
@@ -103,6 +104,12 @@ export interface RpcOptions {
    * carries ROOM, and the requester may answer with a HELLO.
    */
   admits?: (message: Message, from: PeerAddress) => boolean;
+  /**
+   * Whether a signed reply from `id` would be of use (it could enter our table or its replacement
+   * cache). If not, requests to it do not ask for a signature: lookups need none, since every
+   * candidate is checked when it is itself queried. Default: always.
+   */
+  wantsProof?: (id: NodeId) => boolean;
   /** Every verified reply from a peer that is not a client: a routing-table candidate. */
   onVerifiedReply?: (reply: Reply) => void;
   /** A HELLO whose token proved its sender's address and whose trailer proved its key. */
@@ -148,6 +155,8 @@ export class Rpc {
   readonly #tokens: AddressTokens;
   /** Address → the ID (idKey) whose key was proven at it recently: no signature is asked of it again. */
   readonly #verified = new LruMap<PeerKey, string>(MAX_VERIFIED_PAIRS);
+  #random: Uint8Array = new Uint8Array(0);
+  #randomAt = 0;
   /** Address → clock ms of the last HELLO we sent there (one per HELLO_MIN_GAP_MS). */
   readonly #hellos = new LruMap<PeerKey, number>(MAX_HELLOS_REMEMBERED);
   readonly #maxPending: number;
@@ -218,6 +227,20 @@ export class Rpc {
     return verified !== undefined && verified === idKey(id);
   }
 
+  /**
+   * A fresh request ID from a pool of CSPRNG bytes (one call to the generator per 512 requests:
+   * the per-call cost of the generator dwarfs 8 bytes of output).
+   */
+  #randomId(): Uint8Array {
+    if (this.#randomAt + REQUEST_ID_BYTES > this.#random.length) {
+      this.#random = this.#options.crypto.randomBytes(RANDOM_POOL_BYTES);
+      this.#randomAt = 0;
+    }
+    const id = this.#random.subarray(this.#randomAt, this.#randomAt + REQUEST_ID_BYTES);
+    this.#randomAt += REQUEST_ID_BYTES;
+    return id;
+  }
+
   /** Sends a request and resolves with the first acceptable reply; retries lost datagrams. */
   request(to: PeerAddress, body: Body, options: RequestOptions = {}): Promise<Reply> {
     if (this.#closed) return Promise.reject(SpydhtError.closed());
@@ -231,9 +254,9 @@ export class Rpc {
     }
 
     let requestId: Uint8Array;
-    do requestId = this.#options.crypto.randomBytes(REQUEST_ID_BYTES);
+    do requestId = this.#randomId();
     while (this.#pending.has(requestKey(requestId)));
-    const wantAuth = !(options.expectId && this.isVerified(options.expectId, to));
+    const wantAuth = options.expectId === undefined || (!this.isVerified(options.expectId, to) && this.#options.wantsProof?.(options.expectId) !== false);
     const bytes = this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0);
     const toKey = peerKey(to);
     const reqKey = requestKey(requestId);
@@ -383,7 +406,7 @@ export class Rpc {
     const header = {
       networkId: this.#options.networkId,
       flags: this.#flags | Flags.AUTH,
-      requestId: this.#options.crypto.randomBytes(REQUEST_ID_BYTES),
+      requestId: this.#randomId(),
       senderId: this.#options.identity.id,
       token,
     };

@@ -148,7 +148,7 @@ export class LocalStore {
       if (!owner || !equalBytes(owner.publicKey, proof.publicKey)) return DeleteStatus.NOT_OWNER;
       if (proof.issuedAt < owner.issuedAt) return DeleteStatus.INVALID; // an old delete replayed against a newer store
       this.#remove(hex, held);
-      this.#tombstones.set(tombstoneKey(hex, proof.publicKey), { publicKey: proof.publicKey, issuedAt: proof.issuedAt, until: held.record.expiresAt });
+      this.#tombstones.set(tombstoneKey(hex, proof.publicKey), { publicKey: proof.publicKey.slice(), issuedAt: proof.issuedAt, until: held.record.expiresAt });
       return DeleteStatus.DELETED;
     }
     // Not held: remember the delete so a stale copy cannot be stored here later. A tombstone only
@@ -157,7 +157,8 @@ export class LocalStore {
     const tk = tombstoneKey(hex, proof.publicKey);
     const prior = this.#tombstones.peek(tk);
     if (!prior || proof.issuedAt > prior.issuedAt) {
-      this.#tombstones.set(tk, { publicKey: proof.publicKey, issuedAt: proof.issuedAt, until: untilIfUnknown });
+      // Copied: the proof is a view into its datagram, which must not stay alive for a tombstone.
+      this.#tombstones.set(tk, { publicKey: proof.publicKey.slice(), issuedAt: proof.issuedAt, until: untilIfUnknown });
     }
     return DeleteStatus.NOT_HELD;
   }

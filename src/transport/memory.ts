@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock.js';
 import { seededRandom } from '../random.js';
-import { AddressKind, addressKey, canonicalIp, decodeIpPort, encodeIpPort, formatIpPort, peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
+import { AddressKind, addressKey, decodeIpPort, ipOfIpPort, encodeIpPort, formatIpPort, peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
 import { Flags, MAX_MESSAGE_BYTES, MessageType } from '../wire/messages.js';
 import type { NodeId } from '../id.js';
 import type { DatagramHandler, Transport } from './transport.js';
@@ -115,10 +115,10 @@ export class SimNetwork {
       // Whole milliseconds: datagrams due in the same millisecond are delivered in one batch, which
       // keeps large simulations fast without changing what the engine sees.
       const delay = Math.round(c.latency + this.#rand() * c.jitter);
-      const copy = data.slice();
+      // The same bytes, not a copy: no one writes to a datagram once it is sent.
       this.clock.setTimeout(() => {
         this.stats.delivered++;
-        target.receive(copy, from.address);
+        target.receive(data, from.address);
       }, delay);
     }
   }
@@ -155,8 +155,7 @@ export class MemoryTransport implements Transport {
   }
 
   ipOf(address: PeerAddress): string | undefined {
-    const ipPort = decodeIpPort(address);
-    return ipPort && canonicalIp(ipPort.ip);
+    return ipOfIpPort(address);
   }
 
   format(address: PeerAddress): string {

@@ -70,6 +70,18 @@ export function decodeIpPort(addr: PeerAddress): IpPort | undefined {
   return { ip, port };
 }
 
+/**
+ * The canonical IP (as canonicalIp gives it) of an ip‖port address, read straight from its bytes:
+ * the per-request path, so no text is parsed. Undefined if it is not 4+2 or 16+2 bytes.
+ */
+export function ipOfIpPort(addr: PeerAddress): string | undefined {
+  const d = addr.data;
+  if (d.length === 6) return `${d[0]}.${d[1]}.${d[2]}.${d[3]}`;
+  if (d.length !== 18) return undefined;
+  const mapped = d[10] === 0xff && d[11] === 0xff && d.subarray(0, 10).every((x) => x === 0);
+  return mapped ? `${d[12]}.${d[13]}.${d[14]}.${d[15]}` : ipv6String(d.subarray(0, 16));
+}
+
 export function formatIpPort({ ip, port }: IpPort): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

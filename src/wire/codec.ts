@@ -1,6 +1,11 @@
 /**
  * Bounded binary reader/writer. The reader throws only `DecodeFailure` (caught by the message
  * decoder and turned into a typed result), so no hostile input can surface as a RangeError.
+ *
+ * Fields are read as views into the datagram, not copies: a datagram is decoded once and never
+ * written to, so a view is as good as a copy at a fraction of the garbage. Whoever keeps a field
+ * longer than the message (a routing-table ID, a tombstone's key) copies it, so a small field
+ * never keeps a whole datagram alive.
  */
 export class DecodeFailure extends Error {}
 
@@ -46,10 +51,10 @@ export class Reader {
     return v;
   }
 
-  /** Fixed-length field; returns a copy so decoded messages never alias the datagram buffer. */
+  /** Fixed-length field, as a view into the datagram. */
   fixed(n: number, what: string): Uint8Array {
     this.need(n, what);
-    const out = this.bytes.slice(this.at, this.at + n);
+    const out = this.bytes.subarray(this.at, this.at + n);
     this.at += n;
     return out;
   }
@@ -78,9 +83,10 @@ export class Writer {
   private view: DataView;
   private at = 0;
 
-  constructor(initial = 256) {
-    this.buf = new Uint8Array(initial);
-    this.view = new DataView(this.buf.buffer);
+  /** Writes into `scratch` (reused between messages; finish() copies out) or a buffer of its own. */
+  constructor(initial: number | Uint8Array = 256) {
+    this.buf = typeof initial === 'number' ? new Uint8Array(initial) : initial;
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   private room(n: number): void {

@@ -196,9 +196,15 @@ export type DecodeResult = { ok: true; message: Message } | { ok: false; error: 
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Where every message is assembled before it is copied out: encoding is synchronous, so one buffer
+ * serves them all (room for an oversized message, which is then refused).
+ */
+const SCRATCH = new Uint8Array(2 * MAX_MESSAGE_BYTES);
+
 /** Encodes header and body. The AUTH flag must be set by the caller iff it will append a trailer. */
 export function encodeMessage(message: Header & Body): Uint8Array {
-  const w = new Writer(512);
+  const w = new Writer(SCRATCH);
   w.u8(PROTOCOL_VERSION)
     .fixed(message.networkId, NETWORK_ID_BYTES, 'networkId')
     .u8(message.type)
@@ -316,14 +322,16 @@ export function decodeMessage(bytes: Uint8Array, networkId: Uint8Array): DecodeR
     const type = r.u8('type');
     const flags = r.u16('flags');
     if (flags & ~KNOWN_FLAGS) throw new DecodeFailure(`unknown flags 0x${flags.toString(16)}`);
-    const header: Header = {
-      networkId: net,
-      flags,
-      requestId: r.fixed(REQUEST_ID_BYTES, 'requestId'),
-      senderId: r.fixed(ID_BYTES, 'senderId'),
-      token: r.fixed(TOKEN_BYTES, 'token'),
-    };
-    const body = readBody(r, type);
+    const requestId = r.fixed(REQUEST_ID_BYTES, 'requestId');
+    const senderId = r.fixed(ID_BYTES, 'senderId');
+    const token = r.fixed(TOKEN_BYTES, 'token');
+    // The body object becomes the message (fresh, so no copy of its fields is needed).
+    const message = readBody(r, type) as Message;
+    message.networkId = net;
+    message.flags = flags;
+    message.requestId = requestId;
+    message.senderId = senderId;
+    message.token = token;
     let auth: Auth | undefined;
     if (flags & Flags.AUTH) {
       const signedLength = r.offset;
@@ -332,7 +340,6 @@ export function decodeMessage(bytes: Uint8Array, networkId: Uint8Array): DecodeR
       auth = { publicKey, signature, signed: bytes.subarray(0, signedLength) };
     }
     r.end();
-    const message = { ...header, ...body } as Message;
     if (auth) message.auth = auth;
     return { ok: true, message };
   } catch (err) {

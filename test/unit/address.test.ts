@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   canonicalIp,
+  ipOfIpPort,
   AddressKind,
   addressKey,
   decodeIpPort,
@@ -206,6 +207,16 @@ describe('canonicalIp: one spelling per host for every per-IP limit', () => {
     for (const bad of ['', 'not an ip', 'abc.local', '1.2.3', '010.1.2.3', '256.1.1.1', '1::2::3', 'localhost', ':::']) {
       expect(canonicalIp(bad)).toBeUndefined();
     }
+  });
+});
+
+describe('ipOfIpPort: the canonical IP straight from the bytes', () => {
+  it('agrees with canonicalIp for IPv4, IPv6 and IPv4-mapped IPv6', () => {
+    for (const ip of ['10.0.0.1', '255.255.255.255', '2001:db8::1', '::ffff:192.0.2.7', 'fe80::1:2:3:4', '::']) {
+      const addr = encodeIpPort(AddressKind.UDP, { ip, port: 4000 });
+      expect(ipOfIpPort(addr)).toBe(canonicalIp(ip));
+    }
+    expect(ipOfIpPort({ kind: AddressKind.UDP, data: new Uint8Array(5) })).toBeUndefined();
   });
 });
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * A large simulated swarm, with progress as it goes:
+ *
+ *   npm run sim -- --nodes 10000            # joins 10,000 nodes, then puts and gets at 0 % and 10 % loss
+ *   npm run sim -- --nodes 100000 --ops 50  # internet scale (see BENCHMARKS.md for time and memory)
+ *
+ * Options: --nodes N (10000), --ops N puts and N gets per loss rate (200), --loss 0,0.1 (the loss
+ * rates), --batch N nodes joining at once (20), --seed N (1), --no-ideal (skip the ideal-table
+ * limit), --json FILE (write every figure). Latency is SimNetwork's 10 + U[0, 20) ms one way
+ * (40 ms mean round trip), node:crypto, the cheap test network (2-bit ID puzzle, 6-bit proof of
+ * work: both are measured on their own in `npm run bench`). Runs with --expose-gc to measure the
+ * heap per node.
+ */
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { idealLimit } from './lib/ideal.js';
+import { summary } from './lib/stats.js';
+
+const LATENCY_MS = 10;
+const JITTER_MS = 20;
+const MEAN_RTT_MS = 2 * (LATENCY_MS + JITTER_MS / 2);
+
+const argv = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const N = Number(arg('--nodes', 10_000));
+const OPS = Number(arg('--ops', 200));
+const LOSSES = String(arg('--loss', '0,0.1')).split(',').map(Number);
+const BATCH = Number(arg('--batch', 20));
+const SEED = Number(arg('--seed', 1));
+const IDEAL = !argv.includes('--no-ideal');
+const JSON_OUT = arg('--json');
+
+const { createTestnet, seededRandom, randomIndex } = await import('../dist/node/index.js');
+
+const t0 = performance.now();
+const say = (line) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+const heapPerNodeKiB = () => {
+  globalThis.gc?.();
+  return v8.getHeapStatistics().used_heap_size / 1024 / N;
+};
+
+say(`joining ${N} nodes, ${BATCH} at a time, through the first (latency ${LATENCY_MS} + U[0, ${JITTER_MS}) ms one way)`);
+let lastReport = performance.now();
+let lastJoined = 0;
+let lastSent = 0;
+let net;
+const tn = await createTestnet(N, {
+  seed: SEED,
+  latency: LATENCY_MS,
+  jitter: JITTER_MS,
+  joinBatch: BATCH,
+  onJoined: (joined) => {
+    const now = performance.now();
+    if (joined < N && now - lastReport < 10_000) return;
+    const sent = net ? net.stats.sent : 0;
+    const perJoin = (sent - lastSent) / Math.max(1, joined - lastJoined);
+    say(`${String(joined).padStart(String(N).length)}/${N} joined, ${((now - lastReport) / Math.max(1, joined - lastJoined)).toFixed(1)} ms/join real lately, ${perJoin.toFixed(0)} datagrams/join lately, heap ${(v8.getHeapStatistics().used_heap_size / 1024 / joined).toFixed(0)} KiB/node`);
+    [lastReport, lastJoined, lastSent] = [now, joined, sent];
+  },
+});
+net = tn.net;
+const joinSeconds = (performance.now() - t0) / 1000;
+const joinDatagrams = tn.net.stats.sent;
+const tables = summary(tn.nodes.map((n) => n.routing.size));
+const heap = heapPerNodeKiB();
+say(`joined in ${joinSeconds.toFixed(0)} s: ${(joinDatagrams / N).toFixed(0)} datagrams per join on average, routing tables median ${tables.median} contacts, heap ${heap.toFixed(0)} KiB/node after gc`);
+
+const random = seededRandom(SEED + 1);
+const pick = () => tn.nodes[randomIndex(random, tn.nodes.length)];
+const phases = [];
+for (const loss of LOSSES) {
+  tn.net.conditions.loss = loss;
+  const puts = [];
+  const keys = [];
+  for (let i = 0; i < OPS; i++) {
+    const node = pick();
+    const [sent, start] = [tn.net.stats.sent, tn.clock.now()];
+    try {
+      const r = await tn.run(node.publish(`sim ${loss} ${i}`, `value ${i} at loss ${loss}`));
+      keys.push({ key: r.key, content: `value ${i} at loss ${loss}` });
+      puts.push({ ok: true, ms: tn.clock.now() - start, datagrams: tn.net.stats.sent - sent, stored: r.stored });
+    } catch {
+      puts.push({ ok: false });
+    }
+  }
+  const gets = [];
+  for (let i = 0; i < OPS && keys.length > 0; i++) {
+    const want = keys[i % keys.length];
+    let node = pick();
+    while (node.storage.has(want.key)) node = pick(); // every get crosses the network
+    const [sent, start] = [tn.net.stats.sent, tn.clock.now()];
+    const r = await tn.run(node.findValue(want.key)).catch(() => undefined);
+    const ok = r?.value?.text() === want.content;
+    gets.push({ ok, ms: tn.clock.now() - start, queried: r?.queried ?? 0, hops: r?.hops ?? 0, datagrams: tn.net.stats.sent - sent });
+  }
+  const okPuts = puts.filter((p) => p.ok);
+  const okGets = gets.filter((g) => g.ok);
+  const phase = {
+    loss,
+    puts: { ok: okPuts.length, total: puts.length, ms: summary(okPuts.map((p) => p.ms)), datagrams: summary(okPuts.map((p) => p.datagrams)), stored: summary(okPuts.map((p) => p.stored)) },
+    gets: {
+      ok: okGets.length,
+      total: gets.length,
+      ms: summary(okGets.map((g) => g.ms)),
+      queried: summary(okGets.map((g) => g.queried)),
+      hops: summary(okGets.map((g) => g.hops)),
+      datagrams: summary(okGets.map((g) => g.datagrams)),
+    },
+  };
+  phases.push(phase);
+  const rtt = (ms) => (ms / MEAN_RTT_MS).toFixed(1);
+  say(
+    `loss ${loss * 100} %: puts ${phase.puts.ok}/${phase.puts.total} (median ${rtt(phase.puts.ms.median)} RTT, ${phase.puts.datagrams.median} datagrams, ${phase.puts.stored.median} replicas); ` +
+      `gets ${phase.gets.ok}/${phase.gets.total} (median ${rtt(phase.gets.ms.median)} RTT, p99 ${rtt(quantile99(okGets.map((g) => g.ms)))} RTT, queried median ${phase.gets.queried.median} p99 ${quantile99(okGets.map((g) => g.queried))}, ${phase.gets.datagrams.median} datagrams)`,
+  );
+}
+await tn.close();
+const totalSeconds = (performance.now() - t0) / 1000;
+
+let ideal;
+if (IDEAL) {
+  say(`ideal-table limit for N=${N} (the same lookup code over perfectly full tables) …`);
+  const r = await idealLimit({ n: N, gets: Math.min(OPS, 200), puts: Math.min(OPS, 50), latency: LATENCY_MS, jitter: JITTER_MS, seed: SEED, lookupOptions: { narrow: 1 } });
+  const nodes = await idealLimit({ n: N, gets: 0, puts: Math.min(OPS, 50), latency: LATENCY_MS, jitter: JITTER_MS, seed: SEED, lookupOptions: { burst: true } });
+  ideal = {
+    gets: { ms: summary(r.gets.map((g) => g.ms)), queried: summary(r.gets.map((g) => g.queried)), p99Ms: quantile99(r.gets.map((g) => g.ms)), p99Queried: quantile99(r.gets.map((g) => g.queried)) },
+    nodeLookups: { ms: summary(nodes.puts.map((g) => g.ms)), queried: summary(nodes.puts.map((g) => g.queried)) },
+  };
+  say(
+    `ideal: gets median ${(ideal.gets.ms.median / MEAN_RTT_MS).toFixed(1)} RTT, p99 ${(ideal.gets.p99Ms / MEAN_RTT_MS).toFixed(1)} RTT, queried median ${ideal.gets.queried.median} p99 ${ideal.gets.p99Queried}; ` +
+      `node lookups (the lookup inside a put) median ${(ideal.nodeLookups.ms.median / MEAN_RTT_MS).toFixed(1)} RTT, ${ideal.nodeLookups.queried.median} queried`,
+  );
+}
+
+say(`done: ${totalSeconds.toFixed(0)} s for the swarm (join ${joinSeconds.toFixed(0)} s), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ n: N, ops: OPS, seed: SEED, meanRttMs: MEAN_RTT_MS, joinSeconds, totalSeconds, joinDatagramsPerNode: joinDatagrams / N, heapKiBPerNode: heap, tables, phases, ideal }, null, 2));
+
+function quantile99(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] : NaN;
+}
