@@ -48,22 +48,20 @@ say(`joining ${N} nodes, ${BATCH} at a time, through the first (latency ${LATENC
 let lastReport = performance.now();
 let lastJoined = 0;
 let lastSent = 0;
-let net;
 const tn = await createTestnet(N, {
   seed: SEED,
   latency: LATENCY_MS,
   jitter: JITTER_MS,
   joinBatch: BATCH,
-  onJoined: (joined) => {
+  onJoined: (joined, _total, net) => {
     const now = performance.now();
     if (joined < N && now - lastReport < 10_000) return;
-    const sent = net ? net.stats.sent : 0;
+    const sent = net.stats.sent;
     const perJoin = (sent - lastSent) / Math.max(1, joined - lastJoined);
     say(`${String(joined).padStart(String(N).length)}/${N} joined, ${((now - lastReport) / Math.max(1, joined - lastJoined)).toFixed(1)} ms/join real lately, ${perJoin.toFixed(0)} datagrams/join lately, heap ${(v8.getHeapStatistics().used_heap_size / 1024 / joined).toFixed(0)} KiB/node`);
     [lastReport, lastJoined, lastSent] = [now, joined, sent];
   },
 });
-net = tn.net;
 const joinSeconds = (performance.now() - t0) / 1000;
 const joinDatagrams = tn.net.stats.sent;
 const tables = summary(tn.nodes.map((n) => n.routing.size));
@@ -126,7 +124,7 @@ let ideal;
 if (IDEAL) {
   say(`ideal-table limit for N=${N} (the same lookup code over perfectly full tables) …`);
   const r = await idealLimit({ n: N, gets: Math.min(OPS, 200), puts: Math.min(OPS, 50), latency: LATENCY_MS, jitter: JITTER_MS, seed: SEED, lookupOptions: { narrow: 1 } });
-  const nodes = await idealLimit({ n: N, gets: 0, puts: Math.min(OPS, 50), latency: LATENCY_MS, jitter: JITTER_MS, seed: SEED, lookupOptions: { burst: true } });
+  const nodes = await idealLimit({ n: N, gets: 0, puts: Math.min(OPS, 50), latency: LATENCY_MS, jitter: JITTER_MS, seed: SEED, lookupOptions: { burst: true, radiusBits: 'auto' } });
   ideal = {
     gets: { ms: summary(r.gets.map((g) => g.ms)), queried: summary(r.gets.map((g) => g.queried)), p99Ms: quantile99(r.gets.map((g) => g.ms)), p99Queried: quantile99(r.gets.map((g) => g.queried)) },
     nodeLookups: { ms: summary(nodes.puts.map((g) => g.ms)), queried: summary(nodes.puts.map((g) => g.queried)) },

@@ -37,7 +37,7 @@ export interface TestnetOptions extends Partial<NetworkConditions> {
   /** Crypto backend of every node (default @noble; `spydht/node` passes node:crypto, ~20× faster). */
   crypto?: CryptoBackend;
   /** Called after each batch of joins, e.g. to print progress in a long simulation. */
-  onJoined?: (joined: number, total: number) => void;
+  onJoined?: (joined: number, total: number, net: SimNetwork) => void;
 }
 
 export interface Testnet {
@@ -81,7 +81,7 @@ export async function createTestnet(n: number, options: TestnetOptions = {}): Pr
     for (let i = 0; i < joinBatch && joined + i < n; i++) batch.push(await make({ bootstrap: nodes[0]!.localAddresses() }));
     await run(Promise.all(batch.map((d) => d.bootstrap())));
     joined += batch.length;
-    options.onJoined?.(joined, n);
+    options.onJoined?.(joined, n, net);
   }
   return { clock, net, nodes, addNode, run, close: async () => void (await Promise.all(nodes.map((d) => d.close()))) };
 }

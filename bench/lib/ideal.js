@@ -4,7 +4,7 @@
  * same one-way latency. It tells how many round trips and queries a get or a node lookup needs when
  * the tables are perfect, so the simulated swarm's figures have something to be measured against.
  */
-import { compareDistance } from '../../dist/id.js';
+import { commonPrefixLength, compareDistance } from '../../dist/id.js';
 import { lookup } from '../../dist/lookup/lookup.js';
 import { SimClock, seededRandom } from '../../dist/index.js';
 
@@ -82,6 +82,11 @@ export async function idealLimit({ n, k = 20, alpha = 3, gets = 200, puts = 50, 
   const delay = () => latency + random() * jitter;
   const peer = (i) => ({ id: ids[i], address: { kind: 2, data: Uint8Array.of(i >> 24, i >> 16, i >> 8, i & 255) }, addresses: [], index: i });
   const closestTo = (indices, target, count) => [...indices].sort((a, b) => compareDistance(ids[a], ids[b], target)).slice(0, count);
+  /** What a node estimates from its table: the prefix it shares with its own k-th closest contact. */
+  const radiusBitsOf = (self) => {
+    const kth = closestTo(tables[self], ids[self], k)[k - 1];
+    return kth === undefined ? 0 : commonPrefixLength(ids[self], ids[kth]);
+  };
 
   async function one(target, value) {
     const self = Math.floor(random() * n);
@@ -96,6 +101,7 @@ export async function idealLimit({ n, k = 20, alpha = 3, gets = 200, puts = 50, 
         alpha,
         seeds: closestTo(tables[self], target, k).map(peer),
         ...lookupOptions,
+        ...(lookupOptions.radiusBits === 'auto' ? { radiusBits: radiusBitsOf(self) } : {}),
         query: (p) => {
           queried++;
           return new Promise((resolve) => {

@@ -7,7 +7,7 @@
  */
 import { onAbort as watchAbort } from '../abort.js';
 import { SpydhtError } from '../errors.js';
-import { compareDistance, equalIds, idKey, type NodeId } from '../id.js';
+import { commonPrefixLength, compareDistance, equalIds, idKey, type NodeId } from '../id.js';
 import type { PeerAddress } from '../wire/address.js';
 import type { WireContact } from '../wire/messages.js';
 
@@ -41,6 +41,13 @@ export interface LookupOptions<V> {
    * of α at a time: the lookup then takes a few round trips, not k/α.
    */
   burst?: boolean;
+  /**
+   * With `burst`: the k nodes closest to any point share about this many leading bits with it (the
+   * node estimates it from its own neighbourhood). Once the k-th closest candidate shares as many
+   * with the target, the lookup has found the target's neighbourhood and bursts at once, without
+   * first walking down to the very closest node.
+   */
+  radiusBits?: number;
   /**
    * Value lookups: after the first reply, keep at most this many queries in flight beyond the
    * seeds, each to the closest candidate not yet asked. With good tables the first such query
@@ -168,7 +175,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
           }
           // Converged (nothing closer came back, and the closest candidate has answered): one round
           // to every unqueried candidate among the k closest.
-          if (o.burst && !improved && closestLive()?.state === 'done') bursting = true;
+          if (o.burst && ((!improved && closestLive()?.state === 'done') || neighbourhoodFound())) bursting = true;
           if (outcome.value !== undefined) finish(outcome.value, c);
           else step();
         },
@@ -181,6 +188,16 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     };
 
     const closestLive = (): Candidate | undefined => sorted.find((c) => c.state !== 'failed');
+    /** The k-th closest live candidate is as close to the target as the k closest nodes usually are. */
+    const neighbourhoodFound = (): boolean => {
+      if (o.radiusBits === undefined) return false;
+      let live = 0;
+      for (const c of sorted) {
+        if (c.state === 'failed') continue;
+        if (++live === o.k) return commonPrefixLength(c.peer.id, o.target) >= o.radiusBits;
+      }
+      return false;
+    };
 
     const step = (): void => {
       if (finished) return;

@@ -88,7 +88,7 @@ export class Lookups {
       },
       accept: (contact, from) => this.#accept(contact, from),
       signal,
-      ...(mode.burst ? { burst: true } : {}),
+      ...(mode.burst ? { burst: true, radiusBits: table.neighbourhoodBits() } : {}),
       ...(mode.narrow !== undefined ? { narrow: mode.narrow } : {}),
       ...(mode.maxQueries !== undefined ? { maxQueries: mode.maxQueries } : {}),
     });

@@ -231,6 +231,16 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return out;
   }
 
+  /**
+   * How many leading bits the k nodes closest to a point share with it, as far as our own
+   * neighbourhood tells: the prefix we share with our k-th closest contact. Undefined with fewer
+   * than k contacts (a swarm that small needs no estimate).
+   */
+  neighbourhoodBits(): number | undefined {
+    const kth = this.closest(this.localId, this.k)[this.k - 1];
+    return kth && commonPrefixLength(this.localId, kth.id);
+  }
+
   /** Buckets that have not changed for `idleMs` and could hold contacts (for refresh lookups). */
   staleBuckets(idleMs: number): number[] {
     const now = this.#now();
