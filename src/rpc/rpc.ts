@@ -385,6 +385,7 @@ export class Rpc {
       if (!(await this.#verifyAuth(message))) return this.#count('droppedBadAuth');
       verified = true;
       this.#verified.set(p.toKey, idKey(message.senderId));
+      this.#transports.get(from.kind)?.peerVerified?.(from);
     }
     if (this.#pending.get(reqKey) !== p) return; // a duplicate finished it while we verified
     const rtt = this.#options.clock.now() - p.sentAt;
@@ -426,6 +427,7 @@ export class Rpc {
     if (!(await this.#verifyAuth(message))) return this.#count('droppedBadAuth');
     if (this.#closed) return;
     this.#verified.set(peerKey(from), idKey(message.senderId));
+    this.#transports.get(from.kind)?.peerVerified?.(from);
     this.#count('hellosReceived');
     this.#options.onHello?.({ message, from, rtt: 0, verified: true });
   }

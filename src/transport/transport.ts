@@ -64,6 +64,12 @@ export interface Transport {
    */
   connectDelay?(to: PeerAddress): number;
   /**
+   * Called by the engine when the peer at `address` passed a signed round trip
+   * (it holds the key of its ID and receives at this address). A transport that keeps per-peer
+   * resources (WebRTC links) may then favour it over peers that proved nothing.
+   */
+  peerVerified?(address: PeerAddress): void;
+  /**
    * Implemented by transports that reach peers through signaling (WebRTC): the engine attaches its
    * relay, and remembers which peers listed a contact of this kind, as relays toward it.
    */
