@@ -9,10 +9,10 @@
  *
  * For tests: window.spydht = { node, ready }, and data-testid attributes on everything.
  */
-import { createBrowserNode, isSpydhtError, type ContactInfo, type DHT, type DHTMessageEvent, type NetworkOptions } from 'spydht';
+import { createBrowserNode, isSpydhtError, type ContactInfo, type DHT, type DHTMessageEvent, type NetworkOptions, type TransportName } from 'spydht';
 
 const LOG_LINES = 200;
-const TRANSPORTS: Record<number, string> = { 1: 'UDP', 2: 'sim', 3: 'WebRTC', 4: 'WebSocket' };
+const TRANSPORTS: Record<TransportName, string> = { udp: 'UDP', sim: 'sim', webrtc: 'WebRTC', ws: 'WebSocket' };
 
 declare global {
   interface Window {
@@ -73,10 +73,10 @@ function ago(ms: number): string {
 function contactRow(c: ContactInfo): HTMLElement {
   return h(
     'tr',
-    { 'data-testid': 'contact', 'data-id': c.id, 'data-transport': TRANSPORTS[c.transport] ?? String(c.transport) },
+    { 'data-testid': 'contact', 'data-id': c.id, 'data-transport': TRANSPORTS[c.transport] },
     h('td', { title: c.id }, h('code', {}, `${c.id.slice(0, 12)}…`)),
     h('td', { class: 'addr', title: c.address }, c.address),
-    h('td', {}, TRANSPORTS[c.transport] ?? String(c.transport)),
+    h('td', {}, TRANSPORTS[c.transport]),
     h('td', { class: 'num' }, c.rtt === null ? '–' : `${c.rtt < 10 ? c.rtt.toFixed(1) : Math.round(c.rtt)} ms`),
     h('td', { class: 'num' }, c.lastSeen ? ago(c.lastSeen) : '–'),
   );

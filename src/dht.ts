@@ -23,8 +23,8 @@ import { publish } from './ops/put.js';
 import type { LimitOverrides } from './rpc/limits.js';
 import type { ContactInfo } from './routing/contact.js';
 import type { LocalStoreOptions } from './storage/store.js';
-import type { Transport } from './transport/transport.js';
-import { transportCounters } from './transport/transport.js';
+import { toPeerAddress, transportCounters, type AddressInput, type Transport } from './transport/transport.js';
+import type { DHTStats } from './stats.js';
 import { DHTValue, asKey, routingView, storageView, type RoutingView, type StorageView } from './views.js';
 import { addressKey, type PeerAddress } from './wire/address.js';
 import { MessageType } from './wire/messages.js';
@@ -33,6 +33,8 @@ export { DEFAULT_ALPHA, DEFAULT_K, DEFAULT_OPERATION_TIMEOUT_MS, DHTValue };
 export type { DHTEvents, DHTMessageEvent } from './engine.js';
 export type { OperationOptions } from './ops/operations.js';
 export type { RoutingView, StorageView } from './views.js';
+export type { DHTStats, DHTCounterName, TransportCounterKey } from './stats.js';
+export type { AddressInput } from './transport/transport.js';
 
 /** Default lifetime of a put, seconds (capped by the network's maxTtlSeconds). */
 export const DEFAULT_TTL_SECONDS = 24 * 3600;
@@ -45,8 +47,8 @@ export interface DHTOptions {
   /** This node's key pair; generated (solving the ID puzzle) when omitted. */
   identity?: Identity;
   network?: NetworkOptions;
-  /** Addresses of known nodes to join through. */
-  bootstrap?: PeerAddress[];
+  /** Nodes to join through: "ip:port" / "[ipv6]:port" text, or `PeerAddress`es (e.g. from `localAddresses()`). */
+  bootstrap?: readonly AddressInput[];
   /** Time source; tests pass a virtual clock. */
   clock?: Clock;
   k?: number;
@@ -142,7 +144,7 @@ export class DHT extends Emitter<DHTEvents> {
       crypto,
       config,
       transports: options.transports,
-      bootstrap: options.bootstrap ?? [],
+      bootstrap: (options.bootstrap ?? []).map((a) => toPeerAddress(options.transports, a)),
       clock: this.clock,
       k: this.k,
       alpha: options.alpha ?? DEFAULT_ALPHA,
@@ -173,8 +175,9 @@ export class DHT extends Emitter<DHTEvents> {
    * Counters for drops, retries and stores: every silent drop is counted here. Transport counters
    * follow under their transport's name, e.g. "webrtc.linksOpened", "udp.sent".
    */
-  stats(): Record<string, number> {
+  stats(): DHTStats {
     const e = this.#engine;
+    // The engine counts by name at run time; DHT_COUNTERS lists those names (checked by a test).
     return {
       ...transportCounters(e.transports),
       ...e.rpc.stats,
@@ -183,7 +186,7 @@ export class DHT extends Emitter<DHTEvents> {
       records: e.store.size,
       storedBytes: e.store.bytes,
       pendingRequests: e.rpc.pendingCount,
-    };
+    } as DHTStats;
   }
 
   /** Addresses this node can be reached at, as far as its transports know. */
@@ -199,21 +202,24 @@ export class DHT extends Emitter<DHTEvents> {
   /**
    * Joins the network through `addresses` (default: the `bootstrap` option): pings them, then looks
    * up its own ID and fills the buckets beyond its closest neighbour. Resolves with the table size.
+   * Addresses are text ("1.2.3.4:4000", "[::1]:4000") or `PeerAddress`es, as everywhere.
    */
-  async bootstrap(addresses?: PeerAddress[], options: OperationOptions = {}): Promise<number> {
+  async bootstrap(addresses?: readonly AddressInput[], options: OperationOptions = {}): Promise<number> {
     this.#assertOpen();
     const e = this.#engine;
-    if (addresses?.length) e.bootstrapAddresses = addresses;
-    const list = addresses ?? e.bootstrapAddresses;
+    const parsed = addresses?.map((a) => toPeerAddress(e.transports, a));
+    if (parsed?.length) e.bootstrapAddresses = parsed;
+    const list = parsed ?? e.bootstrapAddresses;
     return e.operations.run(options, (signal) => join(e, list, signal));
   }
 
-  /** Pings an address; resolves with the verified contact's ID (hex) and the round trip in ms. */
-  async ping(address: PeerAddress, options: OperationOptions = {}): Promise<{ id: string; rtt: number }> {
+  /** Pings an address ("ip:port" or a PeerAddress); resolves with the verified contact's ID (hex) and the round trip in ms. */
+  async ping(address: AddressInput, options: OperationOptions = {}): Promise<{ id: string; rtt: number }> {
     this.#assertOpen();
     const e = this.#engine;
+    const to = toPeerAddress(e.transports, address);
     return e.operations.run(options, async (signal) => {
-      const reply = await e.rpc.request(address, { type: MessageType.PING, pad: 0 }, { attempts: 3, signal });
+      const reply = await e.rpc.request(to, { type: MessageType.PING, pad: 0 }, { attempts: 3, signal });
       return { id: idToHex(reply.message.senderId), rtt: reply.rtt };
     });
   }
@@ -273,14 +279,21 @@ export class DHT extends Emitter<DHTEvents> {
     const t = asKey(target);
     const e = this.#engine;
     const result = await e.operations.run(options, (signal) => e.lookups.nodes(t, signal));
-    return result.closest.map((p) => ({
-      id: idToHex(p.id),
-      address: e.rpc.format(p.address),
-      transport: p.address.kind,
-      ip: e.rpc.ipOf(p.address) ?? '',
-      rtt: e.rpc.rtt.srtt(addressKey(p.address)) ?? null,
-      lastSeen: e.table.get(p.id)?.lastSeen ?? 0,
-    }));
+    return result.closest.map((p): ContactInfo => {
+      const contact = e.table.get(p.id);
+      if (contact) return e.contactInfo(contact);
+      return {
+        id: idToHex(p.id),
+        address: e.rpc.format(p.address),
+        // A lookup only reaches addresses of this node's own transports.
+        transport: e.transports.find((t) => t.kind === p.address.kind)!.name,
+        speaks: [],
+        bootstrapServer: e.peers.isBootstrapServer(p.id),
+        ip: e.rpc.ipOf(p.address) ?? '',
+        rtt: e.rpc.rtt.srtt(addressKey(p.address)) ?? null,
+        lastSeen: 0,
+      };
+    });
   }
 
   /** The routing table as the demo page draws it. */

@@ -15,7 +15,12 @@ export type {
   RoutingSnapshot,
   RoutingView,
   StorageView,
+  DHTStats,
+  DHTCounterName,
+  TransportCounterKey,
+  AddressInput,
 } from './dht.js';
+export { DHT_COUNTERS } from './stats.js';
 export { DEFAULT_LIMITS } from './rpc/limits.js';
 export type { Limits, LimitOverrides } from './rpc/limits.js';
 export type { RateLimitOptions } from './rate-limit.js';
@@ -31,7 +36,7 @@ export { SpydhtError, isSpydhtError } from './errors.js';
 export type { SpydhtErrorCode } from './errors.js';
 export { networkConfig, DEFAULT_NETWORK_NAME, DEFAULT_MAX_TTL_SECONDS } from './network.js';
 export type { NetworkOptions, NetworkConfig } from './network.js';
-export type { Transport, DatagramHandler } from './transport/transport.js';
+export type { Transport, TransportName, DatagramHandler } from './transport/transport.js';
 export { SimNetwork, MemoryTransport } from './transport/memory.js';
 export type { NetworkConditions, SimNetworkOptions } from './transport/memory.js';
 export { SimClock } from './transport/sim-clock.js';
@@ -44,7 +49,7 @@ export type { Clock, TimerHandle } from './clock.js';
 export { AddressKind, addressKey, encodeIpPort, decodeIpPort, formatIpPort, parseIpPort } from './wire/address.js';
 export type { PeerAddress, IpPort } from './wire/address.js';
 export { MAX_MESSAGE_BYTES, MAX_VALUE_BYTES, MAX_LABEL_BYTES, PROTOCOL_VERSION } from './wire/messages.js';
-export type { ContactInfo } from './routing/contact.js';
+export type { ContactInfo, SpokenTransport } from './routing/contact.js';
 export { toHex, fromHex } from './bytes.js';
 export { createWebCryptoBackend } from './crypto/webcrypto.js';
 export type { WebCryptoBackendOptions } from './crypto/webcrypto.js';

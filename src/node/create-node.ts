@@ -7,8 +7,10 @@ import { assembleNode, type TransportOpener } from '../assemble.js';
 import type { DHT, DHTOptions } from '../dht.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { SpydhtError } from '../errors.js';
-import { AddressKind, encodeIpPort, formatIpPort, parseIpPort, type PeerAddress } from '../wire/address.js';
+import type { AddressInput } from '../transport/transport.js';
+import { formatIpPort } from '../wire/address.js';
 import { nodeCrypto } from './crypto-node.js';
+import { resolveUdpAddress } from './resolve.js';
 import { UdpTransport } from './udp.js';
 import { createNodeWebRtcTransport, type NodeWebRtcOptions } from './webrtc-node.js';
 
@@ -17,8 +19,11 @@ export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'boot
   host?: string;
   /** UDP port (default 0: an ephemeral port). */
   port?: number;
-  /** Nodes to join through: "ip:port" or "[ipv6]:port". */
-  bootstrap?: string[];
+  /**
+   * Nodes to join through: "ip:port", "[ipv6]:port", "host:port" (looked up with dns.lookup, IPv4
+   * first) or `PeerAddress`es (e.g. another node's `localAddresses()`).
+   */
+  bootstrap?: readonly AddressInput[];
   /** Join through `bootstrap` before resolving (default true when addresses are given). */
   autoBootstrap?: boolean;
   /** Crypto backend (default: node:crypto). */
@@ -30,15 +35,6 @@ export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'boot
 /** The UDP transport behind each node made by createNode (for `reachableAddresses`). */
 const transports = new WeakMap<DHT, UdpTransport>();
 
-/** Parses "ip:port" / "[ipv6]:port" into a UDP peer address; throws SpydhtError INVALID_ARGUMENT. */
-export function udpAddress(text: string): PeerAddress {
-  try {
-    return encodeIpPort(AddressKind.UDP, parseIpPort(text.trim()));
-  } catch (err) {
-    throw SpydhtError.invalidArgument(`bad address "${text}": ${(err as Error).message}`);
-  }
-}
-
 /**
  * Binds a UDP socket and creates a DHT node on it (node:crypto backend). When `bootstrap`
  * addresses are given it also joins through them, unless `autoBootstrap` is false; if joining
@@ -46,7 +42,8 @@ export function udpAddress(text: string): PeerAddress {
  */
 export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> {
   const { host = '0.0.0.0', port = 0, bootstrap = [], autoBootstrap = true, crypto = nodeCrypto, webrtc, ...rest } = options;
-  const addresses = bootstrap.map(udpAddress);
+  // Before any socket is opened: a bad address or unknown host fails without side effects.
+  const addresses = await Promise.all(bootstrap.map((a) => (typeof a === 'string' ? resolveUdpAddress(a) : a)));
   let udp: UdpTransport | undefined;
   const openUdp = async (): Promise<UdpTransport> => {
     try {

@@ -4,7 +4,9 @@
  */
 export * from '../index.js';
 export { createTestnet } from './testnet-node.js';
-export { createNode, reachableAddresses, udpAddress, udpTransportOf } from './create-node.js';
+export { createNode, reachableAddresses, udpTransportOf } from './create-node.js';
+export { resolveUdpAddress, udpAddress } from './resolve.js';
+export type { HostLookup } from './resolve.js';
 export type { CreateNodeOptions } from './create-node.js';
 export { UdpTransport } from './udp.js';
 export type { UdpBindOptions, UdpStats } from './udp.js';

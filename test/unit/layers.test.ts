@@ -25,7 +25,7 @@ const LAYERS: string[][] = [
   ['relay/'],
   ['maintenance.ts'],
   ['engine.ts'],
-  ['views.ts'],
+  ['views.ts', 'stats.ts'],
   ['dht.ts'],
   ['assemble.ts', 'testnet.ts', 'identity-store.ts'],
   ['browser-node.ts'],
