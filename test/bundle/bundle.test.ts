@@ -15,11 +15,13 @@ import { gzipSync } from 'node:zlib';
 import { build, type Rollup } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { chromiumPath } from '../../scripts/chromium.js';
 import { lanAddress } from '../../src/node/lan-address.js';
 import { ROOT, assertBuilt } from '../helpers/build.js';
 
 const APP = join(ROOT, 'test', 'bundle', 'app');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The browser npm test found or installed (CHROMIUM_PATH), or the same search when run alone. */
+const CHROMIUM = chromiumPath();
 
 // ---------------------------------------------------------------------------------------------
 // Build
@@ -107,9 +109,6 @@ class Browser {
   }
 
   static async launch(): Promise<Browser> {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-    }
     const profile = mkdtempSync(join(tmpdir(), 'spydht-chromium-'));
     const proc = spawn(
       CHROMIUM,
