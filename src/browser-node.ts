@@ -16,6 +16,7 @@ import { loadOrCreateIdentity, type IdentityStorage } from './identity-store.js'
 import { networkConfig, type NetworkOptions } from './network.js';
 import { WebRtcTransport, type RTCPeerConnectionConstructor } from './transport/webrtc.js';
 import { WsClientTransport, wsAddress, type WebSocketConstructor } from './transport/ws-client.js';
+import type { IceServer } from './dom-types.js';
 
 export interface BrowserNodeOptions extends Omit<DHTOptions, 'transports' | 'bootstrap' | 'crypto' | 'identity' | 'network'> {
   /** ws:// or wss:// URL of the signaling/bootstrap server. */
@@ -25,7 +26,7 @@ export interface BrowserNodeOptions extends Omit<DHTOptions, 'transports' | 'boo
   identityStorage?: 'indexeddb' | 'localstorage' | IdentityStorage | false;
   /** An identity to use instead of a stored or generated one. */
   identity?: Identity;
-  iceServers?: RTCIceServer[];
+  iceServers?: IceServer[];
   /** WebRTC links kept open at most. */
   maxLinks?: number;
   /** Default: WebCrypto Ed25519 where the page may use it, else @noble. */

@@ -7,9 +7,10 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import type { Identity } from '../crypto/identity.js';
 import { WebRtcTransport, type RTCPeerConnectionConstructor } from '../transport/webrtc.js';
 import { importOptional } from './optional-dependency.js';
+import type { IceServer } from '../dom-types.js';
 
 export interface NodeWebRtcOptions {
-  iceServers?: RTCIceServer[];
+  iceServers?: IceServer[];
   /** WebRTC links kept open at most. */
   maxLinks?: number;
   /** Another standard RTCPeerConnection implementation (default: node-datachannel's polyfill). */
