@@ -6,7 +6,8 @@
  * It needs no network: the library is `npm pack`ed from this build, and its dependencies are packed
  * from this repository's node_modules (the versions `npm ci` installed), then everything is
  * installed `--offline` from those tarballs. It is made once per build and reused by every test
- * file of a run (a folder in the OS temp dir named after what was packed); older ones are removed.
+ * file of a run (a folder in the OS temp dir named after this checkout and what was packed); this
+ * checkout's older ones are removed.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,7 +17,8 @@ import { join } from 'node:path';
 import { ROOT, assertBuilt } from './build.js';
 
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const PREFIX = 'spydht-consumer-';
+/** Folders of this checkout only: another checkout's tests may be using theirs right now. */
+const PREFIX = `spydht-consumer-${createHash('sha256').update(ROOT).digest('hex').slice(0, 8)}-`;
 
 export interface ConsumerProject {
   /** The project made by `npm init -y` with only `spydht` installed. */
@@ -43,7 +45,7 @@ function tree(dir: string, prefix = ''): string[] {
 
 /** Changes whenever anything that goes into the tarball changes. */
 function fingerprint(): string {
-  const hash = createHash('sha256').update(ROOT);
+  const hash = createHash('sha256');
   for (const file of ['package.json', 'README.md', 'PROTOCOL.md']) hash.update(readFileSync(join(ROOT, file)));
   for (const rel of tree(join(ROOT, 'dist')).sort()) {
     const s = statSync(join(ROOT, 'dist', rel));
