@@ -2,7 +2,7 @@
  * spydht — browser-safe entry. Nothing here imports Node built-ins; Node extras (UDP, node:crypto,
  * CLI) live in "spydht/node".
  */
-export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_K, DEFAULT_ALPHA } from './dht.js';
+export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_K, DEFAULT_ALPHA, MAX_SAVED_CONTACTS } from './dht.js';
 export type {
   DHTOptions,
   DHTEvents,
@@ -15,6 +15,9 @@ export type {
   RoutingSnapshot,
   RoutingView,
   StorageView,
+  SavedContact,
+  SavedAddress,
+  ExportContactsOptions,
 } from './dht.js';
 export { DEFAULT_LIMITS } from './rpc/limits.js';
 export type { Limits, LimitOverrides } from './rpc/limits.js';
@@ -52,6 +55,8 @@ export { createWorkerPowSolver, generateIdentityInWorker, DEFAULT_WORKER_IDLE_MS
 export type { WorkerPowSolver, WorkerPowSolverOptions, WorkerPoolOptions, GenerateIdentityInWorkerOptions } from './crypto/pow-worker.js';
 export { loadOrCreateIdentity, localStorageIdentityStorage, indexedDbIdentityStorage, memoryIdentityStorage, DEFAULT_IDENTITY_KEY } from './identity-store.js';
 export type { IdentityStorage, LocalStorageLike, LoadOrCreateIdentityOptions } from './identity-store.js';
+export { keepContacts, loadSavedContacts, contactsInIdentityStorage, DEFAULT_CONTACTS_SAVE_MS } from './contacts-store.js';
+export type { ContactsStorage, ContactsKeeper, KeepContactsOptions } from './contacts-store.js';
 export { createBrowserNode } from './browser-node.js';
 export type { BrowserNodeOptions } from './browser-node.js';
 export { WebRtcTransport } from './transport/webrtc.js';

@@ -8,7 +8,12 @@ import { isIP } from 'node:net';
 import {
   Identity,
   SpydhtError,
+  isSpydhtError,
+  contactsPathFor,
   createNode,
+  fileContactsStorage,
+  keepContacts,
+  loadSavedContacts,
   fileIdentityStorage,
   formatIpPort,
   loadIdentity,
@@ -43,7 +48,10 @@ const COMMANDS = {
   -H, --host IP              address to bind (default 0.0.0.0; "::" for IPv6)
   -p, --port PORT            UDP port (default 0: any free port)
   -b, --bootstrap IP:PORT    node to join through ("[v6]:port" for IPv6); repeatable
-  -i, --identity FILE        key pair file: loaded if it exists, else created (mode 0600)`,
+  -i, --identity FILE        key pair file: loaded if it exists, else created (mode 0600).
+                             The routing table's contacts are kept beside it in FILE.contacts.json
+                             (every minute and on exit); the next run rejoins through them first,
+                             so it needs no --bootstrap, or one that is down.`,
     options: ['host', 'port', 'bootstrap', 'identity'],
   },
   put: {
@@ -237,7 +245,11 @@ async function runNode(values: Values, network: NetworkOptions): Promise<number>
     identityNote = `${values.identity} (${loaded.created ? 'created' : 'loaded'})`;
   }
   const bootstrap = values.bootstrap ?? [];
-  const dht = await createNode({ host: values.host ?? '0.0.0.0', port, bootstrap, autoBootstrap: false, network, identity });
+  // Contacts saved by the last run with this identity: tried before --bootstrap.
+  const contactsFile = values.identity !== undefined ? fileContactsStorage(contactsPathFor(values.identity)) : undefined;
+  const contacts = contactsFile ? await loadSavedContacts(contactsFile, (e) => err(`ignoring ${contactsPathFor(values.identity!)}: ${e.message}`)) : [];
+  const dht = await createNode({ host: values.host ?? '0.0.0.0', port, bootstrap, autoBootstrap: false, network, identity, contacts });
+  if (contactsFile) keepContacts(dht, contactsFile, { onError: (e) => err(`saving contacts: ${e instanceof Error ? e.message : String(e)}`) });
 
   const bound = udpTransportOf(dht)!.address();
   const reachable = reachableAddresses(dht);
@@ -270,15 +282,21 @@ async function runNode(values: Values, network: NetworkOptions): Promise<number>
     process.on('SIGTERM', stop);
   });
 
-  if (bootstrap.length > 0) {
-    out(`joining through ${bootstrap.join(', ')}`);
+  if (bootstrap.length > 0 || contacts.length > 0) {
+    const through = [...(contacts.length > 0 ? [`${contacts.length} saved contacts`] : []), ...bootstrap];
+    out(`joining through ${through.join(', ')}`);
     try {
       const size = await dht.bootstrap();
       out(`joined: table ${size} contacts`);
     } catch (e) {
       if (stopping) return (await done, EXIT_OK);
-      await dht.close();
-      throw e;
+      // Saved contacts alone that all left: carry on as a first node rather than fail.
+      if (bootstrap.length === 0 && isSpydhtError(e, 'BOOTSTRAP_FAILED')) {
+        out(`none of the saved contacts answered; first node of a new swarm; others join with --bootstrap ${reachable[0] ?? formatIpPort(bound)}`);
+      } else {
+        await dht.close();
+        throw e;
+      }
     }
   } else {
     out(`first node of a new swarm; others join with --bootstrap ${reachable[0] ?? formatIpPort(bound)}`);
