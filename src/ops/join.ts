@@ -87,16 +87,30 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
 
 /**
  * Pings `addresses` a wave at a time until `CONTACTS_ENOUGH` have answered in all (counting
- * `answered` so far); a verified reply admits the contact. Resolves with the new total.
+ * `answered` so far); a verified reply admits the contact. A wave ends as soon as enough have
+ * answered: the join does not wait out the timeouts of contacts that left (the rest of the
+ * wave's pings still finish, and admit whoever answers late). Resolves with the new total.
  */
 async function pingInWaves(ctx: OpContext, addresses: readonly PeerAddress[], answered: number, signal: AbortSignal): Promise<number> {
   for (let i = 0; i < addresses.length && answered < CONTACTS_ENOUGH; i += CONTACT_WAVE) {
     signal.throwIfAborted();
     const wave = addresses.slice(i, i + CONTACT_WAVE);
-    const pings = await Promise.allSettled(
-      wave.map((address) => ctx.rpc.request(address, { type: MessageType.PING, pad: 0 }, { attempts: CONTACT_PING_ATTEMPTS, signal })),
-    );
-    answered += pings.filter((p) => p.status === 'fulfilled').length;
+    answered = await new Promise<number>((resolve) => {
+      let total = answered;
+      let settled = 0;
+      for (const address of wave) {
+        ctx.rpc
+          .request(address, { type: MessageType.PING, pad: 0 }, { attempts: CONTACT_PING_ATTEMPTS, signal })
+          .then(
+            () => void total++,
+            () => {},
+          )
+          .finally(() => {
+            settled++;
+            if (total >= CONTACTS_ENOUGH || settled === wave.length) resolve(total);
+          });
+      }
+    });
   }
   return answered;
 }
