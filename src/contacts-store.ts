@@ -19,6 +19,8 @@ export interface ContactsStorage {
 
 /** Default interval between saves of `keepContacts`. */
 export const DEFAULT_CONTACTS_SAVE_MS = 60_000;
+/** Default delay of the save that follows a new contact. */
+export const DEFAULT_CONTACTS_AFTER_CHANGE_MS = 5_000;
 
 /** A ContactsStorage under `key` of an IdentityStorage (the browser keeps it next to the identity). */
 export function contactsInIdentityStorage(storage: IdentityStorage, key: string): ContactsStorage {
@@ -49,6 +51,11 @@ export async function loadSavedContacts(storage: ContactsStorage, onUnusable?: (
 export interface KeepContactsOptions {
   /** Save this often, ms (default 60 s). */
   intervalMs?: number;
+  /**
+   * Also save this long after the table gains a contact (one pending save at a time; default 5 s),
+   * so a node that stops soon after it joined (a tab reloaded at once) has its list already.
+   */
+  afterChangeMs?: number;
   /** A save failed (the node carries on; the next save tries again). */
   onError?: (error: unknown) => void;
 }
@@ -61,7 +68,8 @@ export interface ContactsKeeper {
 }
 
 /**
- * Saves `dht.exportContacts()` to `storage` every `intervalMs` and once more when the node closes.
+ * Saves `dht.exportContacts()` to `storage` every `intervalMs`, a few seconds after the table gains
+ * a contact, and once more when the node closes (a page that dies on unload may not finish that one).
  * An empty table is never written over a saved list: a node that lost every contact (its network
  * went down) keeps the list that can bring it back.
  */
@@ -87,7 +95,22 @@ export function keepContacts(dht: DHT, storage: ContactsStorage, options: KeepCo
   const timer = setInterval(() => void saveQuietly(), intervalMs);
   // In Node the saver alone must not keep a process alive (the node's sockets do that).
   (timer as { unref?: () => void }).unref?.();
-  const stop = (): void => clearInterval(timer);
+  const afterChangeMs = options.afterChangeMs ?? DEFAULT_CONTACTS_AFTER_CHANGE_MS;
+  let soon: ReturnType<typeof setTimeout> | undefined;
+  const unsubscribe = dht.on('contact-added', () => {
+    if (soon !== undefined) return;
+    soon = setTimeout(() => {
+      soon = undefined;
+      void saveQuietly();
+    }, afterChangeMs);
+    (soon as { unref?: () => void }).unref?.();
+  });
+  const stop = (): void => {
+    clearInterval(timer);
+    clearTimeout(soon);
+    soon = undefined;
+    unsubscribe();
+  };
   const removeHook = dht.onClose(async () => {
     stop();
     await saveQuietly();

@@ -335,9 +335,9 @@ export class DHT extends Emitter<DHTEvents> {
   }
 
   /**
-   * Runs `hook` when the node closes, before its timers and transports stop (a failure in it is
-   * ignored; close() waits for it). For helpers that own timers of their own, e.g. the contact
-   * saver of `keepContacts`. Returns a function that removes the hook.
+   * Runs `hook` when the node closes, alongside the engine's shutdown: it still sees the routing
+   * table (a failure in it is ignored; close() waits for it). For helpers that own timers of their
+   * own, e.g. the contact saver of `keepContacts`. Returns a function that removes the hook.
    */
   onClose(hook: () => void | Promise<void>): () => void {
     this.#assertOpen();
@@ -349,11 +349,13 @@ export class DHT extends Emitter<DHTEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Hooks see the node as it was (e.g. a saver writes the routing table down), then it stops.
+    // The engine's shutdown starts first, in this very tick: a page closing on pagehide gets its
+    // links closed (peers see them go at once) before the document dies, whatever the hooks await.
+    // Hooks run from the next microtask and still see the routing table (close leaves it as it was).
     const hooks = [...this.#closeHooks];
     this.#closeHooks.clear();
-    await Promise.allSettled(hooks.map(async (hook) => hook()));
-    await this.#engine.close();
+    const engine = this.#engine.close();
+    await Promise.all([engine, Promise.allSettled(hooks.map((hook) => Promise.resolve().then(hook)))]);
     this.removeAllListeners();
   }
 

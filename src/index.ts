@@ -57,7 +57,11 @@ export { loadOrCreateIdentity, localStorageIdentityStorage, indexedDbIdentitySto
 export type { IdentityStorage, LocalStorageLike, LoadOrCreateIdentityOptions } from './identity-store.js';
 export { keepContacts, loadSavedContacts, contactsInIdentityStorage, DEFAULT_CONTACTS_SAVE_MS } from './contacts-store.js';
 export type { ContactsStorage, ContactsKeeper, KeepContactsOptions } from './contacts-store.js';
-export { createBrowserNode } from './browser-node.js';
+export { createBrowserNode, signalingUrlOf, identitySlotOf } from './browser-node.js';
+export { claimIdentitySlot, decideSlot, slotIdentityKey, MAX_IDENTITY_SLOTS, SLOT_HEARTBEAT_MS, SLOT_STALE_MS } from './identity-slots.js';
+export type { IdentitySlot, SlotClaim, SessionSlot, SlotDecision, SlotEnvironment } from './identity-slots.js';
+export { FailoverWsTransport, MAX_SIGNALING_URLS, DEFAULT_RECONNECT_MIN_MS, DEFAULT_RECONNECT_MAX_MS } from './transport/ws-failover.js';
+export type { FailoverWsOptions, FailoverWsStats } from './transport/ws-failover.js';
 export type { BrowserNodeOptions } from './browser-node.js';
 export { WebRtcTransport } from './transport/webrtc.js';
 export type { WebRtcTransportOptions, RTCPeerConnectionConstructor } from './transport/webrtc.js';
