@@ -60,7 +60,7 @@ function savedListsWith(page: Page, id: string): Promise<number> {
   );
 }
 
-async function open(init?: (page: Page) => Promise<void>): Promise<Page> {
+async function open(init?: (page: Page) => Promise<unknown>): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
   await init?.(page);
