@@ -100,8 +100,8 @@ const DEFAULT_MAX_PER_IP = 64;
 const MAX_SERVERS = 8;
 
 /**
- * Starts a mixed swarm on this machine: the signaling server (WebSocket for browser tabs, UDP for
- * Node peers, WebRTC as a full member), `bridges` Node peers speaking UDP and WebRTC, and `clients`
+ * Starts a mixed swarm on this machine: one or more signaling servers (WebSocket for browser tabs,
+ * UDP for Node peers, WebRTC as a full member), `bridges` Node peers speaking UDP and WebRTC, and `clients`
  * Node peers speaking UDP only. Tabs join through `url`; Node peers and the CLI through
  * `bootstrap`. Useful to run Node peers beside browsers, e.g. across many Playwright tabs.
  * If anything fails, or the deadline passes, whatever was started is closed before it rejects.
@@ -110,9 +110,9 @@ const MAX_SERVERS = 8;
  * ```js
  * import { lanAddress, startLocalSwarm } from 'spydht/node';
  *
- * const swarm = await startLocalSwarm({ bridges: 3, clients: 2 });
- * // Each tab joins as a full member:
- * //   createBrowserNode({ signalingUrl: swarm.url, maxPerIp: swarm.maxPerIp })
+ * const swarm = await startLocalSwarm({ servers: 2, bridges: 3, clients: 2 });
+ * // Each tab joins as a full member, through either server (it fails over to the other):
+ * //   createBrowserNode({ signalingUrls: swarm.urls, maxPerIp: swarm.maxPerIp })
  * // Serve the page at the LAN address too, not localhost: Chromium's WebRTC never uses loopback.
  * console.log(`serve your page at http://${lanAddress()}:5173/; tabs join through ${swarm.url}`);
  * const key = await swarm.bridges[0].put('greeting', 'hello from Node');
