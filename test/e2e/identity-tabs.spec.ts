@@ -132,3 +132,23 @@ test('a duplicated tab (sessionStorage copied from a live tab) gets its own ID; 
 test('the server never replaced one tab by another with the same ID', () => {
   expect(swarm.server.stats().closes[4008] ?? 0).toBe(0);
 });
+
+test('in a secure context (localhost) each tab also holds its slot as a Web Lock; two tabs, two IDs, a reload keeps its own', async () => {
+  test.setTimeout(90_000);
+  // Another origin, so other storage: the page at localhost (a secure context, with navigator.locks)
+  // still signals through the server at the LAN address.
+  const local = await context.newPage();
+  const url = new URL(pageUrl());
+  url.hostname = 'localhost';
+  await local.goto(url.toString());
+  const first = await idOf(local);
+  const second = await context.newPage();
+  await second.goto(url.toString());
+  const other = await idOf(second);
+  expect(other).not.toBe(first);
+  const held = await local.evaluate(async () => (await navigator.locks.query()).held?.map((l) => l.name).sort());
+  expect(held).toEqual(['spydht/identity-slot/0', 'spydht/identity-slot/1']);
+  await second.reload();
+  expect(await idOf(second)).toBe(other);
+  await Promise.all([local.close(), second.close()]);
+});
