@@ -134,7 +134,7 @@ async function main() {
 
     // Both servers: each tab picks one at random and fails over to the other.
     const query = new URLSearchParams({ signal: swarm.urls.join(','), maxPerIp: String(swarm.maxPerIp) });
-    const page = `http://${host}:${demoPort}/?${query.toString().replace(/%3A/gi, ':').replace(/%2F/gi, '/')}`;
+    const page = `http://${host}:${demoPort}/?${query.toString().replace(/%3A/gi, ':').replace(/%2F/gi, '/').replace(/%2C/gi, ',')}`;
     log('');
     log('Demo page (open it in two or more tabs; each tab is a node, and shows which server it uses):');
     log(`  ${page}`);
