@@ -119,8 +119,14 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<DH
   if (storage && identitySlots !== false) {
     const env = pageSlotEnvironment((n) => crypto.randomBytes(n));
     if (env) {
-      slot = await claimIdentitySlot(env);
-      key = slotIdentityKey(DEFAULT_IDENTITY_KEY, slot.slot);
+      try {
+        slot = await claimIdentitySlot(env);
+        key = slotIdentityKey(DEFAULT_IDENTITY_KEY, slot.slot);
+      } catch (err) {
+        // IndexedDB refused (some private modes): one shared identity beats no node at all,
+        // unless slots were asked for, or every slot is in use.
+        if (identitySlots === true || err instanceof SpydhtError) throw err;
+      }
     } else if (identitySlots === true) {
       throw SpydhtError.invalidArgument('identitySlots needs IndexedDB and sessionStorage');
     }
@@ -155,7 +161,8 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<DH
             sameNetworkIp: () => ws?.observedIp,
           }),
       ],
-      bootstrap: () => [wsAddress(ws!.link!.serverId)],
+      // (No address if the link closed already: the reconnect joins through the next server.)
+      bootstrap: () => (ws?.link ? [wsAddress(ws.link.serverId)] : []),
       autoBootstrap,
       powSolver: options.powSolver ?? createWorkerPowSolver({ crypto }),
       ready: (node) => {
