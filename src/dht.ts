@@ -132,7 +132,7 @@ export class DHT extends Emitter<DHTEvents> {
   readonly #engine: Engine;
   /** From the `contacts` option: tried by every bootstrap(). */
   readonly #saved: readonly ParsedContact[];
-  /** Run by close() before anything stops (bounded by its callers: a few savers per node). */
+  /** Run by close() alongside the engine's shutdown (bounded by its callers: a few savers per node). */
   readonly #closeHooks = new Set<() => void | Promise<void>>();
   #closed = false;
 
