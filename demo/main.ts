@@ -1,13 +1,15 @@
 /**
- * The spydht demo page: a full DHT node in this tab. It joins through the signaling server
- * (?signal=ws://host:port, default ws://<this page's host>:8787), then shows its routing table as
+ * The spydht demo page: a full DHT node in this tab. It joins through a signaling server
+ * (?signal=ws://host:port, several as ?signal=url1,url2 or repeated: one is picked at random, the
+ * others are its failover; default ws://<this page's host>:8787), then shows its routing table as
  * a picture of the ID space and as a table, offers put / get / delete, and logs every message it
  * sends or receives. The forms work as soon as the node has one contact; the rest of the join
  * goes on in the background.
  *
  * Other query parameters: ?network=<name> (must match the swarm's), ?maxPerIp=<n> (routing
- * entries per IP; raise it when every peer runs on one machine), ?persist=1 (keep this tab's
- * identity in IndexedDB; off by default so two tabs of one browser are two different nodes).
+ * entries per IP; raise it when every peer runs on one machine), ?persist=0 (a new identity on
+ * every load; by default each tab keeps its own across reloads), ?signalOrder=in-order (try the
+ * servers as listed instead of at random).
  *
  * For tests: window.spydht = { node, usable, ready, usableAt, timings }: `usable` resolves with the
  * node at its first contact, `ready` once the join is done, `usableAt` is the page-clock ms when the
@@ -43,10 +45,12 @@ declare global {
 // Settings from the URL
 
 const params = new URLSearchParams(location.search);
-const signalingUrl = params.get('signal') ?? `ws://${location.hostname || 'localhost'}:8787`;
+const listed = params.getAll('signal').flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+const signalingUrls = listed.length ? listed : [`ws://${location.hostname || 'localhost'}:8787`];
+const signalingUrl = signalingUrls.join(', ');
 const network: NetworkOptions | undefined = params.get('network') ? { name: params.get('network')! } : undefined;
 const maxPerIp = Number(params.get('maxPerIp')) || undefined;
-const persist = params.get('persist') === '1';
+const persist = params.get('persist') !== '0';
 
 // ---------------------------------------------------------------------------------------------
 // DOM helpers
@@ -293,7 +297,10 @@ async function start(): Promise<DHT> {
   const identity = persist ? await loadOrCreateIdentity({ crypto, difficulty, storage: 'indexeddb', generate }) : await generate({ crypto, difficulty });
   timings.identity = performance.now();
   const node = await createBrowserNode({
-    signalingUrl,
+    signalingUrls,
+    signalingOrder: params.get('signalOrder') === 'in-order' ? 'in-order' : 'shuffle',
+    // Which server this tab uses now (the page shows it; a failover changes it).
+    onSignalingChange: (url) => ($('signal-url').textContent = url ?? `none: reconnecting to one of ${signalingUrl} …`),
     network,
     crypto,
     identity,

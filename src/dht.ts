@@ -19,6 +19,7 @@ import { deleteEverywhere } from './ops/delete.js';
 import { findValue, localValue } from './ops/get.js';
 import { join } from './ops/join.js';
 import type { OperationOptions } from './ops/operations.js';
+import { MAX_SAVED_CONTACTS, parseSavedContacts, selectContacts, toSaved, type ParsedContact, type SavedContact } from './ops/saved-contacts.js';
 import { publish } from './ops/put.js';
 import type { LimitOverrides } from './rpc/limits.js';
 import type { ContactInfo } from './routing/contact.js';
@@ -35,6 +36,8 @@ export type { OperationOptions } from './ops/operations.js';
 export type { RoutingView, StorageView } from './views.js';
 export type { DHTStats, DHTCounterName, TransportCounterKey } from './stats.js';
 export type { AddressInput } from './transport/transport.js';
+export type { SavedAddress, SavedContact } from './ops/saved-contacts.js';
+export { MAX_SAVED_CONTACTS };
 
 /** Default lifetime of a put, seconds (capped by the network's maxTtlSeconds). */
 export const DEFAULT_TTL_SECONDS = 24 * 3600;
@@ -49,6 +52,13 @@ export interface DHTOptions {
   network?: NetworkOptions;
   /** Nodes to join through: "ip:port" / "[ipv6]:port" text, or `PeerAddress`es (e.g. from `localAddresses()`). */
   bootstrap?: readonly AddressInput[];
+  /**
+   * Contacts saved by `exportContacts()` in an earlier run: joining pings them first and, when some
+   * answer, does not wait for `bootstrap` (which may be down). Each enters the routing table only
+   * through a verified reply; contacts on transports this node lacks are skipped. A malformed list
+   * throws INVALID_ARGUMENT.
+   */
+  contacts?: readonly SavedContact[];
   /** Time source; tests pass a virtual clock. */
   clock?: Clock;
   k?: number;
@@ -69,6 +79,11 @@ export interface DHTOptions {
   limits?: LimitOverrides;
   /** Default deadline for operations, ms. */
   operationTimeoutMs?: number;
+}
+
+export interface ExportContactsOptions {
+  /** At most this many (default and ceiling: MAX_SAVED_CONTACTS, 64). */
+  max?: number;
 }
 
 export interface PutOptions extends OperationOptions {
@@ -117,6 +132,10 @@ export class DHT extends Emitter<DHTEvents> {
   /** What this node stores for the swarm, read-only. */
   readonly storage: StorageView;
   readonly #engine: Engine;
+  /** From the `contacts` option: tried by every bootstrap(). */
+  readonly #saved: readonly ParsedContact[];
+  /** Run by close() alongside the engine's shutdown (bounded by its callers: a few savers per node). */
+  readonly #closeHooks = new Set<() => void | Promise<void>>();
   #closed = false;
 
   /** Creates a node, generating an identity (ID puzzle) when none is given. Call `bootstrap()` next. */
@@ -133,6 +152,7 @@ export class DHT extends Emitter<DHTEvents> {
       throw SpydhtError.invalidArgument(`identity does not solve this network's ID puzzle (difficulty ${config.idDifficulty})`);
     }
     if (!options.transports?.length) throw SpydhtError.invalidArgument('at least one transport is required');
+    this.#saved = options.contacts === undefined ? [] : parseSavedContacts(options.contacts);
     this.identity = identity;
     this.crypto = crypto;
     this.config = config;
@@ -210,7 +230,28 @@ export class DHT extends Emitter<DHTEvents> {
     const parsed = addresses?.map((a) => toPeerAddress(e.transports, a));
     if (parsed?.length) e.bootstrapAddresses = parsed;
     const list = parsed ?? e.bootstrapAddresses;
-    return e.operations.run(options, (signal) => join(e, list, signal));
+    return e.operations.run(options, (signal) => join(e, list, signal, this.#saved));
+  }
+
+  /**
+   * The routing table's contacts in a JSON-serialisable form, to save and pass back as the
+   * `contacts` option next time (see SavedContact). At most `max` (≤ 64): the freshest of each
+   * bucket first, round-robin over the buckets, so the list spans the ID space. Only addresses of
+   * advertised transports are kept (a browser's WebSocket link to its server is private to it).
+   */
+  exportContacts(options: ExportContactsOptions = {}): SavedContact[] {
+    const max = options.max ?? MAX_SAVED_CONTACTS;
+    if (!Number.isInteger(max) || max < 0 || max > MAX_SAVED_CONTACTS) throw SpydhtError.invalidArgument(`max must be an integer from 0 to ${MAX_SAVED_CONTACTS}`);
+    const e = this.#engine;
+    const advertised = (a: PeerAddress): boolean => (e.rpc.transportFor(a.kind)?.speaks ?? 0) !== 0;
+    const saved: SavedContact[] = [];
+    // Select among contacts that keep an address, so a browser's server link does not take a place.
+    const candidates = e.table.all().filter((c) => c.addresses.some(advertised));
+    for (const c of selectContacts(candidates, (id) => e.table.bucketIndex(id), max)) {
+      const s = toSaved(c, advertised);
+      if (s) saved.push(s);
+    }
+    return saved;
   }
 
   /** Pings an address ("ip:port" or a PeerAddress); resolves with the verified contact's ID (hex) and the round trip in ms. */
@@ -306,11 +347,28 @@ export class DHT extends Emitter<DHTEvents> {
     };
   }
 
+  /**
+   * Runs `hook` when the node closes, alongside the engine's shutdown: it still sees the routing
+   * table (a failure in it is ignored; close() waits for it). For helpers that own timers of their
+   * own, e.g. the contact saver of `keepContacts`. Returns a function that removes the hook.
+   */
+  onClose(hook: () => void | Promise<void>): () => void {
+    this.#assertOpen();
+    this.#closeHooks.add(hook);
+    return () => void this.#closeHooks.delete(hook);
+  }
+
   /** Stops everything: timers, operations and pending requests (they end with CLOSED), transports. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#engine.close();
+    // The engine's shutdown starts first, in this very tick: a page closing on pagehide gets its
+    // links closed (peers see them go at once) before the document dies, whatever the hooks await.
+    // Hooks run from the next microtask and still see the routing table (close leaves it as it was).
+    const hooks = [...this.#closeHooks];
+    this.#closeHooks.clear();
+    const engine = this.#engine.close();
+    await Promise.all([engine, Promise.allSettled(hooks.map((hook) => Promise.resolve().then(hook)))]);
     this.removeAllListeners();
   }
 

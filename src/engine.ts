@@ -262,7 +262,10 @@ export class Engine implements OpContext {
   #peerGone(address: PeerAddress): void {
     if (this.operations.closed) return;
     const contact = this.table.all().find((c) => sameAddress(c.address, address));
-    if (contact && this.table.remove(contact.id)) this.count('contactsGone');
+    if (!contact) return;
+    if (this.table.remove(contact.id)) this.count('contactsGone');
+    // It left for good: if it comes back (a reloaded tab, same ID), its first request is handshaked at once.
+    this.admission.forgetHandshake(contact.id, address);
   }
 
   /** The sender as a relay, if it is a verified contact or an entry peer at this very address. */

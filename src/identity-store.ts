@@ -90,7 +90,8 @@ function parseSaved(crypto: CryptoBackend, text: string, difficulty: number): Id
   }
 }
 
-async function resolveStorage(storage: LoadOrCreateIdentityOptions['storage']): Promise<IdentityStorage> {
+/** The IdentityStorage behind a storage option ('indexeddb' falls back to localStorage). */
+export async function resolveStorage(storage: LoadOrCreateIdentityOptions['storage']): Promise<IdentityStorage> {
   if (typeof storage === 'object' && storage !== null) return storage;
   if (storage === 'indexeddb') {
     const idb = await indexedDbIdentityStorage().catch(() => undefined);

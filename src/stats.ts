@@ -40,6 +40,8 @@ export const DHT_COUNTERS = [
   'skippedUnresponsive',
   'handshakesSkippedFull',
   'handshakesSkippedIp',
+  /** A join that reached the swarm through contacts saved by an earlier run. */
+  'joinedFromSavedContacts',
   // Records (serve, ops/)
   'droppedBadValue',
   'storeRateLimited',

@@ -12,7 +12,12 @@ import { parseArgs } from 'node:util';
 import {
   Identity,
   SpydhtError,
+  isSpydhtError,
+  contactsPathFor,
   createNode,
+  fileContactsStorage,
+  keepContacts,
+  loadSavedContacts,
   fileIdentityStorage,
   formatIpPort,
   loadIdentity,
@@ -67,7 +72,10 @@ const COMMANDS = {
   -p, --port PORT            UDP port (default 0: any free port)
 ${JOIN_HELP}
   -i, --identity FILE        key pair file: loaded if it exists, else created (mode 0600); default: a new
-                             one each run (a node never uses the identity that owns your records)`,
+                             one each run (a node never uses the identity that owns your records).
+                             With a file, the routing table's contacts are kept beside it in
+                             FILE.contacts.json (every minute and on exit); the next run rejoins
+                             through them first, so it needs no --bootstrap, or one that is down.`,
     options: ['host', 'port', 'bootstrap', 'identity', 'join-timeout'],
   },
   put: {
@@ -330,7 +338,11 @@ async function runNode(values: Values, network: NetworkOptions, config: NetworkC
   } else {
     identity = await withProgress('solving the ID puzzle for this node', Identity.generate({ crypto: nodeCrypto, difficulty: config.idDifficulty }));
   }
-  const dht = await createNode({ host: values.host ?? '0.0.0.0', port, autoBootstrap: false, network, identity });
+  // Contacts saved by the last run with this identity: tried before --bootstrap.
+  const contactsFile = values.identity !== undefined ? fileContactsStorage(contactsPathFor(values.identity)) : undefined;
+  const contacts = contactsFile ? await loadSavedContacts(contactsFile, (e) => err(`ignoring ${contactsPathFor(values.identity!)}: ${e.message}`)) : [];
+  const dht = await createNode({ host: values.host ?? '0.0.0.0', port, autoBootstrap: false, network, identity, contacts });
+  if (contactsFile) keepContacts(dht, contactsFile, { onError: (e) => err(`saving contacts: ${e instanceof Error ? e.message : String(e)}`) });
 
   const bound = udpTransportOf(dht)!.address();
   const reachable = reachableAddresses(dht);
@@ -363,15 +375,21 @@ async function runNode(values: Values, network: NetworkOptions, config: NetworkC
     process.on('SIGTERM', stop);
   });
 
-  if (targets.length > 0) {
-    out(`joining through ${describeTargets(targets)}`);
+  if (targets.length > 0 || contacts.length > 0) {
+    const through = [...(contacts.length > 0 ? [`${contacts.length} saved contacts`] : []), ...(targets.length > 0 ? [describeTargets(targets)] : [])];
+    out(`joining through ${through.join(', ')}`);
     try {
       const size = await joinOrExplain(dht, targets, { joinTimeoutMs: joinTimeoutMs(values), network });
       out(`joined: table ${size} contacts`);
     } catch (e) {
       if (stopping) return (await done, EXIT_OK);
-      await dht.close();
-      throw e;
+      // Saved contacts alone that all left: carry on as a first node rather than fail.
+      if (targets.length === 0 && isSpydhtError(e, 'BOOTSTRAP_FAILED')) {
+        out(`none of the saved contacts answered; first node of a new swarm; others join with --bootstrap ${reachable[0] ?? formatIpPort(bound)}`);
+      } else {
+        await dht.close();
+        throw e;
+      }
     }
   } else {
     out(`first node of a new swarm; others join with --bootstrap ${reachable[0] ?? formatIpPort(bound)}`);

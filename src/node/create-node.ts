@@ -24,7 +24,7 @@ export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'boot
    * first) or `PeerAddress`es (e.g. another node's `localAddresses()`).
    */
   bootstrap?: readonly AddressInput[];
-  /** Join through `bootstrap` before resolving (default true when addresses are given). */
+  /** Join through `bootstrap` (and saved `contacts`) before resolving (default true when either is given). */
   autoBootstrap?: boolean;
   /** Crypto backend (default: node:crypto). */
   crypto?: CryptoBackend;
@@ -37,7 +37,8 @@ const transports = new WeakMap<DHT, UdpTransport>();
 
 /**
  * Binds a UDP socket and creates a DHT node on it (node:crypto backend). When `bootstrap`
- * addresses are given it also joins through them, unless `autoBootstrap` is false; if joining
+ * addresses or saved `contacts` (DHT.exportContacts() of an earlier run) are given it also joins
+ * through them, the contacts first, unless `autoBootstrap` is false; if joining
  * fails the node is closed and the SpydhtError (e.g. BOOTSTRAP_FAILED) rejects the promise.
  */
 export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> {
@@ -55,7 +56,9 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> 
   };
   const openers: TransportOpener[] = [openUdp];
   if (webrtc) openers.push((identity) => createNodeWebRtcTransport(identity, crypto, webrtc === true ? {} : webrtc));
-  const dht = await assembleNode({ ...rest, crypto, transports: openers, bootstrap: addresses, autoBootstrap: autoBootstrap && addresses.length > 0 });
+  // Saved contacts are a way in too: a node given only those joins through them.
+  const joinable = addresses.length > 0 || (rest.contacts?.length ?? 0) > 0;
+  const dht = await assembleNode({ ...rest, crypto, transports: openers, bootstrap: addresses, autoBootstrap: autoBootstrap && joinable });
   transports.set(dht, udp!);
   return dht;
 }

@@ -16,6 +16,7 @@ export type { NodeWebRtcOptions } from './webrtc-node.js';
 export { startSignalingServer } from './signaling/index.js';
 export { fileIdentityStorage, loadIdentity, saveIdentity } from './identity-file.js';
 export type { SignalingLogEntry, SignalingLogger, SignalingServer, SignalingServerOptions } from './signaling/index.js';
+export { contactsPathFor, fileContactsStorage } from './contacts-file.js';
 export { startLocalSwarm } from './local-swarm.js';
 export type { LocalSwarm, LocalSwarmDhtOptions, LocalSwarmOptions } from './local-swarm.js';
 export { lanAddress } from './lan-address.js';

@@ -98,6 +98,11 @@ export class Admission {
   }
 
   /** Starts up to `max` queued handshakes; the verified PONG admits the peer by itself. */
+  /** `id` left `address` for good (its transport said so): a request from it there is handshaked again at once. */
+  forgetHandshake(id: NodeId, address: PeerAddress): void {
+    this.#handshakes.delete(`${idToHex(id)}@${addressKey(address)}`);
+  }
+
   drainHandshakes(max: number): void {
     for (let i = 0; i < max && this.#handshakeQueue.length > 0; i++) {
       const { id, address } = this.#handshakeQueue.shift()!;

@@ -27,7 +27,7 @@ const LAYERS: string[][] = [
   ['engine.ts'],
   ['views.ts', 'stats.ts'],
   ['dht.ts'],
-  ['assemble.ts', 'testnet.ts', 'identity-store.ts'],
+  ['assemble.ts', 'testnet.ts', 'identity-store.ts', 'identity-slots.ts', 'contacts-store.ts'],
   ['browser-node.ts'],
   ['index.ts'],
   ['node/'],
