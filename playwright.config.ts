@@ -1,11 +1,11 @@
 /**
- * Browser end-to-end tests (test/e2e): Debian's Chromium (`apt-get install chromium`: at
- * /usr/bin/chromium, or set CHROMIUM_PATH) driven by Playwright, which needs no browser download
- * of its own (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1). Each spec starts what it needs in the test
- * process (signaling server, Node peers, the built demo page): see test/e2e/swarm.ts. Run
- * `npm run build` first (`npm test` does).
+ * Browser end-to-end tests (test/e2e), in the Chromium `npm test` found or installed (CHROMIUM_PATH;
+ * run alone, the same search in scripts/chromium.js: the system's Chromium or Chrome, or
+ * Playwright's cache). Each spec starts what it needs in the test process (signaling server, Node
+ * peers, the built demo page): see test/e2e/swarm.ts. Run `npm run build` first (`npm test` does).
  */
 import { defineConfig } from '@playwright/test';
+import { chromiumPath } from './scripts/chromium.js';
 
 export default defineConfig({
   testDir: 'test/e2e',
@@ -23,7 +23,7 @@ export default defineConfig({
     browserName: 'chromium',
     headless: true,
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      executablePath: chromiumPath(),
       args: [
         '--no-sandbox',
         '--disable-gpu',

@@ -8,6 +8,7 @@
  *
  *   sim       simulated swarm on a virtual clock (N=200, 20±10 ms one way), 0 % and 10 % loss
  *   udp       real UDP on 127.0.0.1, N=50 nodes in one process, 0 % and 10 % (injected) loss
+ *   rejoin    restart from saved contacts (bootstrap dead) against a cold join: time and datagrams, sim and UDP
  *   sockets   control for udp's memory figure: bare dgram sockets, no DHT
  *   signaling WebRTC signaling load: envelopes per link, and the signaling server's share of them
  *   pow       proof-of-work solve time at the default base difficulty, and verify cost
@@ -30,6 +31,7 @@ import { runSection } from './lib/runner.js';
 import * as cryptoSection from './sections/crypto.js';
 import * as identity from './sections/identity.js';
 import * as pow from './sections/pow.js';
+import * as rejoin from './sections/rejoin.js';
 import * as signaling from './sections/signaling.js';
 import * as sim from './sections/sim.js';
 import * as sockets from './sections/sockets.js';
@@ -39,7 +41,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, sockets, signaling, pow, identity, crypto: cryptoSection };
+const SECTIONS = { sim, udp, rejoin, sockets, signaling, pow, identity, crypto: cryptoSection };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {

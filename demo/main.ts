@@ -1,22 +1,43 @@
 /**
- * The spydht demo page: a full DHT node in this tab. It joins through the signaling server
- * (?signal=ws://host:port, default ws://<this page's host>:8787), then draws its routing table,
- * offers put / get / delete, and logs every message it sends or receives.
+ * The spydht demo page: a full DHT node in this tab. It joins through a signaling server
+ * (?signal=ws://host:port, several as ?signal=url1,url2 or repeated: one is picked at random, the
+ * others are its failover; default ws://<this page's host>:8787), then shows its routing table as
+ * a picture of the ID space and as a table, offers put / get / delete, and logs every message it
+ * sends or receives. The forms work as soon as the node has one contact; the rest of the join
+ * goes on in the background.
  *
  * Other query parameters: ?network=<name> (must match the swarm's), ?maxPerIp=<n> (routing
- * entries per IP; raise it when every peer runs on one machine), ?persist=1 (keep this tab's
- * identity in IndexedDB; off by default so two tabs of one browser are two different nodes).
+ * entries per IP; raise it when every peer runs on one machine), ?persist=0 (a new identity on
+ * every load; by default each tab keeps its own across reloads), ?signalOrder=in-order (try the
+ * servers as listed instead of at random).
  *
- * For tests: window.spydht = { node, ready }, and data-testid attributes on everything.
+ * For tests: window.spydht = { node, usable, ready, usableAt, timings }: `usable` resolves with the
+ * node at its first contact, `ready` once the join is done, `usableAt` is the page-clock ms when the
+ * forms were enabled, `timings` the page-clock ms of each step. data-testid attributes on everything.
  */
-import { createBrowserNode, isSpydhtError, type ContactInfo, type DHT, type DHTMessageEvent, type NetworkOptions } from 'spydht';
+import {
+  createBrowserNode,
+  createWebCryptoBackend,
+  generateIdentityInWorker,
+  isSpydhtError,
+  loadOrCreateIdentity,
+  networkConfig,
+  type ContactInfo,
+  type CryptoBackend,
+  type DHT,
+  type DHTMessageEvent,
+  type Identity,
+  type NetworkOptions,
+} from 'spydht';
+import { KIND_LABELS, describeAddress, kindOf, type ContactKind } from './kinds.js';
+import { describeOwner } from './owner.js';
+import { KIND_COLOURS, freshness, routingPicture } from './picture.js';
 
 const LOG_LINES = 200;
-const TRANSPORTS: Record<number, string> = { 1: 'UDP', 2: 'sim', 3: 'WebRTC', 4: 'WebSocket' };
 
 declare global {
   interface Window {
-    spydht: { node: DHT | undefined; ready: Promise<DHT> };
+    spydht: { node: DHT | undefined; usable: Promise<DHT>; ready: Promise<DHT>; usableAt: number | undefined; timings: Record<string, number> };
   }
 }
 
@@ -24,10 +45,12 @@ declare global {
 // Settings from the URL
 
 const params = new URLSearchParams(location.search);
-const signalingUrl = params.get('signal') ?? `ws://${location.hostname || 'localhost'}:8787`;
+const listed = params.getAll('signal').flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+const signalingUrls = listed.length ? listed : [`ws://${location.hostname || 'localhost'}:8787`];
+const signalingUrl = signalingUrls.join(', ');
 const network: NetworkOptions | undefined = params.get('network') ? { name: params.get('network')! } : undefined;
 const maxPerIp = Number(params.get('maxPerIp')) || undefined;
-const persist = params.get('persist') === '1';
+const persist = params.get('persist') !== '0';
 
 // ---------------------------------------------------------------------------------------------
 // DOM helpers
@@ -45,7 +68,7 @@ function h(tag: string, attrs: Record<string, string> = {}, ...children: (Node |
   return el;
 }
 
-function setStatus(state: 'starting' | 'joined' | 'error', text: string): void {
+function setStatus(state: 'starting' | 'usable' | 'joined' | 'error', text: string): void {
   const el = $('status');
   el.dataset.state = state;
   el.textContent = text;
@@ -67,31 +90,47 @@ function ago(ms: number): string {
   return s < 60 ? `${s} s ago` : `${Math.floor(s / 60)} min ago`;
 }
 
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 // ---------------------------------------------------------------------------------------------
-// Routing table
+// Routing table: the picture and the table, drawn from one snapshot
+
+/** The table row and the picture's dot of the contact under the pointer, highlighted together. */
+let hovered: string | undefined;
+
+function highlight(id: string | undefined): void {
+  hovered = id;
+  document.querySelectorAll('.hover').forEach((e) => e.classList.remove('hover'));
+  if (id) document.querySelectorAll(`[data-id="${id}"]`).forEach((e) => e.classList.add('hover'));
+}
 
 function contactRow(c: ContactInfo): HTMLElement {
-  return h(
+  const kind = kindOf(c);
+  const row = h(
     'tr',
-    { 'data-testid': 'contact', 'data-id': c.id, 'data-transport': TRANSPORTS[c.transport] ?? String(c.transport) },
-    h('td', { title: c.id }, h('code', {}, `${c.id.slice(0, 12)}…`)),
-    h('td', { class: 'addr', title: c.address }, c.address),
-    h('td', {}, TRANSPORTS[c.transport] ?? String(c.transport)),
+    { 'data-testid': 'contact', 'data-id': c.id, 'data-kind': kind, 'data-transport': c.transport },
+    h('td', { title: c.id }, h('span', { class: 'dot', style: `background: ${KIND_COLOURS[kind]}; opacity: ${freshness(c.lastSeen).toFixed(2)}` }), h('code', {}, `${c.id.slice(0, 8)}…`)),
+    h('td', { 'data-testid': 'contact-kind' }, KIND_LABELS[kind]),
+    h('td', { class: 'addr', title: c.address, 'data-testid': 'contact-address' }, describeAddress(c)),
     h('td', { class: 'num' }, c.rtt === null ? '–' : `${c.rtt < 10 ? c.rtt.toFixed(1) : Math.round(c.rtt)} ms`),
     h('td', { class: 'num' }, c.lastSeen ? ago(c.lastSeen) : '–'),
   );
+  row.addEventListener('mouseenter', () => highlight(c.id));
+  row.addEventListener('mouseleave', () => highlight(undefined));
+  return row;
 }
 
 function renderTable(node: DHT): void {
   const snap = node.snapshot();
   $('contact-count').textContent = String(snap.size);
-  $('record-count').textContent = String(node.stats().records ?? 0);
+  $('record-count').textContent = String(node.stats().records);
+  $('routing-picture-box').replaceChildren(routingPicture(snap, { onHover: highlight }));
   const container = $('routing-table');
   if (snap.buckets.length === 0) {
     container.replaceChildren(h('p', { class: 'muted' }, 'no contacts yet'));
     return;
   }
-  // One table, one <tbody> per bucket (nearest bucket first), headed by the bucket's index.
+  // One table, one <tbody> per bucket (nearest bucket first), headed by what the bucket is.
   const groups = [...snap.buckets]
     .sort((a, b) => b.index - a.index)
     .map((b) =>
@@ -103,16 +142,26 @@ function renderTable(node: DHT): void {
           { class: 'bucket-head' },
           h(
             'th',
-            { colspan: '5', title: `contacts whose IDs share their first ${b.index} bits with this node's` },
+            { colspan: '5' },
             `bucket ${b.index}`,
-            h('span', { class: 'muted' }, ` · ${b.contacts.length} contact${b.contacts.length === 1 ? '' : 's'}${b.replacements ? `, ${b.replacements} waiting` : ''}`),
+            h('span', { class: 'muted' }, ` · IDs sharing their first ${b.index} bits with this node · ${plural(b.contacts.length, 'contact')}${b.replacements ? `, ${b.replacements} waiting` : ''}`),
           ),
         ),
         ...b.contacts.map(contactRow),
       ),
     );
-  const head = h('thead', {}, h('tr', {}, ...['ID', 'address', 'transport', 'RTT', 'last seen'].map((t) => h('th', {}, t))));
+  const head = h('thead', {}, h('tr', {}, ...['ID', 'kind', 'reached by', 'RTT', 'last seen'].map((t) => h('th', {}, t))));
   container.replaceChildren(h('table', {}, head, ...groups));
+  if (hovered) highlight(hovered);
+}
+
+function renderLegend(): void {
+  const kinds: ContactKind[] = ['tab', 'node', 'server'];
+  const explain: Record<ContactKind, string> = { tab: 'another browser tab (WebRTC)', node: 'a Node process (UDP and WebRTC)', server: 'what tabs join through', peer: 'kind unknown' };
+  $('legend').replaceChildren(
+    ...kinds.map((k) => h('li', {}, h('span', { class: 'dot', style: `background: ${KIND_COLOURS[k]}` }), `${KIND_LABELS[k]}: ${explain[k]}`)),
+    h('li', {}, h('span', { class: 'dot', style: `background: ${KIND_COLOURS.tab}; opacity: 0.25` }), 'faded: not heard from for a while'),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,7 +227,7 @@ function wireForms(node: DHT): void {
     setResult('put-result', 'busy', 'storing… (proof of work, then STORE on the closest nodes)');
     try {
       const { key, stored } = await node.publish(String(data.get('label')), String(data.get('content')), { ttl: Number(data.get('ttl')) });
-      setResult('put-result', 'ok', 'key ', keyLink(key), h('span', { class: 'muted' }, ` stored on ${stored} node${stored === 1 ? '' : 's'}`));
+      setResult('put-result', 'ok', 'key ', keyLink(key), h('span', { class: 'muted' }, ` stored on ${plural(stored, 'node')}`));
       $<HTMLInputElement>('get-key').value = key;
       $<HTMLInputElement>('delete-key').value = key;
     } catch (err) {
@@ -198,6 +247,7 @@ function wireForms(node: DHT): void {
       } catch {
         content = `(${value.content.length} bytes of binary content)`;
       }
+      const owner = value.owner ? describeOwner(node, value.owner) : undefined;
       setResult(
         'get-result',
         'ok',
@@ -205,12 +255,10 @@ function wireForms(node: DHT): void {
         ' = ',
         h('span', { 'data-testid': 'get-content', class: 'content' }, content),
         h('br'),
-        h(
-          'span',
-          { class: 'muted' },
-          `${hops ? `${hops} hops, ${queried} nodes queried` : 'held here'} · expires ${value.expiresAt.toLocaleString()}` +
-            (value.owner ? ` · owner ${value.owner.slice(0, 12)}…` : ' · no owner'),
-        ),
+        h('span', { class: 'muted' }, `${hops ? `${hops} hops, ${queried} nodes queried` : 'held here'} · expires ${value.expiresAt.toLocaleString()} · `),
+        owner
+          ? h('span', { class: 'muted', 'data-testid': 'get-owner', 'data-owner-id': owner.id, title: `owner's node ID ${owner.id}\npublic key ${value.owner!}` }, `owner: ${owner.text}`)
+          : h('span', { class: 'muted', 'data-testid': 'get-owner' }, 'no owner: nobody can delete it'),
       );
     } catch (err) {
       setResult('get-result', 'error', describeError(err));
@@ -230,20 +278,36 @@ function wireForms(node: DHT): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Start
+// Start: usable at the first contact, joined in the background
+
+let markUsable: (node: DHT) => void;
+const usable = new Promise<DHT>((resolve) => (markUsable = resolve));
 
 async function start(): Promise<DHT> {
   $('signal-url').textContent = signalingUrl;
   $('log-limit').textContent = String(LOG_LINES);
+  renderLegend();
   setStatus('starting', `solving the ID puzzle, connecting to ${signalingUrl} …`);
   // Join after the listeners are on, so the table and the log show the join itself.
+  timings.scriptStart = performance.now();
+  // The identity first, on its own, so the page can report how long each part of the start takes.
+  const crypto = await createWebCryptoBackend();
+  const difficulty = networkConfig(crypto, network).idDifficulty;
+  const generate = (o: { crypto: CryptoBackend; difficulty: number }): Promise<Identity> => generateIdentityInWorker(o);
+  const identity = persist ? await loadOrCreateIdentity({ crypto, difficulty, storage: 'indexeddb', generate }) : await generate({ crypto, difficulty });
+  timings.identity = performance.now();
   const node = await createBrowserNode({
-    signalingUrl,
+    signalingUrls,
+    signalingOrder: params.get('signalOrder') === 'in-order' ? 'in-order' : 'shuffle',
+    // Which server this tab uses now (the page shows it; a failover changes it).
+    onSignalingChange: (url) => ($('signal-url').textContent = url ?? `none: reconnecting to one of ${signalingUrl} …`),
     network,
-    identityStorage: persist ? 'indexeddb' : false,
+    crypto,
+    identity,
     autoBootstrap: false,
     ...(maxPerIp ? { maxPerIp } : {}),
   });
+  timings.connected = performance.now();
   window.spydht.node = node;
   $('node-id').textContent = node.id;
   document.title = `spydht ${node.id.slice(0, 8)}`;
@@ -254,30 +318,50 @@ async function start(): Promise<DHT> {
     renderTimer ??= setTimeout(() => {
       renderTimer = undefined;
       renderTable(node);
-      if (joined) setStatus('joined', `joined: ${node.routing.size} contact${node.routing.size === 1 ? '' : 's'}`);
+      if (joined) setStatus('joined', `joined: ${plural(node.routing.size, 'contact')}`);
     }, 50);
   };
+
+  // One contact is enough to put and get: enable the forms then, not after the whole join (which
+  // may wait on timeouts toward tabs that have just closed).
+  let enabled = false;
+  const enableOnce = (): void => {
+    if (enabled || node.routing.size === 0) return;
+    enabled = true;
+    window.spydht.usableAt = timings.usable = performance.now();
+    $('ready-after').textContent = `${(window.spydht.usableAt / 1000).toFixed(2)} s (first contact)`;
+    wireForms(node);
+    document.querySelectorAll<HTMLButtonElement>('form button').forEach((button) => (button.disabled = false));
+    if (!joined) setStatus('usable', `usable: ${plural(node.routing.size, 'contact')}, joining the rest of the swarm …`);
+    markUsable(node);
+  };
   for (const event of ['contact-added', 'contact-removed', 'contact-updated', 'stored', 'deleted'] as const) node.on(event, scheduleRender);
+  node.on('contact-added', enableOnce);
   node.on('message', logMessage);
-  setInterval(scheduleRender, 1000); // "last seen" ages, RTT estimates
+  setInterval(scheduleRender, 1000); // "last seen" ages, dots fade, RTT estimates change
   addEventListener('pagehide', () => void node.close());
 
-  setStatus('starting', 'joining the swarm …');
   try {
     await node.bootstrap();
   } catch (err) {
-    await node.close();
-    throw err;
+    // A join that reached somebody is still a usable node; one that reached nobody is not.
+    if (node.routing.size === 0) {
+      await node.close();
+      throw err;
+    }
+    console.warn('join ended early:', err);
   }
   joined = true;
+  timings.joined = performance.now();
+  enableOnce();
   scheduleRender();
-  wireForms(node);
-  document.querySelectorAll<HTMLButtonElement>('form button').forEach((button) => (button.disabled = false));
   return node;
 }
 
+/** Page-clock ms at each step of the start (for the e2e test's report). */
+const timings: Record<string, number> = {};
 const ready = start();
-window.spydht = { node: undefined, ready };
+window.spydht = { node: undefined, usable, ready, usableAt: undefined, timings };
 ready.catch((err: unknown) => {
   console.error(err);
   setStatus('error', `could not join: ${describeError(err)}`);

@@ -2,8 +2,9 @@
 /**
  * `npm start`: a local mixed swarm and the demo page.
  *
- *   - the signaling / bootstrap server: WebSocket on port 8787 (browsers join through it), UDP on a
- *     free port (Node peers and the CLI join through it), and WebRTC (it is a full member);
+ *   - two signaling / bootstrap servers that share nothing: WebSocket on ports 8787 and 8788
+ *     (browsers join through either and fail over to the other), UDP on free ports (Node peers and
+ *     the CLI join through them; the second joined the first), and WebRTC (they are full members);
  *   - 3 Node peers speaking UDP + WebRTC (bridges: browsers reach them directly) and 2 speaking
  *     UDP only (clients: they use a bridge for what only browsers can reach);
  *   - a put and a get across them;
@@ -11,7 +12,7 @@
  *     two or more tabs or browsers, each tab is one more node.
  *
  * The swarm is startLocalSwarm from spydht/node. It runs until Ctrl-C, then closes everything.
- * Ports: SIGNAL_PORT (8787), DEMO_PORT (5173).
+ * Ports: SIGNAL_PORT (8787; the second server takes the next one), DEMO_PORT (5173).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,8 @@ const SIGNAL_PORT = Number(process.env.SIGNAL_PORT ?? 8787);
 const DEMO_PORT = Number(process.env.DEMO_PORT ?? 5173);
 const BRIDGES = 3;
 const CLIENTS = 2;
+/** Two signaling servers: stop one (it is logged which) and the tabs on it move to the other. */
+const SERVERS = 2;
 
 const short = (hex) => `${hex.slice(0, 12)}…`;
 const log = (line = '') => process.stdout.write(line + '\n');
@@ -67,11 +70,12 @@ async function main() {
   try {
     if (!lanAddress()) log('warning: no non-loopback IPv4 interface; browsers will reach the page but cannot open WebRTC links');
 
-    log(`Starting the signaling server on port ${SIGNAL_PORT}, ${BRIDGES} Node peers speaking UDP + WebRTC (bridges) and ${CLIENTS} speaking UDP only (clients) …`);
+    log(`Starting ${SERVERS} signaling servers on ports ${SIGNAL_PORT}–${SIGNAL_PORT + SERVERS - 1}, ${BRIDGES} Node peers speaking UDP + WebRTC (bridges) and ${CLIENTS} speaking UDP only (clients) …`);
     // Every peer here shares this machine's IPs, so the swarm lifts the per-IP routing limit (a
     // real node keeps 2) for its server and bridges; the tabs get the same through ?maxPerIp=.
     const swarm = await startLocalSwarm({
       port: SIGNAL_PORT,
+      servers: SERVERS,
       bridges: BRIDGES,
       clients: CLIENTS,
       signal: starting.signal,
@@ -80,14 +84,14 @@ async function main() {
       },
     });
     if (!(await keep('swarm', () => swarm.close()))) return;
-    const { server, bootstrap } = swarm;
+    const { bootstrap } = swarm;
     const host = new URL(swarm.url).hostname;
     const peers = [
       ...swarm.bridges.map((node, i) => ({ node, kind: 'UDP + WebRTC', name: `peer ${i}` })),
       ...swarm.clients.map((node, i) => ({ node, kind: 'UDP only    ', name: `peer ${BRIDGES + i}` })),
     ];
     log('');
-    log(`  server  ${swarm.url} + UDP ${bootstrap}  id ${short(server.dht.id)}  table ${server.dht.routing.size}`);
+    swarm.servers.forEach((s, i) => log(`  server  ${swarm.urls[i]} + UDP ${s.udpAddress}  id ${short(s.dht.id)}  table ${s.dht.routing.size}`));
     for (const p of peers) log(`  ${p.name}  ${p.kind}  id ${short(p.node.id)}  table ${p.node.routing.size}${p.node.client ? ' (client: in no routing table)' : ''}`);
 
     // A put by a bridge; a get by a UDP-only client (through the swarm, or its bridge).
@@ -118,17 +122,21 @@ async function main() {
     const demoPort = vite.httpServer?.address()?.port ?? DEMO_PORT;
 
     // From here on, say what browsers and other processes do to the swarm.
-    server.dht.on('contact-added', (c) => log(`server met ${short(c.id)} over ${TRANSPORTS[c.transport] ?? c.transport} (table ${server.dht.routing.size})`));
-    server.dht.on('contact-removed', (c) => log(`server dropped ${short(c.id)} (table ${server.dht.routing.size})`));
+    swarm.servers.forEach((s, i) => {
+      const name = `server ${swarm.urls[i].replace(/^.*:/, ':')}`;
+      s.dht.on('contact-added', (c) => log(`${name} met ${short(c.id)} over ${TRANSPORTS[c.transport] ?? c.transport} (table ${s.dht.routing.size})`));
+      s.dht.on('contact-removed', (c) => log(`${name} dropped ${short(c.id)} (table ${s.dht.routing.size})`));
+    });
     for (const p of peers) {
       p.node.on('stored', ({ key: k }) => log(`${p.name} stored ${k}`));
       p.node.on('deleted', ({ key: k }) => log(`${p.name} deleted ${k}`));
     }
 
-    const query = new URLSearchParams({ signal: swarm.url, maxPerIp: String(swarm.maxPerIp) });
-    const page = `http://${host}:${demoPort}/?${query.toString().replace(/%3A/gi, ':').replace(/%2F/gi, '/')}`;
+    // Both servers: each tab picks one at random and fails over to the other.
+    const query = new URLSearchParams({ signal: swarm.urls.join(','), maxPerIp: String(swarm.maxPerIp) });
+    const page = `http://${host}:${demoPort}/?${query.toString().replace(/%3A/gi, ':').replace(/%2F/gi, '/').replace(/%2C/gi, ',')}`;
     log('');
-    log('Demo page (open it in two or more tabs; each tab is a node):');
+    log('Demo page (open it in two or more tabs; each tab is a node, and shows which server it uses):');
     log(`  ${page}`);
     log('');
     log('From another terminal (UDP, through the server):');

@@ -9,8 +9,7 @@ import { nobleCrypto } from './crypto/noble.js';
 import { Identity } from './crypto/identity.js';
 import { DHT, type DHTOptions } from './dht.js';
 import { networkConfig } from './network.js';
-import type { Transport } from './transport/transport.js';
-import type { PeerAddress } from './wire/address.js';
+import type { AddressInput, Transport } from './transport/transport.js';
 
 /** Opens one transport for the node's identity. */
 export type TransportOpener = (identity: Identity) => Transport | Promise<Transport>;
@@ -19,7 +18,7 @@ export interface AssembleOptions extends Omit<DHTOptions, 'transports' | 'bootst
   /** Opened in order. */
   transports: readonly TransportOpener[];
   /** Where to join; a function when the addresses are known only once the transports are open. */
-  bootstrap?: PeerAddress[] | (() => PeerAddress[]);
+  bootstrap?: readonly AddressInput[] | (() => readonly AddressInput[]);
   /** Runs once the node exists, before it joins (e.g. start a listener); a failure closes the node. */
   ready?: (dht: DHT) => void | Promise<void>;
   /** Join before resolving (default: when there are bootstrap addresses). */
@@ -32,7 +31,7 @@ export async function assembleNode(options: AssembleOptions): Promise<DHT> {
   // Transports that sign (WebRTC) need the identity before the DHT exists.
   const identity = rest.identity ?? (await Identity.generate({ crypto, difficulty: networkConfig(crypto, rest.network).idDifficulty }));
   const transports: Transport[] = [];
-  let addresses: PeerAddress[] = [];
+  let addresses: readonly AddressInput[] = [];
   let dht: DHT;
   try {
     for (const open of openers) transports.push(await open(identity));

@@ -19,12 +19,13 @@ import { deleteEverywhere } from './ops/delete.js';
 import { findValue, localValue } from './ops/get.js';
 import { join } from './ops/join.js';
 import type { OperationOptions } from './ops/operations.js';
+import { MAX_SAVED_CONTACTS, parseSavedContacts, selectContacts, toSaved, type ParsedContact, type SavedContact } from './ops/saved-contacts.js';
 import { publish } from './ops/put.js';
 import type { LimitOverrides } from './rpc/limits.js';
 import type { ContactInfo } from './routing/contact.js';
 import type { LocalStoreOptions } from './storage/store.js';
-import type { Transport } from './transport/transport.js';
-import { transportCounters } from './transport/transport.js';
+import { toPeerAddress, transportCounters, type AddressInput, type Transport } from './transport/transport.js';
+import type { DHTStats } from './stats.js';
 import { DHTValue, asKey, routingView, storageView, type RoutingView, type StorageView } from './views.js';
 import { peerKey, type PeerAddress } from './wire/address.js';
 import { MessageType } from './wire/messages.js';
@@ -33,6 +34,10 @@ export { DEFAULT_ALPHA, DEFAULT_K, DEFAULT_OPERATION_TIMEOUT_MS, DHTValue };
 export type { DHTEvents, DHTMessageEvent } from './engine.js';
 export type { OperationOptions } from './ops/operations.js';
 export type { RoutingView, StorageView } from './views.js';
+export type { DHTStats, DHTCounterName, TransportCounterKey } from './stats.js';
+export type { AddressInput } from './transport/transport.js';
+export type { SavedAddress, SavedContact } from './ops/saved-contacts.js';
+export { MAX_SAVED_CONTACTS };
 
 /** Default lifetime of a put, seconds (capped by the network's maxTtlSeconds). */
 export const DEFAULT_TTL_SECONDS = 24 * 3600;
@@ -45,8 +50,15 @@ export interface DHTOptions {
   /** This node's key pair; generated (solving the ID puzzle) when omitted. */
   identity?: Identity;
   network?: NetworkOptions;
-  /** Addresses of known nodes to join through. */
-  bootstrap?: PeerAddress[];
+  /** Nodes to join through: "ip:port" / "[ipv6]:port" text, or `PeerAddress`es (e.g. from `localAddresses()`). */
+  bootstrap?: readonly AddressInput[];
+  /**
+   * Contacts saved by `exportContacts()` in an earlier run: joining pings them first and, when some
+   * answer, does not wait for `bootstrap` (which may be down). Each enters the routing table only
+   * through a verified reply; contacts on transports this node lacks are skipped. A malformed list
+   * throws INVALID_ARGUMENT.
+   */
+  contacts?: readonly SavedContact[];
   /** Time source; tests pass a virtual clock. */
   clock?: Clock;
   k?: number;
@@ -67,6 +79,11 @@ export interface DHTOptions {
   limits?: LimitOverrides;
   /** Default deadline for operations, ms. */
   operationTimeoutMs?: number;
+}
+
+export interface ExportContactsOptions {
+  /** At most this many (default and ceiling: MAX_SAVED_CONTACTS, 64). */
+  max?: number;
 }
 
 export interface PutOptions extends OperationOptions {
@@ -115,6 +132,10 @@ export class DHT extends Emitter<DHTEvents> {
   /** What this node stores for the swarm, read-only. */
   readonly storage: StorageView;
   readonly #engine: Engine;
+  /** From the `contacts` option: tried by every bootstrap(). */
+  readonly #saved: readonly ParsedContact[];
+  /** Run by close() alongside the engine's shutdown (bounded by its callers: a few savers per node). */
+  readonly #closeHooks = new Set<() => void | Promise<void>>();
   #closed = false;
 
   /** Creates a node, generating an identity (ID puzzle) when none is given. Call `bootstrap()` next. */
@@ -131,6 +152,7 @@ export class DHT extends Emitter<DHTEvents> {
       throw SpydhtError.invalidArgument(`identity does not solve this network's ID puzzle (difficulty ${config.idDifficulty})`);
     }
     if (!options.transports?.length) throw SpydhtError.invalidArgument('at least one transport is required');
+    this.#saved = options.contacts === undefined ? [] : parseSavedContacts(options.contacts);
     this.identity = identity;
     this.crypto = crypto;
     this.config = config;
@@ -142,7 +164,7 @@ export class DHT extends Emitter<DHTEvents> {
       crypto,
       config,
       transports: options.transports,
-      bootstrap: options.bootstrap ?? [],
+      bootstrap: (options.bootstrap ?? []).map((a) => toPeerAddress(options.transports, a)),
       clock: this.clock,
       k: this.k,
       alpha: options.alpha ?? DEFAULT_ALPHA,
@@ -173,8 +195,9 @@ export class DHT extends Emitter<DHTEvents> {
    * Counters for drops, retries and stores: every silent drop is counted here. Transport counters
    * follow under their transport's name, e.g. "webrtc.linksOpened", "udp.sent".
    */
-  stats(): Record<string, number> {
+  stats(): DHTStats {
     const e = this.#engine;
+    // The engine counts by name at run time; DHT_COUNTERS lists those names (checked by a test).
     return {
       ...transportCounters(e.transports),
       ...e.rpc.stats,
@@ -183,7 +206,7 @@ export class DHT extends Emitter<DHTEvents> {
       records: e.store.size,
       storedBytes: e.store.bytes,
       pendingRequests: e.rpc.pendingCount,
-    };
+    } as DHTStats;
   }
 
   /** Addresses this node can be reached at, as far as its transports know. */
@@ -199,21 +222,45 @@ export class DHT extends Emitter<DHTEvents> {
   /**
    * Joins the network through `addresses` (default: the `bootstrap` option): pings them, then looks
    * up its own ID and fills the buckets beyond its closest neighbour. Resolves with the table size.
+   * Addresses are text ("1.2.3.4:4000", "[::1]:4000") or `PeerAddress`es, as everywhere.
    */
-  async bootstrap(addresses?: PeerAddress[], options: OperationOptions = {}): Promise<number> {
+  async bootstrap(addresses?: readonly AddressInput[], options: OperationOptions = {}): Promise<number> {
     this.#assertOpen();
     const e = this.#engine;
-    if (addresses?.length) e.bootstrapAddresses = addresses;
-    const list = addresses ?? e.bootstrapAddresses;
-    return e.operations.run(options, (signal) => join(e, list, signal));
+    const parsed = addresses?.map((a) => toPeerAddress(e.transports, a));
+    if (parsed?.length) e.bootstrapAddresses = parsed;
+    const list = parsed ?? e.bootstrapAddresses;
+    return e.operations.run(options, (signal) => join(e, list, signal, this.#saved));
   }
 
-  /** Pings an address; resolves with the verified contact's ID (hex) and the round trip in ms. */
-  async ping(address: PeerAddress, options: OperationOptions = {}): Promise<{ id: string; rtt: number }> {
+  /**
+   * The routing table's contacts in a JSON-serialisable form, to save and pass back as the
+   * `contacts` option next time (see SavedContact). At most `max` (≤ 64): the freshest of each
+   * bucket first, round-robin over the buckets, so the list spans the ID space. Only addresses of
+   * advertised transports are kept (a browser's WebSocket link to its server is private to it).
+   */
+  exportContacts(options: ExportContactsOptions = {}): SavedContact[] {
+    const max = options.max ?? MAX_SAVED_CONTACTS;
+    if (!Number.isInteger(max) || max < 0 || max > MAX_SAVED_CONTACTS) throw SpydhtError.invalidArgument(`max must be an integer from 0 to ${MAX_SAVED_CONTACTS}`);
+    const e = this.#engine;
+    const advertised = (a: PeerAddress): boolean => (e.rpc.transportFor(a.kind)?.speaks ?? 0) !== 0;
+    const saved: SavedContact[] = [];
+    // Select among contacts that keep an address, so a browser's server link does not take a place.
+    const candidates = e.table.all().filter((c) => c.addresses.some(advertised));
+    for (const c of selectContacts(candidates, (id) => e.table.bucketIndex(id), max)) {
+      const s = toSaved(c, advertised);
+      if (s) saved.push(s);
+    }
+    return saved;
+  }
+
+  /** Pings an address ("ip:port" or a PeerAddress); resolves with the verified contact's ID (hex) and the round trip in ms. */
+  async ping(address: AddressInput, options: OperationOptions = {}): Promise<{ id: string; rtt: number }> {
     this.#assertOpen();
     const e = this.#engine;
+    const to = toPeerAddress(e.transports, address);
     return e.operations.run(options, async (signal) => {
-      const reply = await e.rpc.request(address, { type: MessageType.PING, pad: 0 }, { attempts: 3, signal });
+      const reply = await e.rpc.request(to, { type: MessageType.PING, pad: 0 }, { attempts: 3, signal });
       return { id: idToHex(reply.message.senderId), rtt: reply.rtt };
     });
   }
@@ -273,14 +320,21 @@ export class DHT extends Emitter<DHTEvents> {
     const t = asKey(target);
     const e = this.#engine;
     const result = await e.operations.run(options, (signal) => e.lookups.nodes(t, signal));
-    return result.closest.map((p) => ({
-      id: idToHex(p.id),
-      address: e.rpc.format(p.address),
-      transport: p.address.kind,
-      ip: e.rpc.ipOf(p.address) ?? '',
-      rtt: e.rpc.rtt.srtt(peerKey(p.address)) ?? null,
-      lastSeen: e.table.get(p.id)?.lastSeen ?? 0,
-    }));
+    return result.closest.map((p): ContactInfo => {
+      const contact = e.table.get(p.id);
+      if (contact) return e.contactInfo(contact);
+      return {
+        id: idToHex(p.id),
+        address: e.rpc.format(p.address),
+        // A lookup only reaches addresses of this node's own transports.
+        transport: e.transports.find((t) => t.kind === p.address.kind)!.name,
+        speaks: [],
+        bootstrapServer: e.peers.isBootstrapServer(p.id),
+        ip: e.rpc.ipOf(p.address) ?? '',
+        rtt: e.rpc.rtt.srtt(peerKey(p.address)) ?? null,
+        lastSeen: 0,
+      };
+    });
   }
 
   /** The routing table as the demo page draws it. */
@@ -293,11 +347,28 @@ export class DHT extends Emitter<DHTEvents> {
     };
   }
 
+  /**
+   * Runs `hook` when the node closes, alongside the engine's shutdown: it still sees the routing
+   * table (a failure in it is ignored; close() waits for it). For helpers that own timers of their
+   * own, e.g. the contact saver of `keepContacts`. Returns a function that removes the hook.
+   */
+  onClose(hook: () => void | Promise<void>): () => void {
+    this.#assertOpen();
+    this.#closeHooks.add(hook);
+    return () => void this.#closeHooks.delete(hook);
+  }
+
   /** Stops everything: timers, operations and pending requests (they end with CLOSED), transports. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#engine.close();
+    // The engine's shutdown starts first, in this very tick: a page closing on pagehide gets its
+    // links closed (peers see them go at once) before the document dies, whatever the hooks await.
+    // Hooks run from the next microtask and still see the routing table (close leaves it as it was).
+    const hooks = [...this.#closeHooks];
+    this.#closeHooks.clear();
+    const engine = this.#engine.close();
+    await Promise.all([engine, Promise.allSettled(hooks.map((hook) => Promise.resolve().then(hook)))]);
     this.removeAllListeners();
   }
 

@@ -25,7 +25,7 @@ import { SignalRelay } from './relay/signal-relay.js';
 import { RequestLimits, type LimitOverrides } from './rpc/limits.js';
 import { Rpc, type IncomingRequest, type TrafficEvent } from './rpc/rpc.js';
 import { Admission } from './routing/admission.js';
-import type { Contact, ContactInfo } from './routing/contact.js';
+import { spokenTransports, type Contact, type ContactInfo } from './routing/contact.js';
 import { KnownPeers, type RelayPeer } from './routing/known-peers.js';
 import { RoutingTable } from './routing/table.js';
 import { Responder } from './serve.js';
@@ -220,7 +220,17 @@ export class Engine implements OpContext {
   }
 
   contactInfo(c: Contact): ContactInfo {
-    return { id: idToHex(c.id), address: this.rpc.format(c.address), transport: c.address.kind, ip: c.ip, rtt: c.rtt ?? null, lastSeen: c.lastSeen };
+    return {
+      id: idToHex(c.id),
+      address: this.rpc.format(c.address),
+      // A contact was verified over one of our transports, so one has its address kind.
+      transport: this.transports.find((t) => t.kind === c.address.kind)!.name,
+      speaks: spokenTransports(c.flags),
+      bootstrapServer: this.peers.isBootstrapServer(c.id),
+      ip: c.ip,
+      rtt: c.rtt ?? null,
+      lastSeen: c.lastSeen,
+    };
   }
 
   /** Stops timers, operations, pending requests and transports. */
@@ -255,6 +265,7 @@ export class Engine implements OpContext {
   #peerGone(address: PeerAddress): void {
     if (this.operations.closed) return;
     const contact = this.table.all().find((c) => sameAddress(c.address, address));
+    // It left for good; if it comes back (a reloaded tab, same ID), it finds room and HELLOs at once.
     if (contact && this.table.remove(contact.id)) this.count('contactsGone');
   }
 

@@ -17,7 +17,8 @@ export type SpydhtErrorCode =
   | 'INVALID_RECORD'
   | 'INVALID_ARGUMENT'
   | 'NOT_OWNER'
-  | 'BOOTSTRAP_FAILED';
+  | 'BOOTSTRAP_FAILED'
+  | 'MISSING_DEPENDENCY';
 
 export class SpydhtError extends Error {
   readonly code: SpydhtErrorCode;

@@ -9,6 +9,7 @@
 import type { CryptoBackend } from './crypto/backend.js';
 import { DEFAULT_ID_DIFFICULTY, Identity, type IdentityJSON } from './crypto/identity.js';
 import { SpydhtError } from './errors.js';
+import type { IdbFactoryLike } from './dom-types.js';
 
 /** A string key-value store. Methods may be synchronous or return promises. */
 export interface IdentityStorage {
@@ -89,7 +90,8 @@ function parseSaved(crypto: CryptoBackend, text: string, difficulty: number): Id
   }
 }
 
-async function resolveStorage(storage: LoadOrCreateIdentityOptions['storage']): Promise<IdentityStorage> {
+/** The IdentityStorage behind a storage option ('indexeddb' falls back to localStorage). */
+export async function resolveStorage(storage: LoadOrCreateIdentityOptions['storage']): Promise<IdentityStorage> {
   if (typeof storage === 'object' && storage !== null) return storage;
   if (storage === 'indexeddb') {
     const idb = await indexedDbIdentityStorage().catch(() => undefined);
@@ -145,8 +147,8 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
  * An IdentityStorage in IndexedDB (database `dbName`, one object store). Rejects when IndexedDB is
  * missing or will not open, so callers can fall back.
  */
-export async function indexedDbIdentityStorage(dbName = 'spydht', factory?: IDBFactory): Promise<IdentityStorage> {
-  const idb = factory ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+export async function indexedDbIdentityStorage(dbName = 'spydht', factory?: IdbFactoryLike): Promise<IdentityStorage> {
+  const idb = (factory as IDBFactory | undefined) ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!idb) throw SpydhtError.invalidArgument('no IndexedDB here');
   const open = idb.open(dbName, 1);
   open.onupgradeneeded = () => {

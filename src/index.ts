@@ -2,7 +2,7 @@
  * spydht — browser-safe entry. Nothing here imports Node built-ins; Node extras (UDP, node:crypto,
  * CLI) live in "spydht/node".
  */
-export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_K, DEFAULT_ALPHA } from './dht.js';
+export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_K, DEFAULT_ALPHA, MAX_SAVED_CONTACTS } from './dht.js';
 export type {
   DHTOptions,
   DHTEvents,
@@ -15,7 +15,15 @@ export type {
   RoutingSnapshot,
   RoutingView,
   StorageView,
+  DHTStats,
+  DHTCounterName,
+  TransportCounterKey,
+  AddressInput,
+  SavedContact,
+  SavedAddress,
+  ExportContactsOptions,
 } from './dht.js';
+export { DHT_COUNTERS } from './stats.js';
 export { DEFAULT_LIMITS } from './rpc/limits.js';
 export type { Limits, LimitOverrides } from './rpc/limits.js';
 export type { RateLimitOptions } from './rate-limit.js';
@@ -31,7 +39,7 @@ export { SpydhtError, isSpydhtError } from './errors.js';
 export type { SpydhtErrorCode } from './errors.js';
 export { networkConfig, DEFAULT_NETWORK_NAME, DEFAULT_MAX_TTL_SECONDS } from './network.js';
 export type { NetworkOptions, NetworkConfig } from './network.js';
-export type { Transport, DatagramHandler } from './transport/transport.js';
+export type { Transport, TransportName, DatagramHandler } from './transport/transport.js';
 export { SimNetwork, MemoryTransport } from './transport/memory.js';
 export type { NetworkConditions, SimNetworkOptions } from './transport/memory.js';
 export { SimClock } from './transport/sim-clock.js';
@@ -44,7 +52,7 @@ export type { Clock, TimerHandle } from './clock.js';
 export { AddressKind, addressKey, encodeIpPort, decodeIpPort, formatIpPort, parseIpPort } from './wire/address.js';
 export type { PeerAddress, IpPort } from './wire/address.js';
 export { MAX_MESSAGE_BYTES, MAX_VALUE_BYTES, MAX_LABEL_BYTES, PROTOCOL_VERSION } from './wire/messages.js';
-export type { ContactInfo } from './routing/contact.js';
+export type { ContactInfo, SpokenTransport } from './routing/contact.js';
 export { toHex, fromHex } from './bytes.js';
 export { createWebCryptoBackend } from './crypto/webcrypto.js';
 export type { WebCryptoBackendOptions } from './crypto/webcrypto.js';
@@ -52,7 +60,13 @@ export { createWorkerPowSolver, generateIdentityInWorker, DEFAULT_WORKER_IDLE_MS
 export type { WorkerPowSolver, WorkerPowSolverOptions, WorkerPoolOptions, GenerateIdentityInWorkerOptions } from './crypto/pow-worker.js';
 export { loadOrCreateIdentity, localStorageIdentityStorage, indexedDbIdentityStorage, memoryIdentityStorage, DEFAULT_IDENTITY_KEY } from './identity-store.js';
 export type { IdentityStorage, LocalStorageLike, LoadOrCreateIdentityOptions } from './identity-store.js';
-export { createBrowserNode } from './browser-node.js';
+export { keepContacts, loadSavedContacts, contactsInIdentityStorage, DEFAULT_CONTACTS_SAVE_MS } from './contacts-store.js';
+export type { ContactsStorage, ContactsKeeper, KeepContactsOptions } from './contacts-store.js';
+export { createBrowserNode, signalingUrlOf, identitySlotOf } from './browser-node.js';
+export { claimIdentitySlot, decideSlot, slotIdentityKey, MAX_IDENTITY_SLOTS, SLOT_HEARTBEAT_MS, SLOT_STALE_MS } from './identity-slots.js';
+export type { IdentitySlot, SlotClaim, SessionSlot, SlotDecision, SlotEnvironment } from './identity-slots.js';
+export { FailoverWsTransport, MAX_SIGNALING_URLS, DEFAULT_RECONNECT_MIN_MS, DEFAULT_RECONNECT_MAX_MS } from './transport/ws-failover.js';
+export type { FailoverWsOptions, FailoverWsStats } from './transport/ws-failover.js';
 export type { BrowserNodeOptions } from './browser-node.js';
 export { WebRtcTransport } from './transport/webrtc.js';
 export type { WebRtcTransportOptions, RTCPeerConnectionConstructor } from './transport/webrtc.js';

@@ -11,13 +11,14 @@
 import { fromHex, toHex } from '../bytes.js';
 import { PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES, type CryptoBackend } from './backend.js';
 import { nobleCrypto } from './noble.js';
+import type { SubtleCryptoLike } from '../dom-types.js';
 
 export interface WebCryptoBackendOptions {
   /**
    * The SubtleCrypto to use. Defaults to `globalThis.crypto.subtle`; pass `undefined` or `null`
    * explicitly to get the @noble fallback (what a non-secure origin gets).
    */
-  subtle?: SubtleCrypto | null;
+  subtle?: SubtleCryptoLike | null;
   /** Imported public keys kept for verification (LRU). Default 1024. */
   publicKeyCacheSize?: number;
   /** Imported private keys kept for `sign(seed, …)` (LRU; `signer(seed)` keeps its own). Default 16. */
@@ -140,7 +141,7 @@ async function works(backend: CryptoBackend): Promise<boolean> {
  * The returned backend's `name` tells which one you got: 'webcrypto' or 'noble'.
  */
 export async function createWebCryptoBackend(options: WebCryptoBackendOptions = {}): Promise<CryptoBackend> {
-  const subtle = 'subtle' in options ? options.subtle : (globalThis.crypto?.subtle as SubtleCrypto | undefined);
+  const subtle = 'subtle' in options ? (options.subtle as SubtleCrypto | null | undefined) : (globalThis.crypto?.subtle as SubtleCrypto | undefined);
   if (!subtle) return nobleCrypto;
   try {
     const backend = webCryptoBackend(subtle, options);

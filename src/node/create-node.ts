@@ -7,8 +7,10 @@ import { assembleNode, type TransportOpener } from '../assemble.js';
 import type { DHT, DHTOptions } from '../dht.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { SpydhtError } from '../errors.js';
-import { AddressKind, encodeIpPort, formatIpPort, parseIpPort, type PeerAddress } from '../wire/address.js';
+import type { AddressInput } from '../transport/transport.js';
+import { formatIpPort } from '../wire/address.js';
 import { nodeCrypto } from './crypto-node.js';
+import { resolveUdpAddress } from './resolve.js';
 import { UdpTransport } from './udp.js';
 import { createNodeWebRtcTransport, type NodeWebRtcOptions } from './webrtc-node.js';
 
@@ -17,9 +19,12 @@ export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'boot
   host?: string;
   /** UDP port (default 0: an ephemeral port). */
   port?: number;
-  /** Nodes to join through: "ip:port" or "[ipv6]:port". */
-  bootstrap?: string[];
-  /** Join through `bootstrap` before resolving (default true when addresses are given). */
+  /**
+   * Nodes to join through: "ip:port", "[ipv6]:port", "host:port" (looked up with dns.lookup, IPv4
+   * first) or `PeerAddress`es (e.g. another node's `localAddresses()`).
+   */
+  bootstrap?: readonly AddressInput[];
+  /** Join through `bootstrap` (and saved `contacts`) before resolving (default true when either is given). */
   autoBootstrap?: boolean;
   /** Crypto backend (default: node:crypto). */
   crypto?: CryptoBackend;
@@ -30,23 +35,16 @@ export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'boot
 /** The UDP transport behind each node made by createNode (for `reachableAddresses`). */
 const transports = new WeakMap<DHT, UdpTransport>();
 
-/** Parses "ip:port" / "[ipv6]:port" into a UDP peer address; throws SpydhtError INVALID_ARGUMENT. */
-export function udpAddress(text: string): PeerAddress {
-  try {
-    return encodeIpPort(AddressKind.UDP, parseIpPort(text.trim()));
-  } catch (err) {
-    throw SpydhtError.invalidArgument(`bad address "${text}": ${(err as Error).message}`);
-  }
-}
-
 /**
  * Binds a UDP socket and creates a DHT node on it (node:crypto backend). When `bootstrap`
- * addresses are given it also joins through them, unless `autoBootstrap` is false; if joining
+ * addresses or saved `contacts` (DHT.exportContacts() of an earlier run) are given it also joins
+ * through them, the contacts first, unless `autoBootstrap` is false; if joining
  * fails the node is closed and the SpydhtError (e.g. BOOTSTRAP_FAILED) rejects the promise.
  */
 export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> {
   const { host = '0.0.0.0', port = 0, bootstrap = [], autoBootstrap = true, crypto = nodeCrypto, webrtc, ...rest } = options;
-  const addresses = bootstrap.map(udpAddress);
+  // Before any socket is opened: a bad address or unknown host fails without side effects.
+  const addresses = await Promise.all(bootstrap.map((a) => (typeof a === 'string' ? resolveUdpAddress(a) : a)));
   let udp: UdpTransport | undefined;
   const openUdp = async (): Promise<UdpTransport> => {
     try {
@@ -58,7 +56,9 @@ export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> 
   };
   const openers: TransportOpener[] = [openUdp];
   if (webrtc) openers.push((identity) => createNodeWebRtcTransport(identity, crypto, webrtc === true ? {} : webrtc));
-  const dht = await assembleNode({ ...rest, crypto, transports: openers, bootstrap: addresses, autoBootstrap: autoBootstrap && addresses.length > 0 });
+  // Saved contacts are a way in too: a node given only those joins through them.
+  const joinable = addresses.length > 0 || (rest.contacts?.length ?? 0) > 0;
+  const dht = await assembleNode({ ...rest, crypto, transports: openers, bootstrap: addresses, autoBootstrap: autoBootstrap && joinable });
   transports.set(dht, udp!);
   return dht;
 }

@@ -18,8 +18,15 @@ export type LocalSwarmDhtOptions = Omit<DHTOptions, 'transports' | 'crypto' | 'i
 export interface LocalSwarmOptions {
   /** Literal IP the signaling server's WebSocket binds (default "0.0.0.0", so tabs reach it at this machine's LAN address). */
   host?: string;
-  /** WebSocket port of the signaling server (default 0: a free port). */
+  /** WebSocket port of the (first) signaling server (default 0: a free port). Server i listens on `port + i` (each on a free port when 0). */
   port?: number;
+  /**
+   * Signaling servers (default 1). They share nothing: each is a DHT node of its own, the second
+   * and later ones join through the first one's UDP address, and every bridge joins through all of
+   * them, so they are one swarm, and tabs on any of them reach each other. Tabs list them all
+   * (`createBrowserNode({ signalingUrls: swarm.urls })`) and fail over when one stops.
+   */
+  servers?: number;
   /** Literal IP the bridges, the clients and the server's UDP socket bind (default "127.0.0.1"). */
   udpHost?: string;
   /** Node peers speaking UDP and WebRTC (default 3). Started one at a time: each joins a swarm holding the ones before it. */
@@ -58,10 +65,12 @@ export interface LocalSwarmOptions {
 
 export interface LocalSwarm {
   /**
-   * The signaling server: WebSocket for tabs, UDP for Node peers, and a full member over WebRTC.
-   * It may be closed on its own (to see the swarm carry on without it); `close()` allows for that.
+   * The (first) signaling server: WebSocket for tabs, UDP for Node peers, and a full member over
+   * WebRTC. It may be closed on its own (to see the swarm carry on without it); `close()` allows for that.
    */
   readonly server: SignalingServer;
+  /** Every signaling server, `server` first. Any may be closed on its own. */
+  readonly servers: readonly SignalingServer[];
   /** Node peers speaking UDP and WebRTC: full members that tabs reach directly. `addBridge()` adds to these. */
   readonly bridges: readonly DHT[];
   /** Node peers speaking UDP only: clients, in no routing table, served by a bridge for what only tabs hold. */
@@ -75,6 +84,8 @@ export interface LocalSwarm {
    * LAN address it falls back to loopback.
    */
   readonly url: string;
+  /** The WebSocket URL of every server, in the order of `servers` (`url` first). */
+  readonly urls: readonly string[];
   /** Routing-table contacts per IP of the server and the bridges; give tabs the same. */
   readonly maxPerIp: number;
   /** Starts one more bridge, joining through the first bridge (not the server, which may be closed). */
@@ -85,10 +96,12 @@ export interface LocalSwarm {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_PER_IP = 64;
+/** Signaling servers in one local swarm at most. */
+const MAX_SERVERS = 8;
 
 /**
- * Starts a mixed swarm on this machine: the signaling server (WebSocket for browser tabs, UDP for
- * Node peers, WebRTC as a full member), `bridges` Node peers speaking UDP and WebRTC, and `clients`
+ * Starts a mixed swarm on this machine: one or more signaling servers (WebSocket for browser tabs,
+ * UDP for Node peers, WebRTC as a full member), `bridges` Node peers speaking UDP and WebRTC, and `clients`
  * Node peers speaking UDP only. Tabs join through `url`; Node peers and the CLI through
  * `bootstrap`. Useful to run Node peers beside browsers, e.g. across many Playwright tabs.
  * If anything fails, or the deadline passes, whatever was started is closed before it rejects.
@@ -97,9 +110,9 @@ const DEFAULT_MAX_PER_IP = 64;
  * ```js
  * import { lanAddress, startLocalSwarm } from 'spydht/node';
  *
- * const swarm = await startLocalSwarm({ bridges: 3, clients: 2 });
- * // Each tab joins as a full member:
- * //   createBrowserNode({ signalingUrl: swarm.url, maxPerIp: swarm.maxPerIp })
+ * const swarm = await startLocalSwarm({ servers: 2, bridges: 3, clients: 2 });
+ * // Each tab joins as a full member, through either server (it fails over to the other):
+ * //   createBrowserNode({ signalingUrls: swarm.urls, maxPerIp: swarm.maxPerIp })
  * // Serve the page at the LAN address too, not localhost: Chromium's WebRTC never uses loopback.
  * console.log(`serve your page at http://${lanAddress()}:5173/; tabs join through ${swarm.url}`);
  * const key = await swarm.bridges[0].put('greeting', 'hello from Node');
@@ -112,6 +125,7 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
     host = '0.0.0.0',
     port = 0,
     udpHost = '127.0.0.1',
+    servers: serverCount = 1,
     bridges: bridgeCount = 3,
     clients: clientCount = 2,
     clientsJoin = 'bridge',
@@ -126,10 +140,26 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
   for (const [name, value] of [['bridges', bridgeCount], ['clients', clientCount]] as const) {
     if (!Number.isInteger(value) || value < 0) throw SpydhtError.invalidArgument(`${name} must be an integer ≥ 0, got ${value}`);
   }
+  if (!Number.isInteger(serverCount) || serverCount < 1 || serverCount > MAX_SERVERS) {
+    throw SpydhtError.invalidArgument(`servers must be an integer from 1 to ${MAX_SERVERS}, got ${serverCount}`);
+  }
   if (!(timeoutMs > 0)) throw SpydhtError.invalidArgument(`timeoutMs must be positive, got ${timeoutMs}`);
   if (signal?.aborted) throw SpydhtError.aborted(signal.reason);
 
-  const server = await startSignalingServer({ host, port, udpHost, udpPort: 0, network, webrtc, logger, dht: { ...dht, maxPerIp } });
+  const servers: SignalingServer[] = [];
+  try {
+    for (let i = 0; i < serverCount; i++) {
+      // Each later server joins the first one's swarm over UDP: they share nothing else.
+      const bootstrap = i === 0 ? [] : [servers[0]!.udpAddress];
+      servers.push(await startSignalingServer({ host, port: port === 0 ? 0 : port + i, udpHost, udpPort: 0, network, webrtc, logger, bootstrap, dht: { ...dht, maxPerIp } }));
+      if (signal?.aborted) throw SpydhtError.aborted(signal.reason);
+    }
+  } catch (err) {
+    await Promise.allSettled(servers.map((s) => s.close()));
+    throw err;
+  }
+  const server = servers[0]!;
+  const serverAddresses = servers.map((s) => s.udpAddress);
   const bridges: DHT[] = [];
   const clients: DHT[] = [];
   /** Every node started, joined or still joining: what close() closes. */
@@ -157,10 +187,12 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
 
   const swarm: LocalSwarm = {
     server,
+    servers,
     bridges,
     clients,
     bootstrap: server.udpAddress,
     url: swarmUrl(host, server),
+    urls: servers.map((s) => swarmUrl(host, s)),
     maxPerIp,
     addBridge: () =>
       withDeadline('a new bridge to join', timeoutMs, undefined, (deadline) => {
@@ -168,12 +200,13 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
         const via = bridges.length > 0 ? reachableAddresses(bridges[0]!)[0]! : server.udpAddress;
         return join(bridges, { ...member, bootstrap: [via] }, deadline);
       }),
-    close: () => (closing ??= closeAll([...started], server)),
+    close: () => (closing ??= closeAll([...started], servers)),
   };
 
   try {
     await withDeadline('the local swarm to start', timeoutMs, signal, async (deadline) => {
-      for (let i = 0; i < bridgeCount; i++) await join(bridges, { ...member, bootstrap: [server.udpAddress] }, deadline);
+      // Through every server: each admits the bridge, so the servers' tables overlap from the start.
+      for (let i = 0; i < bridgeCount; i++) await join(bridges, { ...member, bootstrap: serverAddresses }, deadline);
       // A UDP-only peer joins through a bridge (the server is one too): in a mixed swarm it can
       // reach only part of the members, and asks its bridge to get or put what it cannot.
       const via = clientsJoin === 'bridge' && bridges.length > 0 ? [reachableAddresses(bridges[0]!)[0]!, server.udpAddress] : [server.udpAddress];
@@ -213,13 +246,13 @@ async function withDeadline<T>(what: string, timeoutMs: number, outer: AbortSign
 }
 
 /**
- * Closes the nodes, then the server (idempotent, so one already closed is fine). Every node's
+ * Closes the nodes, then the servers (idempotent, so one already closed is fine). Every node's
  * WebRTC transport closes each data channel before its peer connection: node-datachannel keeps
  * the process alive while any channel is open, so this is what lets a program exit by itself.
  */
-async function closeAll(nodes: DHT[], server: SignalingServer): Promise<void> {
+async function closeAll(nodes: DHT[], servers: readonly SignalingServer[]): Promise<void> {
   const results = await Promise.allSettled(nodes.map((n) => n.close()));
-  results.push(...(await Promise.allSettled([server.close()])));
+  results.push(...(await Promise.allSettled(servers.map((s) => s.close()))));
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (failures.length > 0) throw new AggregateError(failures, `closing the local swarm: ${failures.length} of ${results.length} failed`);
 }

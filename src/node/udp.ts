@@ -17,6 +17,7 @@ import {
   ipOfIpPort,
   encodeIpPort,
   formatIpPort,
+  parseIpPort,
   type IpPort,
   type PeerAddress,
 } from '../wire/address.js';
@@ -162,6 +163,15 @@ export class UdpTransport implements Transport {
   format(address: PeerAddress): string {
     const ipPort = address.kind === AddressKind.UDP ? decodeIpPort(address) : undefined;
     return ipPort ? formatIpPort(ipPort) : `?${addressKey(address)}`;
+  }
+
+  /** "1.2.3.4:4000" or "[::1]:4000" (a literal IP: resolve host names first). */
+  parseAddress(text: string): PeerAddress | undefined {
+    try {
+      return encodeIpPort(this.kind, parseIpPort(text));
+    } catch {
+      return undefined;
+    }
   }
 
   localAddresses(): PeerAddress[] {

@@ -6,16 +6,24 @@
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { Identity } from '../crypto/identity.js';
 import { WebRtcTransport, type RTCPeerConnectionConstructor } from '../transport/webrtc.js';
+import { importOptional } from './optional-dependency.js';
+import type { IceServer } from '../dom-types.js';
 
 export interface NodeWebRtcOptions {
-  iceServers?: RTCIceServer[];
+  iceServers?: IceServer[];
   /** WebRTC links kept open at most. */
   maxLinks?: number;
   /** Another standard RTCPeerConnection implementation (default: node-datachannel's polyfill). */
   RTCPeerConnection?: RTCPeerConnectionConstructor;
 }
 
+/**
+ * A WebRTC transport for Node. Unless `options.RTCPeerConnection` is given it loads node-datachannel,
+ * an optional dependency: rejects with MISSING_DEPENDENCY ("npm install node-datachannel") without it.
+ */
 export async function createNodeWebRtcTransport(identity: Identity, crypto: CryptoBackend, options: NodeWebRtcOptions = {}): Promise<WebRtcTransport> {
-  const RTCPeerConnection = options.RTCPeerConnection ?? ((await import('node-datachannel/polyfill')).RTCPeerConnection as unknown as RTCPeerConnectionConstructor);
+  const RTCPeerConnection =
+    options.RTCPeerConnection ??
+    ((await importOptional('node-datachannel', 'WebRTC in Node', () => import('node-datachannel/polyfill'))).RTCPeerConnection as unknown as RTCPeerConnectionConstructor);
   return new WebRtcTransport({ identity, crypto, RTCPeerConnection, iceServers: options.iceServers, maxLinks: options.maxLinks });
 }

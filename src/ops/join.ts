@@ -1,13 +1,15 @@
 /**
- * Joining: ping the bootstrap addresses (which admits them and makes them entry peers), look up our
- * own ID, then refresh the buckets nearer the root than our closest neighbour (Kademlia's join), so
- * the table covers the whole ID space from the start.
+ * Joining: ping the bootstrap addresses and any saved contacts (a verified reply admits them; the
+ * bootstrap nodes also become entry peers), look up our own ID, then refresh the buckets nearer the
+ * root than our closest neighbour (Kademlia's join), so the table covers the whole ID space from
+ * the start.
  */
 import { SpydhtError } from '../errors.js';
-import { randomIdInBucket } from '../id.js';
+import { equalIds, randomIdInBucket } from '../id.js';
 import type { PeerAddress } from '../wire/address.js';
 import { MessageType } from '../wire/messages.js';
 import type { OpContext } from './context.js';
+import type { ParsedContact } from './saved-contacts.js';
 
 /** Bucket refresh lookups at join, at most (depth of the closest neighbour is ~log2(N/k)). */
 const MAX_JOIN_REFRESHES = 16;
@@ -18,23 +20,55 @@ const JOIN_LOOKUP_RETRIES = 2;
  * stops after JOIN_REFRESH_QUERIES queries, each answer admitting its sender. A bucket that already
  * holds JOIN_REFRESH_ENOUGH contacts is left alone; the rest fill as others' lookups reach us.
  */
-const JOIN_REFRESH_QUERIES = Number(process.env.SPYDHT_RQ ?? 4);
-const JOIN_REFRESH_ENOUGH = Number(process.env.SPYDHT_RE ?? 4);
+const JOIN_REFRESH_QUERIES = 4;
+const JOIN_REFRESH_ENOUGH = 4;
 /** Transmissions of each bootstrap ping. */
 const BOOTSTRAP_PING_ATTEMPTS = 4;
+/** Saved contacts pinged at once: most answer when the list is fresh, so a wave rarely waits on the dead. */
+const CONTACT_WAVE = 8;
+/** Saved contacts that answered before the rest are left unpinged: enough to seed the self-lookup, which finds the others. */
+const CONTACTS_ENOUGH = 3;
+/** Transmissions of each saved-contact ping (fewer than a bootstrap's: a dead one is expected). */
+const CONTACT_PING_ATTEMPTS = 2;
 
-/** Joins through `addresses`; resolves with the routing table's size. */
-export async function join(ctx: OpContext, addresses: readonly PeerAddress[], signal: AbortSignal): Promise<number> {
+/**
+ * Joins through `addresses` and the `saved` contacts; resolves with the routing table's size.
+ * Saved contacts go first when they answer, the join does not wait for the bootstrap addresses
+ * (they may be down: that is what saved contacts are for); the bootstrap pings still go out, and
+ * any that answers becomes an entry peer.
+ */
+export async function join(ctx: OpContext, addresses: readonly PeerAddress[], signal: AbortSignal, saved: readonly ParsedContact[] = []): Promise<number> {
   const { rpc, table, lookups, peers, identity } = ctx;
-  const pings = await Promise.allSettled(
+  const bootstrap = Promise.allSettled(
     addresses.map(async (address) => {
       const reply = await rpc.request(address, { type: MessageType.PING, pad: 0 }, { attempts: BOOTSTRAP_PING_ATTEMPTS, signal });
       peers.addEntryPeer({ id: reply.message.senderId, address });
     }),
-  );
-  const answered = pings.filter((p) => p.status === 'fulfilled').length;
+  ).then((pings) => pings.filter((p) => p.status === 'fulfilled').length);
+  bootstrap.catch(() => {});
+
+  // Each saved contact at its first address one of our transports reaches; freshest first.
+  const usable = [...saved]
+    .filter((c) => !equalIds(c.id, identity.id) && !table.has(c.id))
+    .sort((a, b) => b.lastSeen - a.lastSeen)
+    .flatMap((c) => {
+      const address = c.addresses.find((a) => rpc.canReach(a));
+      return address ? [address] : [];
+    });
+  // Addresses reached through signaling (WebRTC) need a relay that is linked to the contact: ping
+  // them once the direct ones (or, failing those, the bootstrap nodes) have given us one.
+  const direct = usable.filter((a) => !rpc.needsSignaling(a));
+  const signalled = usable.filter((a) => rpc.needsSignaling(a));
+  let contacts = await pingInWaves(ctx, direct, 0, signal);
+  if (signalled.length > 0 && contacts < CONTACTS_ENOUGH) {
+    if (contacts === 0) await bootstrap;
+    contacts = await pingInWaves(ctx, signalled, contacts, signal);
+  }
+  if (contacts > 0) ctx.count('joinedFromSavedContacts');
+  // Without a saved contact that answered, the join rests on the bootstrap nodes.
+  const answered = contacts > 0 ? contacts : await bootstrap;
   if (answered === 0 && table.size === 0) {
-    throw new SpydhtError('BOOTSTRAP_FAILED', `no bootstrap node answered (${addresses.length} tried)`);
+    throw new SpydhtError('BOOTSTRAP_FAILED', `no bootstrap node answered (${addresses.length} tried${usable.length ? `, and none of ${usable.length} saved contacts` : ''})`);
   }
   // On a lossy path every answer to the first lookup can be lost; a join that learned nothing
   // beyond its bootstrap nodes tries again rather than leaving the node nearly alone.
@@ -54,4 +88,34 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
   }
   await Promise.all(refreshes);
   return table.size;
+}
+
+/**
+ * Pings `addresses` a wave at a time until `CONTACTS_ENOUGH` have answered in all (counting
+ * `answered` so far); a verified reply admits the contact. A wave ends as soon as enough have
+ * answered: the join does not wait out the timeouts of contacts that left (the rest of the
+ * wave's pings still finish, and admit whoever answers late). Resolves with the new total.
+ */
+async function pingInWaves(ctx: OpContext, addresses: readonly PeerAddress[], answered: number, signal: AbortSignal): Promise<number> {
+  for (let i = 0; i < addresses.length && answered < CONTACTS_ENOUGH; i += CONTACT_WAVE) {
+    signal.throwIfAborted();
+    const wave = addresses.slice(i, i + CONTACT_WAVE);
+    answered = await new Promise<number>((resolve) => {
+      let total = answered;
+      let settled = 0;
+      for (const address of wave) {
+        ctx.rpc
+          .request(address, { type: MessageType.PING, pad: 0 }, { attempts: CONTACT_PING_ATTEMPTS, signal })
+          .then(
+            () => void total++,
+            () => {},
+          )
+          .finally(() => {
+            settled++;
+            if (total >= CONTACTS_ENOUGH || settled === wave.length) resolve(total);
+          });
+      }
+    });
+  }
+  return answered;
 }

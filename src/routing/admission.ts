@@ -84,6 +84,7 @@ export class Admission {
       lastSeen: now,
       addedAt: now,
       failures: 0,
+      flags: reply.message.flags,
     });
     if (result.status === 'full') this.#bucketFull(result.stale);
     else if (result.status === 'ip-limit') this.#count('ipLimited');

@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock.js';
 import { seededRandom } from '../random.js';
-import { AddressKind, addressKey, decodeIpPort, ipOfIpPort, encodeIpPort, formatIpPort, peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
+import { AddressKind, addressKey, decodeIpPort, encodeIpPort, formatIpPort, ipOfIpPort, parseIpPort, peerKey, type PeerAddress, type PeerKey } from '../wire/address.js';
 import { Flags, MAX_MESSAGE_BYTES, MessageType } from '../wire/messages.js';
 import type { NodeId } from '../id.js';
 import type { DatagramHandler, Transport } from './transport.js';
@@ -161,6 +161,15 @@ export class MemoryTransport implements Transport {
   format(address: PeerAddress): string {
     const ipPort = decodeIpPort(address);
     return ipPort ? formatIpPort(ipPort) : addressKey(address);
+  }
+
+  /** Simulated nodes are addressed like UDP ones: "10.0.0.1:4000". */
+  parseAddress(text: string): PeerAddress | undefined {
+    try {
+      return encodeIpPort(this.kind, parseIpPort(text));
+    } catch {
+      return undefined;
+    }
   }
 
   localAddresses(): PeerAddress[] {

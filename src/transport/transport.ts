@@ -4,6 +4,7 @@
  * never names a transport: each transport says what it is called, which SPEAKS_* flag it earns the
  * node, and how a peer is addressed on it.
  */
+import { SpydhtError } from '../errors.js';
 import type { NodeId } from '../id.js';
 import type { PeerAddress } from '../wire/address.js';
 
@@ -18,11 +19,17 @@ export interface SignalingChannel {
 
 export type DatagramHandler = (data: Uint8Array, from: PeerAddress) => void;
 
+/**
+ * Every transport's name: the prefix of its counters in `DHT.stats()` and `ContactInfo.transport`.
+ * A closed union, so a misspelt name is a compile error; a new transport adds its name here.
+ */
+export type TransportName = 'udp' | 'webrtc' | 'ws' | 'sim';
+
 export interface Transport {
   /** The address kind this transport sends to and receives from (AddressKind). */
   readonly kind: number;
   /** Short lowercase name ("udp", "webrtc" …): the prefix of its counters in DHT.stats(). */
-  readonly name: string;
+  readonly name: TransportName;
   /**
    * The SPEAKS_* header flag (Flags in wire/messages.ts) this transport earns the node: every
    * message carries it, telling peers they can reach us this way. 0 for a private link that is never
@@ -56,6 +63,12 @@ export interface Transport {
   ipOf(address: PeerAddress): string | undefined;
   /** Human-readable form for logs and the demo page. */
   format(address: PeerAddress): string;
+  /**
+   * The address a user typed ("1.2.3.4:4000", "[::1]:4000"), for transports whose peers have a
+   * textual address (UDP, the simulated network); undefined when the text is not one of this
+   * transport's addresses. `DHT.bootstrap` and `DHT.ping` accept such strings through it.
+   */
+  parseAddress?(text: string): PeerAddress | undefined;
   /** Addresses this node can be reached at, when the transport knows them (else peers tell us via PONG). */
   localAddresses(): PeerAddress[];
   /**
@@ -84,7 +97,7 @@ export interface Transport {
 }
 
 /** Every transport's numeric counters, flattened: { "webrtc.linksOpened": 3, "webrtc.rejectedSignals.BAD_SIGNATURE": 0, … }. */
-export function transportCounters(transports: readonly Transport[]): Record<string, number> {
+export function transportCounters(transports: readonly Transport[]): Record<`${TransportName}.${string}`, number> {
   const out: Record<string, number> = {};
   const walk = (prefix: string, value: unknown): void => {
     if (typeof value === 'number') out[prefix] = value;
@@ -92,4 +105,23 @@ export function transportCounters(transports: readonly Transport[]): Record<stri
   };
   for (const t of transports) walk(t.name, t.stats);
   return out;
+}
+
+/** An address as the public API takes it: text ("1.2.3.4:4000", "[::1]:4000") or a `PeerAddress`. */
+export type AddressInput = string | PeerAddress;
+
+/** `input` as a PeerAddress: text is read by the first of `transports` that understands it. */
+export function toPeerAddress(transports: readonly Transport[], input: AddressInput): PeerAddress {
+  if (typeof input !== 'string') return input;
+  const text = input.trim();
+  for (const t of transports) {
+    const address = t.parseAddress?.(text);
+    if (address) return address;
+  }
+  const names = transports.filter((t) => t.parseAddress).map((t) => t.name);
+  throw SpydhtError.invalidArgument(
+    names.length > 0
+      ? `bad address "${input}": expected ip:port or [ipv6]:port (this node reads addresses for ${names.join(', ')})`
+      : `bad address "${input}": none of this node's transports (${transports.map((t) => t.name).join(', ')}) has textual addresses; pass a PeerAddress`,
+  );
 }

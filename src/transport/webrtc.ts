@@ -49,6 +49,7 @@ import {
   type SignalMessage,
 } from './signal-envelope.js';
 import type { DatagramHandler, SignalingChannel, Transport } from './transport.js';
+import type { IceServer } from '../dom-types.js';
 
 // How signed envelopes reach a peer (the engine relays them as SIGNAL requests): the transport
 // sets `onSignal`; the relay calls it with the originating node's ID and the envelope bytes.
@@ -60,7 +61,7 @@ export type { SignalingChannel } from './transport.js';
  * lib.dom's (private fields in its event classes), so `typeof globalThis.RTCPeerConnection` would
  * force a cast on every Node caller.
  */
-export type RTCPeerConnectionConstructor = typeof globalThis.RTCPeerConnection | (new (configuration?: RTCConfiguration) => object);
+export type RTCPeerConnectionConstructor = new (configuration?: { iceServers?: IceServer[] }) => object;
 
 export interface WebRtcTransportOptions {
   identity: Identity;
@@ -69,7 +70,7 @@ export interface WebRtcTransportOptions {
   RTCPeerConnection: RTCPeerConnectionConstructor;
   /** Usually left out: the engine attaches its relay (attachSignaling) when the DHT is created. */
   signaling?: SignalingChannel;
-  iceServers?: RTCIceServer[];
+  iceServers?: IceServer[];
   /** Extra RTCPeerConnection configuration, e.g. node-datachannel's `bindAddress` on a loopback-only host. */
   rtcConfig?: Record<string, unknown>;
   /** Open and connecting links together (default 32). */

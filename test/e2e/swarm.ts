@@ -88,10 +88,21 @@ export async function serveDemo(host = pageHost()): Promise<DemoServer> {
 // The swarm
 
 /**
- * The signaling server, 3 Node bridges and `clients` UDP-only Node clients (`startLocalSwarm`);
- * tabs join through `swarm.url`, which names the LAN address.
+ * `servers` signaling servers (default 1), 3 Node bridges and `clients` UDP-only Node clients
+ * (`startLocalSwarm`); tabs join through `swarm.url` / `swarm.urls`, which name the LAN address.
  */
-export function startSwarm({ clients }: { clients: number }): Promise<LocalSwarm> {
+export function startSwarm({ clients, servers = 1 }: { clients: number; servers?: number }): Promise<LocalSwarm> {
   pageHost(); // without a LAN address swarm.url would be loopback: fail now, saying why
-  return startLocalSwarm({ bridges: 3, clients });
+  return startLocalSwarm({ bridges: 3, clients, servers });
 }
+
+/** What the demo page exposes on `window.spydht`, as far as the specs use it. */
+export interface PageNode {
+  id: string;
+  put(label: string, content: string): Promise<string>;
+  get(key: string): Promise<{ text(): string } | undefined>;
+  findNode(id: string): Promise<{ id: string }[]>;
+  routing: { has(id: string): boolean };
+  stats(): Record<string, number>;
+}
+export type DemoWindow = { spydht: { node: PageNode; ready: Promise<PageNode> } };

@@ -268,9 +268,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `node dist/node/cli.js …args` to completion; rejects (and kills it) after `timeoutMs`. */
-export function runCli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs `node dist/node/cli.js …args` to completion; rejects (and kills it) after `timeoutMs`. `env`
+ * adds to this process's environment: tests pass XDG_CONFIG_HOME (and APPDATA) so that `put` and
+ * `delete` keep their default identity in a temp folder, never in the user's own config.
+ */
+export function runCli(args: string[], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -287,8 +291,14 @@ export function runCli(args: string[], timeoutMs = 20_000): Promise<CliResult> {
   });
 }
 
+/** stderr without the CLI's progress lines ("joining through … …", printed when a step takes over a second). */
+export function problems(stderr: string | string[]): string[] {
+  const lines = typeof stderr === 'string' ? stderr.split('\n') : stderr;
+  return lines.filter((l) => l !== '' && !l.endsWith(' …'));
+}
+
 /** Spawns a long-running CLI command (e.g. `node`) whose output lines a test waits on. */
-export function spawnCli(args: string[]): { child: ChildProcessWithoutNullStreams; stdout: Lines; stderr: Lines } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnCli(args: string[], env: Record<string, string> = {}): { child: ChildProcessWithoutNullStreams; stdout: Lines; stderr: Lines } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   return { child, stdout: new Lines(child.stdout), stderr: new Lines(child.stderr) };
 }

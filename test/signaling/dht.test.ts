@@ -60,7 +60,7 @@ describe('signaling server as a DHT node', () => {
     expect(size).toBeGreaterThanOrEqual(1);
     const contacts = browser.snapshot().buckets.flatMap((b) => b.contacts);
     expect(contacts.map((c) => c.id)).toContain(server.dht.id);
-    expect(contacts.find((c) => c.id === server.dht.id)?.transport).toBe(AddressKind.WS);
+    expect(contacts.find((c) => c.id === server.dht.id)).toMatchObject({ transport: 'ws', bootstrapServer: true });
     const pong = await browser.ping(wsAddress(link.serverId));
     expect(pong.id).toBe(server.dht.id);
   });

@@ -62,8 +62,31 @@ describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + UDP-only cli
   it('browser-like nodes hold WebRTC contacts', () => {
     for (const t of tabs) {
       const kinds = t.snapshot().buckets.flatMap((b) => b.contacts.map((c) => c.transport));
-      expect(kinds).toContain(3);
+      expect(kinds).toContain('webrtc');
     }
+  });
+
+  it('contacts say what they are: bridges speak UDP and WebRTC, tabs WebRTC only, the server is the bootstrap server', () => {
+    const bridgeIds = new Set(swarm.bridges.map((n) => n.id));
+    const tabIds = new Set(tabs.map((t) => t.id));
+    const seen = { bridge: 0, tab: 0, server: 0 };
+    for (const t of tabs) {
+      for (const c of t.routing.contacts()) {
+        if (c.id === swarm.server.dht.id) {
+          seen.server++;
+          expect(c).toMatchObject({ transport: 'ws', bootstrapServer: true });
+        } else if (bridgeIds.has(c.id)) {
+          seen.bridge++;
+          expect(c).toMatchObject({ transport: 'webrtc', speaks: ['udp', 'webrtc'], bootstrapServer: false });
+        } else if (tabIds.has(c.id)) {
+          seen.tab++;
+          expect(c).toMatchObject({ transport: 'webrtc', speaks: ['webrtc'], bootstrapServer: false });
+        }
+      }
+    }
+    expect(seen.server).toBeGreaterThan(0);
+    expect(seen.bridge).toBeGreaterThan(0);
+    expect(seen.tab).toBeGreaterThan(0);
   });
 
   it('a put from every member is gettable from every other member', { timeout: 120_000 }, async () => {

@@ -17,6 +17,8 @@ export type {
   WsServerLimits,
   WsServerStats,
   WsServerTransportOptions,
+  WsServerSocket,
+  WsServerOptionsSubset,
 } from './ws-server-transport.js';
 export {
   WsClientTransport,

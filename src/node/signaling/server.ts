@@ -5,15 +5,17 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import { isIP } from 'node:net';
-import { WebSocketServer } from 'ws';
 import { assembleNode, type TransportOpener } from '../../assemble.js';
 import type { DHT, DHTOptions } from '../../dht.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { Identity } from '../../crypto/identity.js';
 import { SpydhtError } from '../../errors.js';
 import { networkConfig, type NetworkOptions } from '../../network.js';
-import { AddressKind, encodeIpPort, formatIpPort, parseIpPort, type PeerAddress } from '../../wire/address.js';
+import type { AddressInput } from '../../transport/transport.js';
+import { formatIpPort, type PeerAddress } from '../../wire/address.js';
 import { nodeCrypto } from '../crypto-node.js';
+import { importOptional } from '../optional-dependency.js';
+import { resolveUdpAddress } from '../resolve.js';
 import { createNodeWebRtcTransport, type NodeWebRtcOptions } from '../webrtc-node.js';
 import { UdpTransport } from '../udp.js';
 import {
@@ -41,8 +43,8 @@ export interface SignalingServerOptions {
   limits?: Partial<WsServerLimits>;
   /** Receives joins, leaves, refusals (level 'debug') and start/stop lines. */
   logger?: SignalingLogger;
-  /** UDP nodes ("ip:port") to join an existing swarm through (default: none, a new swarm). */
-  bootstrap?: string[];
+  /** UDP nodes ("ip:port", "host:port" or PeerAddress) to join an existing swarm through (default: none, a new swarm). */
+  bootstrap?: readonly AddressInput[];
   /** Also speak WebRTC (node-datachannel), so the server is a full member browsers can reach. */
   webrtc?: boolean | NodeWebRtcOptions;
   /** Further engine options (k, maxPerIp, storage, rateLimit …). */
@@ -85,12 +87,9 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   for (const [name, value] of [['port', port], ['udpPort', udpPort]] as const) {
     if (!Number.isInteger(value) || value < 0 || value > 65535) throw SpydhtError.invalidArgument(`${name} must be an integer from 0 to 65535`);
   }
-  let bootstrap: PeerAddress[];
-  try {
-    bootstrap = (options.bootstrap ?? []).map((text) => encodeIpPort(AddressKind.UDP, parseIpPort(text.trim())));
-  } catch (err) {
-    throw SpydhtError.invalidArgument(`bad bootstrap address: ${(err as Error).message}`);
-  }
+  const bootstrap: PeerAddress[] = await Promise.all((options.bootstrap ?? []).map((a) => (typeof a === 'string' ? resolveUdpAddress(a) : a)));
+  // `ws` is an optional dependency: without it, say how to get it before anything is opened.
+  const { WebSocketServer } = await importOptional('ws', 'The signaling server', () => import('ws'));
   const config = networkConfig(crypto, options.network);
   const identity = options.identity ?? (await Identity.generate({ crypto, difficulty: config.idDifficulty }));
   const logger = options.logger;
@@ -188,7 +187,7 @@ function listen(http: HttpServer, port: number, host: string): Promise<void> {
   });
 }
 
-async function closeHttp(http: HttpServer, wss: WebSocketServer): Promise<void> {
+async function closeHttp(http: HttpServer, wss: { close(cb: () => void): void }): Promise<void> {
   await new Promise<void>((resolve) => wss.close(() => resolve()));
   await new Promise<void>((resolve) => {
     if (!http.listening) return resolve();

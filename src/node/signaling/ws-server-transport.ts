@@ -8,7 +8,8 @@
  * floods, silence and protocol violations close that client alone with a WsCloseCode.
  */
 import type { IncomingMessage } from 'node:http';
-import type { RawData, ServerOptions, WebSocket } from 'ws';
+// Types only, kept out of the public declarations (see WsServerSocket): `ws` is an optional dependency.
+import type { RawData, WebSocket } from 'ws';
 import { equalBytes, fromHex, toHex } from '../../bytes.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { idFromPublicKey, solvesIdPuzzle, type Identity } from '../../crypto/identity.js';
@@ -128,8 +129,28 @@ export interface WsServerTransportOptions {
   logger?: SignalingLogger;
 }
 
+/**
+ * A `ws` WebSocket as `handleConnection` takes it: only what the public type needs, so the published
+ * declarations do not import `ws` (an optional dependency; a consumer's strict type check would
+ * need its types). Every `ws` WebSocket fits.
+ */
+export interface WsServerSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  terminate(): void;
+}
+
+/** `ws` WebSocketServer options (a subset of its ServerOptions) that `wsServerOptions()` sets. */
+export interface WsServerOptionsSubset {
+  maxPayload: number;
+  perMessageDeflate: boolean;
+  clientTracking: boolean;
+  maxFragments: number;
+  maxBufferedChunks: number;
+}
+
 /** Options every WebSocketServer fed to a WsServerTransport should use (spread your own after). */
-export function wsServerOptions(): Pick<ServerOptions, 'maxPayload' | 'perMessageDeflate' | 'clientTracking' | 'maxFragments' | 'maxBufferedChunks'> {
+export function wsServerOptions(): WsServerOptionsSubset {
   return {
     maxPayload: WS_MAX_PAYLOAD,
     // No compression: a 5 KB frame could inflate to anything, and datagrams are mostly signatures and IDs.
@@ -236,7 +257,8 @@ export class WsServerTransport implements Transport {
   }
 
   /** Takes over one connection of a WebSocketServer: `wss.on('connection', (ws, req) => t.handleConnection(ws, req))`. */
-  handleConnection(ws: WebSocket, request: IncomingMessage): void {
+  handleConnection(socket: WsServerSocket, request: IncomingMessage): void {
+    const ws = socket as WebSocket;
     // A listener for the whole life of the socket: an unhandled 'error' event would be thrown.
     ws.on('error', () => void this.#stats.socketErrors++);
     const ip = clientIp(request, this.limits.trustProxy);

@@ -1,0 +1,82 @@
+/**
+ * The shape of `DHT.stats()`: every counter by name, so a misspelt key is a compile error
+ * (`stats().droppedMalformd` does not compile) while transport counters, which each transport
+ * names itself, stay reachable under their prefix (`stats()['webrtc.linksOpened']`).
+ */
+import type { TransportName } from './transport/transport.js';
+
+/**
+ * Counters the engine increments as things happen. They are created on first use, so each is
+ * `undefined` until its event has happened once: read them as `stats().timeouts ?? 0`.
+ * test/unit/stats.test.ts fails when the engine counts a name that is not listed here.
+ */
+export const DHT_COUNTERS = [
+  // Datagrams and requests (rpc/)
+  'sent',
+  'received',
+  'served',
+  'retries',
+  'timeouts',
+  'pendingFull',
+  'handlerErrors',
+  'droppedMalformed',
+  /** A datagram from a node of another network (another name or settings): counted, never answered. */
+  'droppedWrongNetwork',
+  'droppedFromSelf',
+  'droppedUnmatched',
+  'droppedWrongSource',
+  'droppedWrongSender',
+  'droppedWrongType',
+  'droppedBadAuth',
+  'droppedRequestAsClient',
+  'droppedRateLimited',
+  'droppedBadId',
+  'droppedOverBudget',
+  /** HELLOs: sent after a ROOM reply; received and admitted; dropped (from or to a client; a token not valid for the sender's address). */
+  'hellosSent',
+  'hellosReceived',
+  'droppedHello',
+  'droppedHelloToken',
+  // Routing (routing/, lookup/)
+  'unadmittedNoIp',
+  'ipLimited',
+  'contactsGone',
+  'droppedBadContact',
+  'skippedUnresponsive',
+  /** A stranger that set off a failed ping-before-evict was pinged to take the freed place. */
+  'candidatesTried',
+  /** A join that reached the swarm through contacts saved by an earlier run. */
+  'joinedFromSavedContacts',
+  // Records (serve, ops/)
+  'droppedBadValue',
+  'storeRateLimited',
+  'storeInvalid',
+  'storeFull',
+  'deleteInvalid',
+  // Work done for others (relay/)
+  'proxied',
+  'signalsSent',
+  'signalsSentViaServer',
+  'signalsReceived',
+  'signalsRelayed',
+  'signalRelayRetries',
+  'signalRelayFailed',
+  'signalUndeliverable',
+] as const;
+
+export type DHTCounterName = (typeof DHT_COUNTERS)[number];
+
+/** A transport's counter, under its transport's name: "udp.sent", "webrtc.dropped.congested" … */
+export type TransportCounterKey = `${TransportName}.${string}`;
+
+/** What `DHT.stats()` returns. */
+export type DHTStats = { readonly [K in DHTCounterName]?: number } & {
+  /** Contacts in the routing table. */
+  readonly contacts: number;
+  /** Records held for the swarm. */
+  readonly records: number;
+  /** Label and content bytes held. */
+  readonly storedBytes: number;
+  /** Requests waiting for a reply. */
+  readonly pendingRequests: number;
+} & { readonly [K in TransportCounterKey]?: number };
