@@ -23,3 +23,21 @@ export interface SubtleCryptoLike {
 export interface IdbFactoryLike {
   open(name: string, version?: number): unknown;
 }
+
+/** The part of lib.dom's Storage (sessionStorage) used to remember a tab's identity slot. */
+export interface SessionStorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/** lib.dom's LockManager (`navigator.locks`), as far as identity slots use it. */
+export interface LockManagerLike {
+  request(name: string, options: object, callback: (lock: unknown) => unknown): Promise<unknown>;
+}
+
+/** Where pagehide / pageshow arrive (lib.dom's EventTarget: `globalThis` in a page). */
+export interface PageEventsLike {
+  addEventListener(type: string, listener: (event: unknown) => void): void;
+  removeEventListener(type: string, listener: (event: unknown) => void): void;
+}
+

@@ -19,6 +19,7 @@
  * a claim that only looks stale (its tab frozen in the background) is not taken while its lock is
  * held. The LAN demo is plain http, where there are no Web Locks: the claims alone must do.
  */
+import type { IdbFactoryLike, LockManagerLike, PageEventsLike, SessionStorageLike } from './dom-types.js';
 import { toHex } from './bytes.js';
 import { SpydhtError } from './errors.js';
 
@@ -98,12 +99,12 @@ export interface IdentitySlot {
 
 /** The pieces of a page used here (injectable for tests). */
 export interface SlotEnvironment {
-  indexedDB: IDBFactory;
-  sessionStorage: Pick<Storage, 'getItem' | 'setItem'>;
+  indexedDB: IdbFactoryLike;
+  sessionStorage: SessionStorageLike;
   /** `navigator.locks` where the page has it. */
-  locks?: LockManager;
+  locks?: LockManagerLike;
   /** For pagehide / pageshow (default: globalThis). */
-  events?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
+  events?: PageEventsLike;
   randomBytes: (n: number) => Uint8Array;
 }
 
@@ -112,7 +113,7 @@ export function pageSlotEnvironment(randomBytes: (n: number) => Uint8Array): Slo
   const g = globalThis as { indexedDB?: IDBFactory; sessionStorage?: Storage; navigator?: { locks?: LockManager } };
   try {
     if (!g.indexedDB || !g.sessionStorage) return undefined;
-    return { indexedDB: g.indexedDB, sessionStorage: g.sessionStorage, locks: g.navigator?.locks, events: globalThis as unknown as EventTarget, randomBytes };
+    return { indexedDB: g.indexedDB, sessionStorage: g.sessionStorage, locks: g.navigator?.locks as LockManagerLike | undefined, events: globalThis as unknown as PageEventsLike, randomBytes };
   } catch {
     return undefined; // the storage getters throw where storage is blocked
   }
@@ -191,7 +192,8 @@ function writeSession(env: SlotEnvironment, value: SessionSlot): void {
  * with INVALID_ARGUMENT when all MAX_IDENTITY_SLOTS are in use.
  */
 export async function claimIdentitySlot(env: SlotEnvironment): Promise<IdentitySlot> {
-  const db = await openClaims(env.indexedDB);
+  // The page's objects are the full lib.dom ones; the public type is structural (see dom-types.ts).
+  const db = await openClaims(env.indexedDB as IDBFactory);
   const claimId = toHex(env.randomBytes(16));
   const newToken = (): string => toHex(env.randomBytes(16));
   const exclude = new Set<number>();
@@ -207,7 +209,7 @@ export async function claimIdentitySlot(env: SlotEnvironment): Promise<IdentityS
       if (!decision) throw SpydhtError.invalidArgument(`all ${MAX_IDENTITY_SLOTS} identity slots are in use by other tabs`);
       // Web Locks, where the page has them: a slot whose lock a live document holds is not ours,
       // however stale its claim looks. A reload waits (bounded) for its predecessor to let go.
-      const lock = env.locks ? await holdLock(env.locks, decision.slot, decision.reason === 'reload') : undefined;
+      const lock = env.locks ? await holdLock(env.locks as LockManager, decision.slot, decision.reason === 'reload') : undefined;
       if (env.locks && !lock) {
         exclude.add(decision.slot);
         session = { slot: -1, token: decision.token, claimId, released: false };
@@ -288,7 +290,7 @@ function startHolding(env: SlotEnvironment, db: IDBDatabase, slot: number, token
   // Synchronous, so it is in sessionStorage before the reload's document reads it.
   const onPageHide = (): void => writeSession(env, { slot, token, claimId, released: true });
   // Back from the back/forward cache: this document lives on and keeps its slot.
-  const onPageShow = (event: Event): void => {
+  const onPageShow = (event: unknown): void => {
     if (!(event as PageTransitionEvent).persisted) return;
     writeSession(env, { slot, token, claimId, released: false });
     void beat();
