@@ -65,6 +65,11 @@ export interface DHTOptions {
   alpha?: number;
   /** Per-IP limit of routing-table entries (default 2). */
   maxPerIp?: number;
+  /**
+   * Routing-table entries per IPv4 /24 or IPv6 /64 (default max(4, 2 × maxPerIp); an IPv6 /48 gets
+   * twice this). Raise it for a swarm on one private network, where every member shares a /24.
+   */
+  maxPerPrefix?: number;
   storage?: LocalStoreOptions;
   /** Client mode: sends requests only, stores nothing for others, never enters routing tables. */
   client?: boolean;
@@ -171,6 +176,7 @@ export class DHT extends Emitter<DHTEvents> {
       client: this.client,
       bootstrapServer: options.bootstrapServer ?? false,
       maxPerIp: options.maxPerIp,
+      maxPerPrefix: options.maxPerPrefix,
       storage: options.storage,
       limits: options.limits,
       powSolver: options.powSolver,

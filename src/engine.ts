@@ -76,6 +76,7 @@ export interface EngineInit {
   client: boolean;
   bootstrapServer: boolean;
   maxPerIp: number | undefined;
+  maxPerPrefix: number | undefined;
   storage: LocalStoreOptions | undefined;
   limits: LimitOverrides | undefined;
   powSolver: PowSolver | undefined;
@@ -132,7 +133,7 @@ export class Engine implements OpContext {
     const random = (): number => new DataView(crypto.randomBytes(4).buffer).getUint32(0) / 2 ** 32;
     const limits = new RequestLimits(init.limits, () => clock.now());
 
-    this.table = new RoutingTable({ localId: identity.id, k: this.k, maxPerIp: init.maxPerIp, now: () => clock.now() });
+    this.table = new RoutingTable({ localId: identity.id, k: this.k, maxPerIp: init.maxPerIp, ...prefixLimits(init), now: () => clock.now() });
     this.store = new LocalStore(init.storage, { tombstoneSeconds: config.maxTtlSeconds + config.maxSkewSeconds, random });
     this.rpc = new Rpc({
       identity,
@@ -183,7 +184,7 @@ export class Engine implements OpContext {
       onStored: (key) => this.#emit('stored', { key: toHex(key) }),
       onDeleted: (key) => this.#emit('deleted', { key: toHex(key) }),
     });
-    this.#proxy = new ProxyServer(this, (options, fn) => this.operations.run(options, fn));
+    this.#proxy = new ProxyServer(this, (options, fn) => this.operations.run(options, fn), limits);
     this.#maintenance = new Maintenance({
       selfId: identity.id,
       k: this.k,
@@ -275,4 +276,9 @@ export class Engine implements OpContext {
     if (contact && sameAddress(contact.address, address)) return { id: contact.id, address: contact.address };
     return this.peers.entryPeerAt(id, address);
   }
+}
+
+/** The table's per-prefix bounds: the /48 bound follows a /64 bound the user set. */
+function prefixLimits(init: EngineInit): { maxPerPrefix?: number; maxPerWidePrefix?: number } {
+  return init.maxPerPrefix === undefined ? {} : { maxPerPrefix: init.maxPerPrefix, maxPerWidePrefix: 2 * init.maxPerPrefix };
 }

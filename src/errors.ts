@@ -8,6 +8,8 @@ export type SpydhtErrorCode =
   | 'WRONG_NETWORK'
   | 'REQUEST_TIMEOUT'
   | 'TOO_MANY_PENDING'
+  /** A request was not sent: its address never proved it receives, and the bytes allowed there are spent. */
+  | 'OVER_BUDGET'
   | 'ABORTED'
   | 'DEADLINE_EXCEEDED'
   | 'CLOSED'

@@ -59,12 +59,12 @@ export class RateLimiter {
     this.#global = new TokenBucket(opts.globalRate, opts.globalBurst, now());
   }
 
-  /** Takes one token for `key` (and one of the global bucket); false means drop. */
-  take(key: string): boolean {
+  /** Takes one token for `key` (and one of the global bucket); false means drop. `scale` widens the key's bucket. */
+  take(key: string, scale = 1): boolean {
     const t = this.now();
     let b = this.#keys.get(key);
     if (!b) {
-      b = new TokenBucket(this.opts.perKeyRate, this.opts.perKeyBurst, t);
+      b = new TokenBucket(this.opts.perKeyRate * scale, this.opts.perKeyBurst * scale, t);
       this.#keys.set(key, b);
     }
     if (b.available(t) < 1 || this.#global.available(t) < 1) return false;

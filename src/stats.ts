@@ -31,7 +31,16 @@ export const DHT_COUNTERS = [
   'droppedRequestAsClient',
   'droppedRateLimited',
   'droppedBadId',
+  /** A reply that did not fit what its unproven address may still receive (≤ 3× what came from it). */
   'droppedOverBudget',
+  /** A ping to verify a stranger not sent: its address is unproven and its ≤ 3× credit was spent. */
+  'droppedAmplification',
+  /** A lookup request not sent to an unproven address: the listing reply's byte budget was spent (reflection guard). */
+  'reflectionLimited',
+  /** A reply sent unsigned: the asker's IP or prefix had used its budget of signatures. */
+  'unsignedOverBudget',
+  /** A HELLO dropped before its signature was checked: its IP or prefix had used its budget of verifications. */
+  'droppedVerifyLimited',
   /** HELLOs: sent after a ROOM reply; received and admitted; dropped (from or to a client; a token not valid for the sender's address). */
   'hellosSent',
   'hellosReceived',
@@ -55,6 +64,9 @@ export const DHT_COUNTERS = [
   'deleteInvalid',
   // Work done for others (relay/)
   'proxied',
+  /** PROXY refused: the client's address had not proven itself (no valid token), or its IP or prefix was over the write limit. */
+  'proxyUnproven',
+  'proxyRateLimited',
   'signalsSent',
   'signalsSentViaServer',
   'signalsReceived',

@@ -8,18 +8,25 @@
 import { onAbort as watchAbort } from '../abort.js';
 import { SpydhtError } from '../errors.js';
 import { commonPrefixLength, compareDistance, equalIds, idKey, type NodeId } from '../id.js';
-import type { PeerAddress } from '../wire/address.js';
+import { sameAddress, type PeerAddress } from '../wire/address.js';
 import type { WireContact } from '../wire/messages.js';
 
 export interface LookupPeer {
   id: NodeId;
   address: PeerAddress;
   addresses: PeerAddress[];
+  /**
+   * Bytes we may still send to this peer's address while it has not proven it receives there: the
+   * budgets of the replies that listed it at this address (each shared by that reply's contacts).
+   */
+  budgets?: { left: number }[];
 }
 
 export interface QueryOutcome<V> {
   contacts: WireContact[];
   value?: V;
+  /** Size of the reply datagram: the byte budget of the addresses it introduces. */
+  bytes?: number;
 }
 
 export interface LookupOptions<V> {
@@ -30,8 +37,16 @@ export interface LookupOptions<V> {
   seeds: LookupPeer[];
   /** Sends one query; resolves with what the peer returned, rejects on timeout or bad reply. */
   query: (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<QueryOutcome<V>>;
-  /** Turns a contact returned by `from` into a peer we can query, or undefined to ignore it. */
-  accept: (contact: WireContact, from: LookupPeer) => LookupPeer | undefined;
+  /**
+   * Turns a contact returned by `from` into a peer we can query, or undefined to ignore it.
+   * `budget` is shared by every contact of that one reply (see LookupPeer.budgets).
+   */
+  accept: (contact: WireContact, from: LookupPeer, budget: { left: number } | undefined) => LookupPeer | undefined;
+  /**
+   * Whether a candidate may be queried now (its budgets cover a request). One that may not is
+   * passed over without failing: another reply listing it at the same address adds its budget.
+   */
+  affordable?: (peer: LookupPeer) => boolean;
   signal?: AbortSignal;
   /** Candidates kept at most (the closest win). */
   maxCandidates?: number;
@@ -89,7 +104,8 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
   return new Promise((resolve, reject) => {
     const maxCandidates = o.maxCandidates ?? Math.max(4 * o.k, 64);
     const sorted: Candidate[] = [];
-    const known = new Set<string>();
+    /** Every ID offered so far → its candidate (undefined once dropped from `sorted` or for ourselves). */
+    const known = new Map<string, Candidate | undefined>();
     const inner = new AbortController();
     let queried = 0;
     let responded = 0;
@@ -103,12 +119,12 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     const add = (peer: LookupPeer, hop: number): void => {
       const hex = idKey(peer.id);
       if (known.has(hex) || equalIds(peer.id, o.selfId)) return;
-      known.add(hex);
+      const c: Candidate = { peer, hex, hop, state: 'fresh' };
+      known.set(hex, c);
       if (!closestKnown || compareDistance(peer.id, closestKnown.id, o.target) < 0) {
         closestKnown = peer;
         improved = true;
       }
-      const c: Candidate = { peer, hex, hop, state: 'fresh' };
       let lo = 0;
       let hi = sorted.length;
       while (lo < hi) {
@@ -122,6 +138,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
         for (let i = sorted.length - 1; i >= 0; i--) {
           const s = sorted[i]!.state;
           if (s !== 'waiting' && s !== 'slow') {
+            known.set(sorted[i]!.hex, undefined);
             sorted.splice(i, 1);
             break;
           }
@@ -167,10 +184,18 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
           c.state = 'done';
           responded++;
           improved = false;
+          const budget = outcome.bytes !== undefined ? { left: outcome.bytes } : undefined;
           for (const contact of outcome.contacts) {
             // Known already (or ourselves): skip it before `accept` spends a hash on its puzzle.
-            if (known.has(idKey(contact.id))) continue;
-            const peer = o.accept(contact, c.peer);
+            const hex = idKey(contact.id);
+            if (known.has(hex)) {
+              const listed = known.get(hex);
+              if (budget && listed?.state === 'fresh' && listed.peer.budgets && contact.addresses.some((a) => sameAddress(a, listed.peer.address))) {
+                listed.peer.budgets.push(budget);
+              }
+              continue;
+            }
+            const peer = o.accept(contact, c.peer, budget);
             if (peer) add(peer, c.hop + 1);
           }
           // Converged (nothing closer came back, and the closest candidate has answered): one round
@@ -187,13 +212,15 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       );
     };
 
-    const closestLive = (): Candidate | undefined => sorted.find((c) => c.state !== 'failed');
+    /** Out of the running for now: failed, or not affordable yet (see LookupOptions.affordable). */
+    const idle = (c: Candidate): boolean => c.state === 'failed' || (c.state === 'fresh' && o.affordable !== undefined && !o.affordable(c.peer));
+    const closestLive = (): Candidate | undefined => sorted.find((c) => !idle(c));
     /** The k-th closest live candidate is as close to the target as the k closest nodes usually are. */
     const neighbourhoodFound = (): boolean => {
       if (o.radiusBits === undefined) return false;
       let live = 0;
       for (const c of sorted) {
-        if (c.state === 'failed') continue;
+        if (idle(c)) continue;
         if (++live === o.k) return commonPrefixLength(c.peer.id, o.target) >= o.radiusBits;
       }
       return false;
@@ -209,7 +236,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       // Narrowed, only the queries sent after the seeds count against the limit.
       const narrowed = o.narrow !== undefined && responded > 0;
       for (const c of sorted) {
-        if (c.state === 'failed') continue;
+        if (idle(c)) continue;
         if (live >= o.k) break; // only the k closest live candidates decide the outcome
         live++;
         if (c.state === 'waiting') {
@@ -226,7 +253,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       live = 0;
       for (const c of sorted) {
         if (inFlight >= limit || spent) break;
-        if (c.state === 'failed') continue;
+        if (idle(c)) continue;
         if (live++ >= o.k) break;
         if (c.state === 'fresh') {
           inFlight++;

@@ -9,7 +9,7 @@ import { solvesIdPuzzle } from '../crypto/identity.js';
 import { SpydhtError, isSpydhtError } from '../errors.js';
 import { equalIds, idKey, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
-import type { Rpc } from '../rpc/rpc.js';
+import { UNPADDED_LOOKUP_BYTES, budgetLeft, type Rpc } from '../rpc/rpc.js';
 import type { Contact } from '../routing/contact.js';
 import type { RoutingTable } from '../routing/table.js';
 import { MessageType, type WireContact } from '../wire/messages.js';
@@ -86,7 +86,8 @@ export class Lookups {
           throw err;
         }
       },
-      accept: (contact, from) => this.#accept(contact, from),
+      accept: (contact, from, budget) => this.#accept(contact, from, budget),
+      affordable: (peer) => !peer.budgets || budgetLeft(peer.budgets) >= 2 * UNPADDED_LOOKUP_BYTES || this.#options.rpc.receivesAt(peer.address),
       signal,
       ...(mode.burst ? { burst: true, radiusBits: table.neighbourhoodBits() } : {}),
       ...(mode.narrow !== undefined ? { narrow: mode.narrow } : {}),
@@ -100,9 +101,13 @@ export class Lookups {
       target,
       signal,
       async (peer, onSlow, s) => {
-        const reply = await this.#options.rpc.request(peer.address, { type: MessageType.FIND_NODE, target, pad: 0 }, { expectId: peer.id, onSlow, signal: s });
+        const reply = await this.#options.rpc.request(
+          peer.address,
+          { type: MessageType.FIND_NODE, target, pad: 0 },
+          { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}) },
+        );
         if (reply.message.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
-        return { contacts: reply.message.contacts };
+        return { contacts: reply.message.contacts, bytes: reply.size };
       },
       // Converge α at a time, then ask every remaining candidate among the k closest at once.
       { burst: true, ...mode },
@@ -122,8 +127,12 @@ export class Lookups {
     if (this.#unresponsive.size > 0) this.#unresponsive.delete(idKey(id));
   }
 
-  /** A contact from a NODES reply that we can reach and that is worth a datagram. */
-  #accept(contact: WireContact, from: LookupPeer): LookupPeer | undefined {
+  /**
+   * A contact from a NODES reply that we can reach and that is worth a datagram. One whose address
+   * has not proven it receives draws on `budget`, the listing reply's size: a node that lists
+   * made-up contacts at a victim's address cannot make us send more there than it sent us.
+   */
+  #accept(contact: WireContact, from: LookupPeer, budget: { left: number } | undefined): LookupPeer | undefined {
     const { crypto, rpc } = this.#options;
     if (equalIds(contact.id, this.#options.selfId)) return undefined;
     // One hash weeds out IDs that do not solve the puzzle before we spend a datagram on them.
@@ -138,7 +147,9 @@ export class Lookups {
       return undefined;
     }
     if (rpc.needsSignaling(address)) this.#options.onListed?.(contact.id, from);
-    return { id: contact.id, address, addresses: contact.addresses };
+    const peer: LookupPeer = { id: contact.id, address, addresses: contact.addresses };
+    if (budget && !rpc.receivesAt(address)) peer.budgets = [budget];
+    return peer;
   }
 
   #isUnresponsive(id: NodeId): boolean {

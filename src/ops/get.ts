@@ -43,7 +43,11 @@ export function lookupValue(ctx: OpContext, key: NodeId, signal: AbortSignal): P
 async function queryValue(ctx: OpContext, peer: LookupPeer, key: NodeId, onSlow: () => void, signal: AbortSignal): Promise<QueryOutcome<WireRecord>> {
   // A peer withholds a value from an unproven address; its reply carried a token, so ask once more.
   for (let attempt = 0; attempt < 2; attempt++) {
-    const reply = await ctx.rpc.request(peer.address, { type: MessageType.FIND_VALUE, key, pad: 0 }, { expectId: peer.id, onSlow, signal });
+    const reply = await ctx.rpc.request(
+      peer.address,
+      { type: MessageType.FIND_VALUE, key, pad: 0 },
+      { expectId: peer.id, onSlow, signal, ...(peer.budgets ? { sendBudget: peer.budgets } : {}) },
+    );
     const m = reply.message;
     if (m.type === MessageType.VALUE) {
       if (await verifyRecordForKey(ctx.crypto, ctx.rules, m.record, key, nowSeconds(ctx))) return { contacts: [], value: m.record };
@@ -51,7 +55,7 @@ async function queryValue(ctx: OpContext, peer: LookupPeer, key: NodeId, onSlow:
       throw SpydhtError.invalidRecord('peer returned a value that does not verify');
     }
     if (m.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
-    if (!m.valueWithheld || attempt === 1) return { contacts: m.contacts };
+    if (!m.valueWithheld || attempt === 1) return { contacts: m.contacts, bytes: reply.size };
   }
   return { contacts: [] };
 }

@@ -9,6 +9,7 @@ import { PROXY_TIMEOUT_MS } from '../ops/bridge.js';
 import { nowSeconds, type OpContext } from '../ops/context.js';
 import type { OperationOptions } from '../ops/operations.js';
 import { replicate } from '../ops/put.js';
+import type { RequestLimits } from '../rpc/limits.js';
 import type { IncomingRequest } from '../rpc/rpc.js';
 import { validateRecord } from '../storage/record.js';
 import { addressKey } from '../wire/address.js';
@@ -24,24 +25,32 @@ export type RunOperation = <T>(options: OperationOptions, fn: (signal: AbortSign
 export class ProxyServer {
   readonly #ctx: OpContext;
   readonly #run: RunOperation;
+  readonly #limits: RequestLimits;
   /** Requests being served ("address/requestId"), bounded by MAX_PROXY_OPERATIONS. */
   readonly #running = new Set<string>();
 
-  constructor(ctx: OpContext, run: RunOperation) {
+  constructor(ctx: OpContext, run: RunOperation, limits: RequestLimits) {
     this.#ctx = ctx;
     this.#run = run;
+    this.#limits = limits;
   }
 
-  /** Answers a FIND_VALUE or STORE that carries the PROXY flag; undefined: no reply. */
+  /**
+   * Answers a FIND_VALUE or STORE that carries the PROXY flag; undefined: no reply. Only for a
+   * client that proved its address (it echoed our token: a forged source cannot make us fan out a
+   * lookup), and each operation costs it a write from its IP's and prefix's budget, as a STORE does.
+   */
   async serve(req: IncomingRequest): Promise<Body | undefined> {
     const m = req.message;
     if (this.#ctx.client || this.#running.size >= MAX_PROXY_OPERATIONS) return undefined;
+    if (!req.tokenValid) return this.#refuse('proxyUnproven');
+    if (!this.#limits.admitWrite(req.ip)) return this.#refuse('proxyRateLimited');
     const dedupe = `${addressKey(req.from)}/${toHex(m.requestId)}`;
     if (this.#running.has(dedupe)) return undefined;
     this.#running.add(dedupe);
     this.#ctx.count('proxied');
     try {
-      if (m.type === MessageType.FIND_VALUE) return await this.#get(m.key, req.tokenValid);
+      if (m.type === MessageType.FIND_VALUE) return await this.#get(m.key);
       if (m.type === MessageType.STORE) return await this.#put(m.record);
       return undefined;
     } finally {
@@ -49,7 +58,12 @@ export class ProxyServer {
     }
   }
 
-  async #get(key: Uint8Array, tokenValid: boolean): Promise<Body> {
+  #refuse(counter: 'proxyUnproven' | 'proxyRateLimited'): undefined {
+    this.#ctx.count(counter);
+    return undefined;
+  }
+
+  async #get(key: Uint8Array): Promise<Body> {
     const ctx = this.#ctx;
     const record =
       ctx.store.get(key, nowSeconds(ctx)) ??
@@ -57,8 +71,8 @@ export class ProxyServer {
         (r) => r.value,
         () => undefined,
       ));
-    if (record && tokenValid) return { type: MessageType.VALUE, record };
-    return { type: MessageType.NODES, valueWithheld: record !== undefined, contacts: [] };
+    if (record) return { type: MessageType.VALUE, record };
+    return { type: MessageType.NODES, valueWithheld: false, contacts: [] };
   }
 
   async #put(record: WireRecord): Promise<Body> {

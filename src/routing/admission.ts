@@ -92,7 +92,7 @@ export class Admission {
 
   /**
    * Whether a requester (not a client) would be added now: it is not in the table at this address,
-   * its bucket has room, and its IP is not at the per-IP limit. Our reply then carries ROOM.
+   * its bucket has room, and neither its IP nor its prefix is at its limit. Our reply then carries ROOM.
    */
   wouldAdmit(message: Message, from: PeerAddress): boolean {
     if (this.#client || this.#closed) return false;
@@ -101,7 +101,7 @@ export class Admission {
     if (known) return !sameAddress(known.address, from);
     if (!this.#table.hasRoomFor(id)) return false;
     const ip = this.#rpc.ipOf(from);
-    return ip !== undefined && this.#table.ipCount(ip) < this.#table.maxPerIp;
+    return ip !== undefined && this.#table.ipHasRoom(ip);
   }
 
   /**
@@ -166,7 +166,8 @@ export class Admission {
   #tryCandidate(candidate: Candidate, bucket: number): void {
     this.#count('candidatesTried');
     this.#rpc
-      .request(candidate.address, { type: MessageType.PING, pad: 0 }, { expectId: candidate.id, attempts: 2 })
+      // Paid from what the stranger sent us (≤ 3× in all with our reply) until it proves its address.
+      .request(candidate.address, { type: MessageType.PING, pad: 0 }, { expectId: candidate.id, attempts: 2, triggered: true })
       .catch(() => {})
       .finally(() => {
         if (!this.#closed) this.#table.promoteReplacement(bucket);

@@ -2,20 +2,38 @@
  * Kademlia routing table: one bucket per shared-prefix length with the local ID, k contacts
  * each, least-recently-seen first, plus a replacement cache per bucket. It does no I/O: when a
  * bucket is full it reports the contact to ping, and the caller calls `remove` if that ping fails
- * (dht-rpc's "full" pattern). At most `maxPerIp` contacts share one observed IP.
+ * (dht-rpc's "full" pattern). At most `maxPerIp` contacts share one observed IP, and at most
+ * `maxPerPrefix` one IPv4 /24 or IPv6 /64 (`maxPerWidePrefix` one IPv6 /48): an attacker with a whole
+ * /24 or /64 fills a few slots of a table, not a bucket.
  */
 import { Emitter } from '../events.js';
 import { ID_BITS, commonPrefixLength, compareDistance, equalIds, idKey, type NodeId } from '../id.js';
+import { ipPrefixes } from '../ip-prefix.js';
 import type { Contact } from './contact.js';
 
 export const DEFAULT_K = 20;
 export const DEFAULT_MAX_PER_IP = 2;
+/**
+ * Contacts per IPv4 /24 or IPv6 /64, by default max(4, 2 × maxPerIp): two hosts' worth. A home or a
+ * small office has one /24 or /64 and rarely more than a couple of nodes in it; a provider that
+ * hands out addresses within one /24 to strangers puts at most 4 of them in any one table, which
+ * costs an honest swarm nothing (a table holds a few hundred contacts from thousands of prefixes),
+ * while an attacker owning a /24 gets 4 slots, not 256 × 2.
+ */
+export function defaultMaxPerPrefix(maxPerIp: number): number {
+  return Math.max(4, 2 * maxPerIp);
+}
+/** Contacts per IPv6 /48 (a site's whole allocation): twice the /64 bound. */
+export function defaultMaxPerWidePrefix(maxPerIp: number): number {
+  return 2 * defaultMaxPerPrefix(maxPerIp);
+}
 
 export type InsertResult =
   | { status: 'added'; contact: Contact }
   | { status: 'updated'; contact: Contact }
   /** Bucket full: the candidate waits in the replacement cache; ping `stale` and remove it if it fails. */
   | { status: 'full'; stale: Contact }
+  /** Its IP, or the /24, /64 or /48 it is in, has as many contacts as the table allows. */
   | { status: 'ip-limit' }
   | { status: 'self' };
 
@@ -42,6 +60,10 @@ export interface RoutingTableOptions {
   localId: NodeId;
   k?: number;
   maxPerIp?: number;
+  /** Contacts per IPv4 /24 or IPv6 /64 (default defaultMaxPerPrefix(maxPerIp)). */
+  maxPerPrefix?: number;
+  /** Contacts per IPv6 /48 (default defaultMaxPerWidePrefix(maxPerIp)). */
+  maxPerWidePrefix?: number;
   now: () => number;
 }
 
@@ -49,9 +71,12 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   readonly localId: NodeId;
   readonly k: number;
   readonly maxPerIp: number;
+  readonly maxPerPrefix: number;
+  readonly maxPerWidePrefix: number;
   /** Created on first use: most of the 256 buckets of a node stay empty for ever. */
   readonly #buckets: (Bucket | undefined)[] = new Array<Bucket | undefined>(ID_BITS);
   readonly #byId = new Map<string, Contact>();
+  /** Contacts per IP and per prefix (keys of both kinds in one map: "10.0.0.1", "10.0.0/24", "2001:db8:0/48"). */
   readonly #perIp = new Map<string, number>();
   readonly #now: () => number;
   /** When the table was made: the lastChanged of buckets never used. */
@@ -59,11 +84,13 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   /** The deepest bucket ever created (no bucket below it exists). */
   #deepestIndex = -1;
 
-  constructor({ localId, k = DEFAULT_K, maxPerIp = DEFAULT_MAX_PER_IP, now }: RoutingTableOptions) {
+  constructor({ localId, k = DEFAULT_K, maxPerIp = DEFAULT_MAX_PER_IP, maxPerPrefix, maxPerWidePrefix, now }: RoutingTableOptions) {
     super();
     this.localId = localId;
     this.k = k;
     this.maxPerIp = maxPerIp;
+    this.maxPerPrefix = maxPerPrefix ?? defaultMaxPerPrefix(maxPerIp);
+    this.maxPerWidePrefix = maxPerWidePrefix ?? defaultMaxPerWidePrefix(maxPerIp);
     this.#now = now;
     this.#createdAt = now();
   }
@@ -119,6 +146,19 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return this.#perIp.get(ip) ?? 0;
   }
 
+  /** Contacts in the IPv4 /24 or IPv6 /64 of `ip`. */
+  prefixCount(ip: string): number {
+    return this.#perIp.get(ipPrefixes(ip).narrow) ?? 0;
+  }
+
+  /** Whether one more contact at `ip` keeps every per-IP and per-prefix bound. */
+  ipHasRoom(ip: string): boolean {
+    if ((this.#perIp.get(ip) ?? 0) >= this.maxPerIp) return false;
+    const { narrow, wide } = ipPrefixes(ip);
+    if (narrow !== ip && (this.#perIp.get(narrow) ?? 0) >= this.maxPerPrefix) return false;
+    return wide === undefined || (this.#perIp.get(wide) ?? 0) < this.maxPerWidePrefix;
+  }
+
   /** Offers a verified contact. Existing contacts are refreshed (and may change address). */
   insert(candidate: Contact): InsertResult {
     const index = this.bucketIndex(candidate.id);
@@ -127,7 +167,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     const existing = this.get(candidate.id);
     if (existing) return this.#update(bucket, existing, candidate);
 
-    if (this.ipCount(candidate.ip) >= this.maxPerIp) return { status: 'ip-limit' };
+    if (!this.ipHasRoom(candidate.ip)) return { status: 'ip-limit' };
     if (bucket.contacts.length < this.k) {
       this.#add(bucket, candidate);
       return { status: 'added', contact: candidate };
@@ -139,7 +179,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   #update(bucket: Bucket, existing: Contact, fresh: Contact): InsertResult {
     if (existing.ip !== fresh.ip) {
       // Moving to another IP must respect that IP's limit too.
-      if (this.ipCount(fresh.ip) >= this.maxPerIp) return { status: 'ip-limit' };
+      if (!this.ipHasRoom(fresh.ip)) return { status: 'ip-limit' };
       this.#countIp(existing.ip, -1);
       this.#countIp(fresh.ip, +1);
       existing.ip = fresh.ip;
@@ -202,7 +242,7 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     // An evicted contact is forgotten entirely, so it can come back later (the original banned it forever).
     while (bucket && bucket.replacements.length > 0 && bucket.contacts.length < this.k) {
       const next = bucket.replacements.pop()!;
-      if (this.ipCount(next.ip) < this.maxPerIp && !this.#byId.has(idKey(next.id))) {
+      if (this.ipHasRoom(next.ip) && !this.#byId.has(idKey(next.id))) {
         this.#add(bucket, next);
         break;
       }
@@ -304,9 +344,16 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   #countIp(ip: string, delta: number): void {
-    const n = (this.#perIp.get(ip) ?? 0) + delta;
-    if (n <= 0) this.#perIp.delete(ip);
-    else this.#perIp.set(ip, n);
+    const { narrow, wide } = ipPrefixes(ip);
+    this.#countKey(ip, delta);
+    if (narrow !== ip) this.#countKey(narrow, delta);
+    if (wide !== undefined) this.#countKey(wide, delta);
+  }
+
+  #countKey(key: string, delta: number): void {
+    const n = (this.#perIp.get(key) ?? 0) + delta;
+    if (n <= 0) this.#perIp.delete(key);
+    else this.#perIp.set(key, n);
   }
 
   #deepestNonEmpty(): number {

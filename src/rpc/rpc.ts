@@ -28,12 +28,12 @@ import {
   type Body,
   type Message,
 } from '../wire/messages.js';
+import { AmplificationLedger } from './amplification.js';
 import type { RequestLimits } from './limits.js';
 import { RttEstimator } from './rtt.js';
 import { AddressTokens, TOKEN_ROTATE_MS, ZERO_TOKEN } from './tokens.js';
 
-/** A reply to a request without a valid address token is at most this many times its size. */
-export const AMPLIFICATION_FACTOR = 3;
+export { AMPLIFICATION_FACTOR } from './amplification.js';
 /** Requests without a token are padded to these sizes so a full reply fits the factor above. */
 const UNTOKENED_LOOKUP_BYTES = 420;
 const UNTOKENED_PING_BYTES = 80;
@@ -66,6 +66,16 @@ export interface Reply {
   rtt: number;
   /** The sender proved its key (now or recently) at this address. */
   verified: boolean;
+  /** Bytes of the reply datagram. */
+  size: number;
+}
+
+/**
+ * Bytes a node may send to addresses it learned from one reply and that never proved they receive
+ * (see RequestOptions.sendBudget). Shared by every request drawing on it.
+ */
+export interface SendBudget {
+  left: number;
 }
 
 export interface RequestOptions {
@@ -80,6 +90,21 @@ export interface RequestOptions {
   /** Extra header flags (e.g. PROXY). */
   flags?: number;
   signal?: AbortSignal;
+  /**
+   * Reflection guard: while `to` has not proven it receives (no token from it, not verified), every
+   * transmission (retries too) is paid from this budget, and the request's padding shrinks to fit.
+   * A lookup gives each reply's contacts a budget of that reply's own size, so a node that lists
+   * made-up contacts at a victim's address makes us send the victim no more than it sent us.
+   * Several budgets (several replies listed the address) are spent one after another. Over
+   * budget, the request fails with OVER_BUDGET (counted as `reflectionLimited`).
+   */
+  sendBudget?: SendBudget[];
+  /**
+   * The request goes to an address that sent us something, because of what it sent (the ping
+   * that verifies a stranger): while the address is unproven, it is paid from the amplification
+   * credit of what came from there, and not sent when that is spent (counted `droppedAmplification`).
+   */
+  triggered?: boolean;
 }
 
 export type RpcStats = Record<string, number>;
@@ -139,6 +164,8 @@ interface Pending {
   attemptsLeft: number;
   retried: boolean;
   onSlow: (() => void) | undefined;
+  budgets: SendBudget[] | undefined;
+  triggered: boolean;
   cancelTimer: () => void;
   resolve: (r: Reply) => void;
   reject: (e: unknown) => void;
@@ -159,6 +186,8 @@ export class Rpc {
   #randomAt = 0;
   /** Address → clock ms of the last HELLO we sent there (one per HELLO_MIN_GAP_MS). */
   readonly #hellos = new LruMap<PeerKey, number>(MAX_HELLOS_REMEMBERED);
+  /** Credit of addresses that sent us requests without proving they receive (≤ 3×, per address). */
+  readonly #ledger = new AmplificationLedger();
   readonly #maxPending: number;
   #closed = false;
   /** SPEAKS_* flags of the transports we have (and BOOTSTRAP): every message tells peers how to reach us. */
@@ -222,6 +251,14 @@ export class Rpc {
     return this.#transports.get(addr.kind)?.format(addr) ?? addressKey(addr);
   }
 
+  /**
+   * Whether `addr` has proven it receives there: it answered a request of ours (we hold its
+   * token), or a key was verified at it.
+   */
+  receivesAt(addr: PeerAddress): boolean {
+    return this.#tokens.echoFor(addr) !== undefined || this.#verified.peek(peerKey(addr)) !== undefined;
+  }
+
   isVerified(id: NodeId, addr: PeerAddress): boolean {
     const verified = this.#verified.peek(peerKey(addr));
     return verified !== undefined && verified === idKey(id);
@@ -257,8 +294,13 @@ export class Rpc {
     do requestId = this.#randomId();
     while (this.#pending.has(requestKey(requestId)));
     const wantAuth = options.expectId === undefined || (!this.isVerified(options.expectId, to) && this.#options.wantsProof?.(options.expectId) !== false);
-    const bytes = this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0);
+    const attempts = Math.max(1, options.attempts ?? 2);
+    // Padding paid from a reflection budget leaves room for every transmission.
+    const budgets = options.sendBudget && !this.receivesAt(to) ? options.sendBudget : undefined;
     const toKey = peerKey(to);
+    const unproven = (budgets !== undefined || options.triggered === true) && !this.receivesAt(to);
+    const allowance = !unproven ? Infinity : budgets ? budgetLeft(budgets) : this.#ledger.available(toKey);
+    const bytes = this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0, Math.floor(allowance / attempts));
     const reqKey = requestKey(requestId);
 
     return new Promise<Reply>((resolve, reject) => {
@@ -278,9 +320,11 @@ export class Rpc {
         wantAuth,
         bytes,
         sentAt: this.#options.clock.now(),
-        attemptsLeft: Math.max(1, options.attempts ?? 2),
+        attemptsLeft: attempts,
         retried: false,
         onSlow: options.onSlow,
+        budgets,
+        triggered: options.triggered === true,
         cancelTimer: () => {},
         resolve,
         reject,
@@ -293,7 +337,7 @@ export class Rpc {
     });
   }
 
-  #encodeRequest(to: PeerAddress, body: Body, requestId: Uint8Array, wantAuth: boolean, extraFlags: number): Uint8Array {
+  #encodeRequest(to: PeerAddress, body: Body, requestId: Uint8Array, wantAuth: boolean, extraFlags: number, maxBytes: number): Uint8Array {
     const token = this.#tokens.echoFor(to);
     let flags = this.#flags | extraFlags;
     if (wantAuth) flags |= Flags.WANT_AUTH;
@@ -304,14 +348,23 @@ export class Rpc {
       // yet tell our address is real.
       const unpadded = encodeMessage({ ...header, ...body, pad: 0 } as Message);
       const want = body.type === MessageType.PING ? UNTOKENED_PING_BYTES : UNTOKENED_LOOKUP_BYTES;
-      const pad = token ? 0 : Math.max(0, want - unpadded.length);
+      const pad = token ? 0 : Math.max(0, Math.min(want, maxBytes) - unpadded.length);
       return pad === 0 ? unpadded : encodeMessage({ ...header, ...body, pad } as Message);
     }
     return encodeMessage({ ...header, ...body } as Message);
   }
 
   #transmit(reqKey: number, p: Pending, timeout: number): void {
-    this.#send(p.to, p.bytes);
+    if (!this.#mayTransmit(p)) {
+      // Nothing more may go there: a first attempt fails at once, a retry waits out its timeout.
+      if (!p.retried) {
+        this.#finish(reqKey, p, undefined, new SpydhtError('OVER_BUDGET', `not sending to ${this.format(p.to)}: it has not proven it receives there`));
+        return;
+      }
+      p.attemptsLeft = 0;
+    } else {
+      this.#send(p.to, p.bytes);
+    }
     p.attemptsLeft--;
     p.cancelTimer = this.#options.timers.after(timeout, () => {
       if (this.#pending.get(reqKey) !== p) return;
@@ -327,6 +380,29 @@ export class Rpc {
       this.#transmit(reqKey, p, timeout * 2);
       slow?.();
     });
+  }
+
+  /** Pays a transmission toward an address not proven to receive, from the budget it draws on. */
+  #mayTransmit(p: Pending): boolean {
+    if (!p.budgets && !p.triggered) return true;
+    if (this.receivesAt(p.to)) return true;
+    const n = p.bytes.length;
+    if (p.budgets) {
+      if (budgetLeft(p.budgets) < n) return this.#refuse('reflectionLimited');
+      let due = n;
+      for (const b of p.budgets) {
+        const take = Math.min(b.left, due);
+        b.left -= take;
+        due -= take;
+      }
+    }
+    if (p.triggered && !this.#ledger.spend(p.toKey, n)) return this.#refuse('droppedAmplification');
+    return true;
+  }
+
+  #refuse(counter: string): false {
+    this.#count(counter);
+    return false;
   }
 
   #finish(reqKey: number, p: Pending, reply: Reply | undefined, error?: unknown): void {
@@ -365,12 +441,12 @@ export class Rpc {
         ? this.#onHello(message, from)
         : REQUEST_TYPES.has(message.type)
           ? this.#onRequest(message, from, data.length)
-          : this.#onReply(message, from);
+          : this.#onReply(message, from, data.length);
     // Handlers catch their own errors; this is the last line so a bug can never become an unhandled rejection.
     handling.catch(() => this.#count('handlerErrors'));
   }
 
-  async #onReply(message: Message, from: PeerAddress): Promise<void> {
+  async #onReply(message: Message, from: PeerAddress, size: number): Promise<void> {
     const reqKey = requestKey(message.requestId);
     const p = this.#pending.get(reqKey);
     if (!p || !equalBytes(p.requestId, message.requestId)) return this.#count('droppedUnmatched');
@@ -390,7 +466,7 @@ export class Rpc {
     if (this.#pending.get(reqKey) !== p) return; // a duplicate finished it while we verified
     const rtt = this.#options.clock.now() - p.sentAt;
     if (!p.retried) this.rtt.sample(p.toKey, rtt); // Karn: a retried request's RTT is ambiguous
-    const reply: Reply = { message, from, rtt, verified };
+    const reply: Reply = { message, from, rtt, verified, size };
     this.#options.onReply?.(reply);
     this.#finish(reqKey, p, reply);
     if (verified && !(message.flags & Flags.CLIENT)) this.#options.onVerifiedReply?.(reply);
@@ -424,12 +500,14 @@ export class Rpc {
     const ip = this.ipOf(from) ?? addressKey(from);
     if (!this.#options.limits.admitRequest(ip)) return this.#count('droppedRateLimited');
     if (!this.#tokens.isValid(from, message.token)) return this.#count('droppedHelloToken');
+    // The token proved the address: a signature check now costs a real IP its own budget.
+    if (!this.#options.limits.admitVerification(ip)) return this.#count('droppedVerifyLimited');
     if (!(await this.#verifyAuth(message))) return this.#count('droppedBadAuth');
     if (this.#closed) return;
     this.#verified.set(peerKey(from), idKey(message.senderId));
     this.#transports.get(from.kind)?.peerVerified?.(from);
     this.#count('hellosReceived');
-    this.#options.onHello?.({ message, from, rtt: 0, verified: true });
+    this.#options.onHello?.({ message, from, rtt: 0, verified: true, size: 0 });
   }
 
   async #verifyAuth(message: Message): Promise<boolean> {
@@ -447,8 +525,17 @@ export class Rpc {
     // One hash: IDs that do not solve the puzzle are not part of this network.
     if (!solvesIdPuzzle(this.#options.crypto, message.senderId, this.#options.idDifficulty)) return this.#count('droppedBadId');
     const tokenValid = this.#tokens.isValid(from, message.token);
-    const signReply = (message.flags & Flags.WANT_AUTH) !== 0;
-    const total = tokenValid ? MAX_MESSAGE_BYTES : Math.min(MAX_MESSAGE_BYTES, AMPLIFICATION_FACTOR * size);
+    const fromKey = peerKey(from);
+    // Without a valid token, the address may be forged: the reply is paid from its ≤ 3× credit.
+    if (!tokenValid) this.#ledger.received(fromKey, size);
+    // A signature costs us ~50 µs of CPU: strangers get a bounded number per IP and prefix, and
+    // beyond it an unsigned reply (a lookup needs none; only a table candidate does).
+    let signReply = (message.flags & Flags.WANT_AUTH) !== 0;
+    if (signReply && !this.#options.limits.admitSignature(ip)) {
+      this.#count('unsignedOverBudget');
+      signReply = false;
+    }
+    const total = tokenValid ? MAX_MESSAGE_BYTES : Math.min(MAX_MESSAGE_BYTES, this.#ledger.available(fromKey));
     const bodyBudget = total - HEADER_BYTES - (signReply ? AUTH_BYTES : 0);
 
     let body: Body | undefined;
@@ -469,6 +556,7 @@ export class Rpc {
     let bytes = encodeMessage({ ...header, ...body } as Message);
     if (signReply) bytes = appendAuth(bytes, this.#options.identity.publicKey, await this.#options.identity.sign(bytes));
     if (bytes.length > total) return this.#count('droppedOverBudget');
+    if (!tokenValid && !this.#ledger.spend(fromKey, bytes.length)) return this.#count('droppedOverBudget');
     this.#count('served');
     this.#send(from, bytes);
   }
@@ -485,3 +573,25 @@ export class Rpc {
 function requestKey(id: Uint8Array): number {
   return ((id[0]! << 8) | id[1]!) * 2 ** 32 + (((id[2]! << 24) >>> 0) + ((id[3]! << 16) | (id[4]! << 8) | id[5]!));
 }
+
+/** Bytes left in a set of send budgets. */
+export function budgetLeft(budgets: readonly SendBudget[]): number {
+  let sum = 0;
+  for (const b of budgets) sum += b.left;
+  return sum;
+}
+
+/**
+ * The size of a FIND_NODE or FIND_VALUE without padding: the least a lookup query costs, and so
+ * what a reflection budget must hold (twice, for a retry) before the query is worth launching.
+ */
+export const UNPADDED_LOOKUP_BYTES = encodeMessage({
+  networkId: new Uint8Array(4),
+  flags: 0,
+  requestId: new Uint8Array(REQUEST_ID_BYTES),
+  senderId: new Uint8Array(32),
+  token: ZERO_TOKEN,
+  type: MessageType.FIND_NODE,
+  target: new Uint8Array(32),
+  pad: 0,
+}).length;

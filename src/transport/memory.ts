@@ -59,10 +59,14 @@ export class SimNetwork {
     return this.#rand();
   }
 
-  /** A fresh IPv4 address in 10.0.0.0/8 (simulated only: nothing is sent on a real network). */
+  /**
+   * A fresh IPv4 address in 10.0.0.0/8 (simulated only: nothing is sent on a real network). Each of
+   * the first 65,535 falls in a /24 of its own, as strangers on the internet do: per-prefix limits
+   * then bite only where a test puts nodes in one prefix on purpose.
+   */
   allocateIp(): string {
     const n = this.#nextIp++;
-    return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+    return `10.${n & 255}.${(n >> 8) & 255}.${((n >> 16) & 255) + 1}`;
   }
 
   /** Attaches an endpoint at ip:port (a fresh IP when omitted). */

@@ -3,7 +3,7 @@
  * on the simulated network in virtual time. Each would fail on the original's behaviour.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromUtf8, toHex, utf8 } from '../../src/bytes.js';
+import { fromUtf8, utf8 } from '../../src/bytes.js';
 import type { Clock } from '../../src/clock.js';
 import { Identity, idPuzzleBits } from '../../src/crypto/identity.js';
 import type { DHT } from '../../src/dht.js';
@@ -21,13 +21,11 @@ import {
   MessageType,
   REQUEST_TYPES,
   StoreStatus,
-  appendAuth,
   decodeMessage,
-  encodeMessage,
   type Body,
-  type Message,
   type WireContact,
 } from '../../src/wire/messages.js';
+import { Raw, build } from '../helpers/raw-peer.js';
 import { SIM_NETWORK, createTestnet, type Testnet } from '../helpers/testnet.js';
 
 let tn: Testnet | undefined;
@@ -50,80 +48,6 @@ function rulesOf(n: DHT): RecordRules {
 
 function closestNodes(nodes: DHT[], target: NodeId, count: number): DHT[] {
   return [...nodes].sort((a, b) => compareDistance(a.identity.id, b.identity.id, target)).slice(0, count);
-}
-
-/** The message a raw datagram carries (throws on a malformed one: tests build them). */
-async function build(
-  networkId: Uint8Array,
-  body: Body,
-  o: { senderId: NodeId; requestId?: Uint8Array; signer?: Identity; flags?: number; token?: Uint8Array },
-): Promise<Uint8Array> {
-  // Like a real node on this network: reachable over the (UDP-like) simulated transport.
-  const flags = (o.flags ?? 0) | Flags.SPEAKS_UDP | (o.signer ? Flags.AUTH : 0);
-  let bytes = encodeMessage({ networkId, flags, requestId: o.requestId ?? nodeCrypto.randomBytes(8), senderId: o.senderId, token: o.token ?? ZERO8, ...body } as Message);
-  if (o.signer) bytes = appendAuth(bytes, o.signer.publicKey, await o.signer.sign(bytes));
-  return bytes;
-}
-
-interface Received {
-  message: Message;
-  bytes: Uint8Array;
-  from: PeerAddress;
-}
-
-/**
- * A hand-driven peer speaking the wire protocol: sends exactly what a test builds, and answers
- * requests with whatever `serve` returns (signed when asked), so it can play an attacker.
- */
-class Raw {
-  readonly received: Received[] = [];
-  serve: ((m: Message, from: PeerAddress) => Body | undefined) | undefined;
-  #waiters = new Map<string, (r: Received) => void>();
-
-  private constructor(
-    readonly transport: MemoryTransport,
-    readonly identity: Identity,
-    readonly networkId: Uint8Array,
-  ) {
-    transport.onDatagram = (bytes, from) => {
-      const d = decodeMessage(bytes, networkId);
-      if (!d.ok) return;
-      const r = { message: d.message, bytes, from };
-      this.received.push(r);
-      if (REQUEST_TYPES.has(d.message.type)) {
-        const body = this.serve?.(d.message, from);
-        if (body) {
-          const signer = d.message.flags & Flags.WANT_AUTH ? this.identity : undefined;
-          void build(networkId, body, { senderId: this.identity.id, requestId: d.message.requestId, signer }).then((b) => this.transport.send(from, b));
-        }
-        return;
-      }
-      const key = toHex(d.message.requestId);
-      this.#waiters.get(key)?.(r);
-      this.#waiters.delete(key);
-    };
-  }
-
-  static async create(t: Testnet, o: { ip?: string; identity?: Identity } = {}): Promise<Raw> {
-    return new Raw(t.net.createTransport(o.ip ? { ip: o.ip } : {}), o.identity ?? (await newIdentity()), t.nodes[0]!.config.networkId);
-  }
-
-  get address(): PeerAddress {
-    return this.transport.address;
-  }
-
-  build(body: Body, o: { senderId?: NodeId; requestId?: Uint8Array; signer?: Identity; flags?: number; token?: Uint8Array } = {}): Promise<Uint8Array> {
-    return build(this.networkId, body, { senderId: this.identity.id, ...o });
-  }
-
-  /** Sends a request and resolves with the first reply carrying its request ID. */
-  async request(to: PeerAddress, body: Body, o: { senderId?: NodeId; signer?: Identity; flags?: number; token?: Uint8Array } = {}): Promise<Received> {
-    const requestId = nodeCrypto.randomBytes(8);
-    const bytes = await this.build(body, { ...o, requestId });
-    const reply = new Promise<Received>((resolve) => this.#waiters.set(toHex(requestId), resolve));
-    this.transport.send(to, bytes);
-    return reply;
-  }
 }
 
 const PING: Body = { type: MessageType.PING, pad: 0 };

@@ -14,6 +14,7 @@ const LAYERS: string[][] = [
   ['bytes.ts', 'id.ts', 'errors.ts', 'clock.ts', 'lru.ts', 'events.ts', 'abort.ts', 'random.ts', 'rate-limit.ts', 'dom-types.ts'],
   ['crypto/'],
   ['wire/'],
+  ['ip-prefix.ts'],
   ['network.ts'],
   ['transport/'],
   ['rpc/'],

@@ -10,7 +10,8 @@ const rnd = (): NodeId => new Uint8Array(randomBytes(ID_BYTES));
 let ipCounter = 0;
 function freshIp(): string {
   ipCounter++;
-  return `10.${(ipCounter >> 16) & 255}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
+  // Each in a /24 of its own: the per-prefix bound has tests of its own below.
+  return `10.${ipCounter & 255}.${(ipCounter >> 8) & 255}.${((ipCounter >> 16) & 255) + 1}`;
 }
 
 function contact(id: NodeId, ip = freshIp(), lastSeen = 0): Contact {
