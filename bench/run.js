@@ -14,6 +14,7 @@
  *   pow       proof-of-work solve time at the default base difficulty, and verify cost
  *   identity  ID puzzle (default difficulty) generation time
  *   crypto    Ed25519 sign / verify and SHA-256 throughput per backend
+ *   flood     honest get/put latency on real UDP before and during a flood asking for signed replies
  *
  * Options: --quick (fewer nodes/samples, ~1 min), --only sim,udp (some sections), --udp-n <N>
  * (UDP swarm size, default 50), --section <name> (run one section in this process and print its
@@ -29,6 +30,7 @@ import { report } from './lib/report.js';
 import { runSection } from './lib/runner.js';
 // Named apart from the global `crypto` (Web Crypto) it would otherwise shadow.
 import * as cryptoSection from './sections/crypto.js';
+import * as flood from './sections/flood.js';
 import * as identity from './sections/identity.js';
 import * as pow from './sections/pow.js';
 import * as rejoin from './sections/rejoin.js';
@@ -41,7 +43,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, rejoin, sockets, signaling, pow, identity, crypto: cryptoSection };
+const SECTIONS = { sim, udp, rejoin, sockets, signaling, pow, identity, crypto: cryptoSection, flood };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {

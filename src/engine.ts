@@ -250,7 +250,7 @@ export class Engine implements OpContext {
     if (this.operations.closed) return undefined;
     const m = req.message;
     // A node that asks us something is a routing candidate, but only after our own signed round trip.
-    if (!(m.flags & Flags.CLIENT)) this.admission.sawRequest(m.senderId, req.from);
+    if (!(m.flags & Flags.CLIENT)) this.admission.sawRequest(m.senderId, req.from, req.tokenValid);
     this.lookups.heardFrom(m.senderId);
     if (m.type === MessageType.SIGNAL) return this.#signals.handle(m, this.#knownPeer(m.senderId, req.from));
     if (m.flags & Flags.PROXY) return this.#proxy.serve(req);

@@ -87,7 +87,7 @@ export class Lookups {
         }
       },
       accept: (contact, from, budget) => this.#accept(contact, from, budget),
-      affordable: (peer) => !peer.budgets || budgetLeft(peer.budgets) >= 2 * UNPADDED_LOOKUP_BYTES || this.#options.rpc.receivesAt(peer.address),
+      affordable: (peer) => !peer.budgets || budgetLeft(peer.budgets) >= UNPADDED_LOOKUP_BYTES || this.#options.rpc.receivesAt(peer.address),
       signal,
       ...(mode.burst ? { burst: true, radiusBits: table.neighbourhoodBits() } : {}),
       ...(mode.narrow !== undefined ? { narrow: mode.narrow } : {}),

@@ -41,6 +41,8 @@ export interface AdmissionOptions {
 interface Candidate {
   id: NodeId;
   address: PeerAddress;
+  /** Its request echoed our token: it receives at that address, so pinging it amplifies nothing. */
+  proven: boolean;
 }
 
 export class Admission {
@@ -108,13 +110,13 @@ export class Admission {
    * A node that is not a client sent us a request: a known contact is refreshed; a stranger whose
    * bucket is full waits as a replacement candidate while the bucket's oldest contact is pinged.
    */
-  sawRequest(id: NodeId, from: PeerAddress): void {
+  sawRequest(id: NodeId, from: PeerAddress, proven: boolean): void {
     const known = this.#table.get(id);
     if (known && sameAddress(known.address, from)) return this.#table.touch(id);
     if (this.#client || this.#closed || known || this.#table.hasRoomFor(id)) return;
     const stale = this.#table.oldestIn(this.#table.bucketIndex(id));
     if (!stale) return;
-    this.#candidates.set(idKey(stale.id), { id: id.slice(), address: from });
+    this.#candidates.set(idKey(stale.id), { id: id.slice(), address: from, proven });
     this.#bucketFull(stale);
   }
 
@@ -167,7 +169,7 @@ export class Admission {
     this.#count('candidatesTried');
     this.#rpc
       // Paid from what the stranger sent us (≤ 3× in all with our reply) until it proves its address.
-      .request(candidate.address, { type: MessageType.PING, pad: 0 }, { expectId: candidate.id, attempts: 2, triggered: true })
+      .request(candidate.address, { type: MessageType.PING, pad: 0 }, { expectId: candidate.id, attempts: 2, triggered: !candidate.proven })
       .catch(() => {})
       .finally(() => {
         if (!this.#closed) this.#table.promoteReplacement(bucket);

@@ -165,6 +165,8 @@ interface Pending {
   retried: boolean;
   onSlow: (() => void) | undefined;
   budgets: SendBudget[] | undefined;
+  /** What each budget paid for this request's transmissions: given back when the peer answers. */
+  charged: number[] | undefined;
   triggered: boolean;
   cancelTimer: () => void;
   resolve: (r: Reply) => void;
@@ -295,11 +297,12 @@ export class Rpc {
     while (this.#pending.has(requestKey(requestId)));
     const wantAuth = options.expectId === undefined || (!this.isVerified(options.expectId, to) && this.#options.wantsProof?.(options.expectId) !== false);
     const attempts = Math.max(1, options.attempts ?? 2);
-    // Padding paid from a reflection budget leaves room for every transmission.
     const budgets = options.sendBudget && !this.receivesAt(to) ? options.sendBudget : undefined;
     const toKey = peerKey(to);
     const unproven = (budgets !== undefined || options.triggered === true) && !this.receivesAt(to);
     const allowance = !unproven ? Infinity : budgets ? budgetLeft(budgets) : this.#ledger.available(toKey);
+    // Padding leaves room in the allowance for every transmission, so a lost datagram is still
+    // retried; a peer that answers gives back what it cost (see #onReply).
     const bytes = this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0, Math.floor(allowance / attempts));
     const reqKey = requestKey(requestId);
 
@@ -324,6 +327,7 @@ export class Rpc {
         retried: false,
         onSlow: options.onSlow,
         budgets,
+        charged: budgets?.map(() => 0),
         triggered: options.triggered === true,
         cancelTimer: () => {},
         resolve,
@@ -390,11 +394,12 @@ export class Rpc {
     if (p.budgets) {
       if (budgetLeft(p.budgets) < n) return this.#refuse('reflectionLimited');
       let due = n;
-      for (const b of p.budgets) {
+      p.budgets.forEach((b, i) => {
         const take = Math.min(b.left, due);
         b.left -= take;
+        p.charged![i]! += take;
         due -= take;
-      }
+      });
     }
     if (p.triggered && !this.#ledger.spend(p.toKey, n)) return this.#refuse('droppedAmplification');
     return true;
@@ -455,6 +460,12 @@ export class Rpc {
     if (p.expectId && !equalBytes(message.senderId, p.expectId)) return this.#count('droppedWrongSender');
     if (!REPLY_TO[p.type]?.includes(message.type)) return this.#count('droppedWrongType');
     this.#tokens.remember(from, message.token);
+    // It answered our request ID at that address: it receives there, so what the reflection
+    // budgets paid for it goes back to them (only a silent address keeps what it cost).
+    if (p.budgets) {
+      p.budgets.forEach((b, i) => (b.left += p.charged![i]!));
+      p.budgets = undefined;
+    }
 
     let verified = this.isVerified(message.senderId, from);
     if (p.wantAuth || (!verified && message.auth)) {

@@ -115,6 +115,7 @@ describe('engine attacks', () => {
     // And node lookups into the liar's own neighbourhood.
     for (const n of t.nodes.slice(0, 10)) await t.run(n.findNode(idNear(liar.identity.id, 16)));
     const sentToVictim = toVictim.reduce((sum, c) => sum + c.bytes, 0);
+    console.log(`reflection: ${sentToVictim} B sent to the victim for ${liarBytes} B the liar sent (${(sentToVictim / liarBytes).toFixed(2)}×)`);
     expect(found).toBe(30);
     expect(liarBytes).toBeGreaterThan(0);
     expect(sentToVictim / liarBytes).toBeLessThanOrEqual(1);
