@@ -127,6 +127,9 @@ export class Responder {
     if (req.message.type !== MessageType.DELETE) return DeleteStatus.INVALID;
     if (!this.#options.limits.admitWrite(req.ip)) return DeleteStatus.RATE_LIMITED;
     const proof = req.message.proof;
+    // A signature check per IP and prefix, apart from the write budget: a flood of bogus proofs
+    // costs its sender its own budget, not everyone's share of our CPU.
+    if (!this.#options.limits.admitVerification(req.ip)) return DeleteStatus.RATE_LIMITED;
     // Signature first, then ownership inside the store: nothing is removed on an unchecked claim.
     if (!(await validateDeleteProof(this.#options.crypto, this.#options.rules, proof, this.#nowSeconds())).ok) {
       this.#options.count('deleteInvalid');
