@@ -1,0 +1,64 @@
+/**
+ * The network prefix an IP belongs to, for limits that one operator cannot dodge by using many
+ * addresses of one network: an IPv4 /24, an IPv6 /64 (the smallest block an ISP hands a customer,
+ * so one /64 is one home or one server). Input is a canonical IP (canonicalIp in wire/address.ts);
+ * anything else (an address key of a transport that knows no IP) is its own prefix.
+ */
+
+/** "a.b.c.0/24" for IPv4, the first four hextets + "::/64" for IPv6, else `ip` itself. */
+export function ipPrefix(ip: string): string {
+  if (/^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip)) return `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`;
+  if (!ip.includes(':')) return ip;
+  const hextets = expandIpv6(ip);
+  return hextets ? `${hextets.slice(0, 4).join(':')}::/64` : ip;
+}
+
+/** The eight hextets of an IPv6 text (no zone, no IPv4 tail: canonical form has neither), or undefined. */
+function expandIpv6(ip: string): string[] | undefined {
+  const halves = ip.split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return undefined;
+  const all = [...head, ...Array<string>(missing).fill('0'), ...tail];
+  return all.every((h) => /^[0-9a-f]{1,4}$/i.test(h)) ? all.map((h) => h.toLowerCase().replace(/^0+(?=.)/, '')) : undefined;
+}
+
+/**
+ * Counts of things (connections, links) per IP and per prefix, for "at most N per IP, M per
+ * prefix" limits. Entries vanish at zero, so the maps hold only what is currently counted.
+ */
+export class IpCounts {
+  readonly #perIp = new Map<string, number>();
+  readonly #perPrefix = new Map<string, number>();
+
+  ip(ip: string): number {
+    return this.#perIp.get(ip) ?? 0;
+  }
+
+  prefix(ip: string): number {
+    return this.#perPrefix.get(ipPrefix(ip)) ?? 0;
+  }
+
+  /** Whether one more from `ip` stays within `perIp` and `perPrefix`. */
+  fits(ip: string, perIp: number, perPrefix: number): boolean {
+    return this.ip(ip) < perIp && this.prefix(ip) < perPrefix;
+  }
+
+  add(ip: string): void {
+    bump(this.#perIp, ip, 1);
+    bump(this.#perPrefix, ipPrefix(ip), 1);
+  }
+
+  remove(ip: string): void {
+    bump(this.#perIp, ip, -1);
+    bump(this.#perPrefix, ipPrefix(ip), -1);
+  }
+}
+
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const n = (map.get(key) ?? 0) + by;
+  if (n > 0) map.set(key, n);
+  else map.delete(key);
+}
