@@ -153,16 +153,24 @@ export class SignalRelay implements SignalingChannel {
    */
   handle(m: Message & { type: typeof MessageType.SIGNAL }, requester: SignalRequester, via?: RelayPeer): Body {
     const ack = (status: SignalStatusCode): Body => ({ type: MessageType.SIGNAL_ACK, status });
+    const forSelf = equalIds(m.target, this.#options.selfId);
+    // A target we cannot reach costs one table lookup: answered before any budget is charged, so
+    // a node answering strangers' offers (its answers go out through every relay it knows, and
+    // are refused here) does not spend its budget for the answers that do reach someone.
+    const contact = forSelf ? undefined : this.#options.table.get(m.target);
+    if (!forSelf && !contact) return ack(SignalStatus.UNKNOWN_TARGET);
     // Cheapest first, and the prefix only once the IP passed, so one IP cannot drain its prefix.
+    // The per-target budget binds the first hop only: delivered to us, a relay's SIGNALs carry
+    // many sources' signaling, which our transport budgets per relay itself.
     if (
-      !this.#perTarget.take(`${addressKey(requester.address)}>${idKey(m.target)}`) ||
+      (!forSelf && !this.#perTarget.take(`${addressKey(requester.address)}>${idKey(m.target)}`)) ||
       !this.#perIp.take(requester.ip) ||
       !this.#perPrefix.take(ipPrefix(requester.ip))
     ) {
       this.#options.count('signalsRateLimited');
       return ack(SignalStatus.RATE_LIMITED);
     }
-    if (equalIds(m.target, this.#options.selfId)) {
+    if (!contact) {
       const verdict: SignalVerdict | void = this.onSignal?.(m.source, m.payload, requester.ip);
       if (verdict === 'rate-limited') {
         this.#options.count('signalsRateLimited');
@@ -172,8 +180,6 @@ export class SignalRelay implements SignalingChannel {
       if (via && !equalIds(via.id, m.source)) this.#returnPaths.set(idKey(m.source), via);
       return ack(SignalStatus.FORWARDED);
     }
-    const contact = this.#options.table.get(m.target);
-    if (!contact) return ack(SignalStatus.UNKNOWN_TARGET);
     this.#options.count('signalsRelayed');
     this.#options.rpc
       .request(contact.address, { type: MessageType.SIGNAL, target: m.target, source: m.source, payload: m.payload }, { expectId: m.target, attempts: 2 })

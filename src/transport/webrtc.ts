@@ -578,8 +578,10 @@ export class WebRtcTransport implements Transport {
    * Room for one more unproven incoming link through `relay`: each relay has at most
    * maxConnectingPerRelay of them (a newer offer through a relay at its share replaces that relay's
    * oldest), and all together at most maxInboundConnecting (when full, the busiest relay's oldest
-   * goes if that relay holds more than `relay` would). So a flood through one relay, or through
-   * many, churns its own share and leaves others' newcomers their slots.
+   * goes if that relay holds more than `relay` would, else `relay`'s own oldest). So a flood
+   * through one relay, or through many, churns its own share and leaves others' newcomers their
+   * slots; an honest offer through the flood's relay still gets a slot and keeps it while the
+   * flood's next offers through that relay (which relays budget per source) take turns.
    */
   #admitInbound(relay: string): boolean {
     const byRelay = new Map<string, Link[]>();
@@ -598,8 +600,12 @@ export class WebRtcTransport implements Transport {
     else if (total >= this.#maxInboundConnecting) {
       let busiest: Link[] = [];
       for (const list of byRelay.values()) if (list.length > busiest.length) busiest = list;
-      if (busiest.length <= mine.length + 1) return false;
-      victim = busiest[0];
+      // The busiest relay gives up its oldest if it holds more than this one would; else this
+      // relay's own oldest makes way (within one relay the newest offer wins, so a flood
+      // through it cannot park there and lock out the next honest offer).
+      if (busiest.length > mine.length + 1) victim = busiest[0];
+      else if (mine.length > 0) victim = mine[0];
+      else return false;
     }
     if (victim) {
       this.stats.connectingReplaced++;
