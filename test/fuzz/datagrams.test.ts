@@ -17,7 +17,7 @@ import { WebRtcTransport, type RTCPeerConnectionConstructor } from '../../src/tr
 import type { Transport } from '../../src/transport/transport.js';
 import { AddressKind, type PeerAddress } from '../../src/wire/address.js';
 import { until } from '../helpers/wait.js';
-import { FUZZ_SEED, fuzzCases, liveHeapBytes, mutants } from './mutate.js';
+import { FUZZ_SEED, fuzzCases, fuzzTimeoutMs, liveHeapBytes, mutants } from './mutate.js';
 
 const NETWORK = { name: 'fuzz-test', idDifficulty: 4, powBaseBits: 8 };
 /** Limits out of the way, so mutants reach the decoders and handlers instead of a token bucket. */
@@ -146,7 +146,7 @@ describe('structure-aware fuzzing of a node', () => {
     expect((victim.dht.stats().received ?? 0) - received).toBeGreaterThan(fuzzCases(0.4) / 2);
     await assertStillServes();
     expect((await liveHeapBytes()) - before).toBeLessThan(MAX_HEAP_GROWTH);
-  }, 600_000);
+  }, fuzzTimeoutMs(fuzzCases(0.4)));
 
   it('WebRTC: mutants of captured datagrams over an open data channel', async () => {
     const before = await liveHeapBytes();
@@ -159,5 +159,5 @@ describe('structure-aware fuzzing of a node', () => {
     expect((await fuzzer.dht.ping(to, { timeoutMs: WAIT_MS })).id).toBe(victim.dht.id);
     await assertStillServes();
     expect((await liveHeapBytes()) - before).toBeLessThan(MAX_HEAP_GROWTH);
-  }, 600_000);
+  }, fuzzTimeoutMs(fuzzCases(0.3)));
 });

@@ -13,6 +13,11 @@ export function fuzzCases(share: number): number {
   return Math.max(1, Math.round(total * share));
 }
 
+/** A test's time limit for `cases` cases: generous per case, so a soak of 10^6 has room. */
+export function fuzzTimeoutMs(cases: number): number {
+  return Math.max(120_000, cases * 5);
+}
+
 /** A fixed seed unless SPYDHT_FUZZ_SEED is set: a failure in `npm test` reproduces. */
 export const FUZZ_SEED = Number(process.env.SPYDHT_FUZZ_SEED ?? 20261202);
 
