@@ -11,6 +11,7 @@
  *   rejoin    restart from saved contacts (bootstrap dead) against a cold join: time and datagrams, sim and UDP
  *   sockets   control for udp's memory figure: bare dgram sockets, no DHT
  *   signaling WebRTC signaling load: envelopes per link, and the signaling server's share of them
+ *   wsmemory  the signaling server's memory per idle WebSocket connection (1,000 and 10,000; and before the hello)
  *   pow       proof-of-work solve time at the default base difficulty, and verify cost
  *   identity  ID puzzle (default difficulty) generation time
  *   crypto    Ed25519 sign / verify and SHA-256 throughput per backend
@@ -38,12 +39,13 @@ import * as signaling from './sections/signaling.js';
 import * as sim from './sections/sim.js';
 import * as sockets from './sections/sockets.js';
 import * as udp from './sections/udp.js';
+import * as wsmemory from './sections/wsmemory.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, rejoin, sockets, signaling, pow, identity, crypto: cryptoSection, flood };
+const SECTIONS = { sim, udp, rejoin, sockets, signaling, wsmemory, pow, identity, crypto: cryptoSection, flood };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {

@@ -159,7 +159,7 @@ export class Engine implements OpContext {
       onTraffic: (e) => this.#onTraffic(e),
     });
     this.admission = new Admission({ rpc: this.rpc, table: this.table, clock, client: init.client, count });
-    this.#signals = new SignalRelay({ selfId: identity.id, rpc: this.rpc, table: this.table, peers: this.peers, count });
+    this.#signals = new SignalRelay({ selfId: identity.id, rpc: this.rpc, table: this.table, peers: this.peers, count, now: () => clock.now() });
     this.lookups = new Lookups({
       selfId: identity.id,
       crypto,
@@ -252,7 +252,7 @@ export class Engine implements OpContext {
     // A node that asks us something is a routing candidate, but only after our own signed round trip.
     if (!(m.flags & Flags.CLIENT)) this.admission.sawRequest(m.senderId, req.from, req.tokenValid);
     this.lookups.heardFrom(m.senderId);
-    if (m.type === MessageType.SIGNAL) return this.#signals.handle(m, this.#knownPeer(m.senderId, req.from));
+    if (m.type === MessageType.SIGNAL) return this.#signals.handle(m, { address: req.from, ip: req.ip }, this.#knownPeer(m.senderId, req.from));
     if (m.flags & Flags.PROXY) return this.#proxy.serve(req);
     return this.#responder.respond(req);
   }

@@ -1,24 +1,25 @@
 /**
- * The network prefixes an IP belongs to, for limits that one host cannot escape by changing its
- * address within its own network: an IPv4 host usually has its /24 to itself and its neighbours,
- * an IPv6 host has a whole /64 (often a /48 or /56 for a site). Every per-IP limit therefore has a
- * per-prefix twin: at most a few per IPv4 /24 or IPv6 /64, a few more per IPv6 /48.
+ * The network prefixes an IP belongs to, for limits that one operator cannot dodge by using many
+ * addresses of one network: an IPv4 /24, an IPv6 /64 (the smallest block an ISP hands a customer,
+ * so one /64 is one home or one server) and, wider, an IPv6 /48 (a site's whole allocation). Every
+ * per-IP limit has a per-prefix twin. Input is a canonical IP (canonicalIp in wire/address.ts);
+ * anything else (an address key of a transport that knows no IP) is its own prefix.
  */
 import { ipv6Bytes } from './wire/address.js';
 
 export interface IpPrefixes {
-  /** The IPv4 /24 or the IPv6 /64 ("10.1.2/24", "2001:db8:0:1/64"). */
+  /** The IPv4 /24 or the IPv6 /64 ("10.1.2.0/24", "2001:db8:0:1::/64"). */
   narrow: string;
-  /** The IPv6 /48 ("2001:db8:0/48"); undefined for IPv4 (a /24 is as wide as one operator goes cheaply). */
+  /** The IPv6 /48 ("2001:db8:0::/48"); undefined for IPv4 (a /24 is as wide as one operator goes cheaply). */
   wide: string | undefined;
 }
 
-/** Prefixes of a canonical IP (canonicalIp); an unparsable key (no IP known) is its own prefix. */
+const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/** Prefixes of a canonical IP; an unparsable key (no IP known) is its own prefix. */
 export function ipPrefixes(ip: string): IpPrefixes {
-  if (!ip.includes(':')) {
-    const dot = ip.lastIndexOf('.');
-    return { narrow: dot > 0 ? `${ip.slice(0, dot)}/24` : ip, wide: undefined };
-  }
+  if (IPV4.test(ip)) return { narrow: `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`, wide: undefined };
+  if (!ip.includes(':')) return { narrow: ip, wide: undefined };
   let b: Uint8Array;
   try {
     b = ipv6Bytes(ip);
@@ -27,5 +28,48 @@ export function ipPrefixes(ip: string): IpPrefixes {
   }
   const group = (i: number): string => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16);
   const g = [0, 1, 2, 3].map(group);
-  return { narrow: `${g.join(':')}/64`, wide: `${g.slice(0, 3).join(':')}/48` };
+  return { narrow: `${g.join(':')}::/64`, wide: `${g.slice(0, 3).join(':')}::/48` };
+}
+
+/** "a.b.c.0/24" for IPv4, the first four hextets + "::/64" for IPv6, else `ip` itself. */
+export function ipPrefix(ip: string): string {
+  return ipPrefixes(ip).narrow;
+}
+
+/**
+ * Counts of things (connections, links) per IP and per prefix, for "at most N per IP, M per
+ * prefix" limits. Entries vanish at zero, so the maps hold only what is currently counted.
+ */
+export class IpCounts {
+  readonly #perIp = new Map<string, number>();
+  readonly #perPrefix = new Map<string, number>();
+
+  ip(ip: string): number {
+    return this.#perIp.get(ip) ?? 0;
+  }
+
+  prefix(ip: string): number {
+    return this.#perPrefix.get(ipPrefix(ip)) ?? 0;
+  }
+
+  /** Whether one more from `ip` stays within `perIp` and `perPrefix`. */
+  fits(ip: string, perIp: number, perPrefix: number): boolean {
+    return this.ip(ip) < perIp && this.prefix(ip) < perPrefix;
+  }
+
+  add(ip: string): void {
+    bump(this.#perIp, ip, 1);
+    bump(this.#perPrefix, ipPrefix(ip), 1);
+  }
+
+  remove(ip: string): void {
+    bump(this.#perIp, ip, -1);
+    bump(this.#perPrefix, ipPrefix(ip), -1);
+  }
+}
+
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const n = (map.get(key) ?? 0) + by;
+  if (n > 0) map.set(key, n);
+  else map.delete(key);
 }

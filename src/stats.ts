@@ -74,6 +74,8 @@ export const DHT_COUNTERS = [
   'signalRelayRetries',
   'signalRelayFailed',
   'signalUndeliverable',
+  /** SIGNALs answered RATE_LIMITED: over the requester's budget, or refused by our transport. */
+  'signalsRateLimited',
 ] as const;
 
 export type DHTCounterName = (typeof DHT_COUNTERS)[number];

@@ -9,11 +9,14 @@
  * contacts).
  */
 import { equalIds, idKey, type NodeId } from '../id.js';
+import { ipPrefix } from '../ip-prefix.js';
 import { LruMap } from '../lru.js';
+import { RateLimiter, type RateLimitOptions } from '../rate-limit.js';
 import type { Rpc } from '../rpc/rpc.js';
 import type { KnownPeers, RelayPeer } from '../routing/known-peers.js';
 import type { RoutingTable } from '../routing/table.js';
-import type { SignalingChannel } from '../transport/transport.js';
+import type { SignalingChannel, SignalVerdict } from '../transport/transport.js';
+import { addressKey, type PeerAddress } from '../wire/address.js';
 import { MessageType, SignalStatus, type Body, type Message, type SignalStatusCode } from '../wire/messages.js';
 
 export type { RelayPeer } from '../routing/known-peers.js';
@@ -25,6 +28,26 @@ const HINTS_PER_TARGET = 3;
 /** Relays tried per payload before giving up (the transport's connect timeout handles the rest). */
 const MAX_RELAYS_PER_SIGNAL = 4;
 
+/**
+ * SIGNALs we take (to deliver or forward) per requesting IP, and per its /24 or /64: a link costs
+ * each side one or two, so an honest node stays far below; a flood is answered RATE_LIMITED
+ * after one token-bucket lookup, before anything is forwarded or verified.
+ */
+export const SIGNALS_PER_IP: Readonly<RateLimitOptions> = { perKeyRate: 20, perKeyBurst: 80, globalRate: 2000, globalBurst: 4000, maxKeys: 4096 };
+export const SIGNALS_PER_PREFIX: Readonly<RateLimitOptions> = { perKeyRate: 40, perKeyBurst: 160, globalRate: 2000, globalBurst: 4000, maxKeys: 4096 };
+/**
+ * SIGNALs one requester (by address: a WebSocket client, a UDP port) may send toward one target:
+ * a link takes two or three, a failed one is retried a few times; a flood of offers at one victim
+ * through us is not passed on.
+ */
+export const SIGNALS_PER_REQUESTER_TARGET: Readonly<RateLimitOptions> = { perKeyRate: 1, perKeyBurst: 12, globalRate: 2000, globalBurst: 4000, maxKeys: 8192 };
+
+/** Who handed us a SIGNAL: its address and the IP its transport saw (or the address key). */
+export interface SignalRequester {
+  address: PeerAddress;
+  ip: string;
+}
+
 export interface SignalRelayOptions {
   selfId: NodeId;
   rpc: Rpc;
@@ -32,17 +55,24 @@ export interface SignalRelayOptions {
   /** Entry peers (relays of our first signals) and bootstrap servers (relays of last resort). */
   peers: KnownPeers;
   count: (what: string) => void;
+  now: () => number;
 }
 
 export class SignalRelay implements SignalingChannel {
-  onSignal: ((from: Uint8Array, payload: Uint8Array) => void) | undefined;
+  onSignal: ((from: Uint8Array, payload: Uint8Array, relay?: string) => SignalVerdict | void) | undefined;
   readonly #options: SignalRelayOptions;
   readonly #hints = new LruMap<string, RelayPeer[]>(MAX_HINTS);
   /** Source → the peer that just forwarded its signal to us: a proven path for our answer. */
   readonly #returnPaths = new LruMap<string, RelayPeer>(MAX_HINTS);
+  readonly #perIp: RateLimiter;
+  readonly #perPrefix: RateLimiter;
+  readonly #perTarget: RateLimiter;
 
   constructor(options: SignalRelayOptions) {
     this.#options = options;
+    this.#perIp = new RateLimiter(SIGNALS_PER_IP, options.now);
+    this.#perPrefix = new RateLimiter(SIGNALS_PER_PREFIX, options.now);
+    this.#perTarget = new RateLimiter(SIGNALS_PER_REQUESTER_TARGET, options.now);
   }
 
   /** Remembers that `relay` listed `target`: it has `target` in its table, so it can forward to it. */
@@ -121,16 +151,35 @@ export class SignalRelay implements SignalingChannel {
    * `via` is the peer that sent it when it is a verified contact or entry peer: it reached the
    * source, so our answer goes back through it.
    */
-  handle(m: Message & { type: typeof MessageType.SIGNAL }, via?: RelayPeer): Body {
+  handle(m: Message & { type: typeof MessageType.SIGNAL }, requester: SignalRequester, via?: RelayPeer): Body {
     const ack = (status: SignalStatusCode): Body => ({ type: MessageType.SIGNAL_ACK, status });
-    if (equalIds(m.target, this.#options.selfId)) {
+    const forSelf = equalIds(m.target, this.#options.selfId);
+    // A target we cannot reach costs one table lookup: answered before any budget is charged, so
+    // a node answering strangers' offers (its answers go out through every relay it knows, and
+    // are refused here) does not spend its budget for the answers that do reach someone.
+    const contact = forSelf ? undefined : this.#options.table.get(m.target);
+    if (!forSelf && !contact) return ack(SignalStatus.UNKNOWN_TARGET);
+    // Cheapest first, and the prefix only once the IP passed, so one IP cannot drain its prefix.
+    // The per-target budget binds the first hop only: delivered to us, a relay's SIGNALs carry
+    // many sources' signaling, which our transport budgets per relay itself.
+    if (
+      (!forSelf && !this.#perTarget.take(`${addressKey(requester.address)}>${idKey(m.target)}`)) ||
+      !this.#perIp.take(requester.ip) ||
+      !this.#perPrefix.take(ipPrefix(requester.ip))
+    ) {
+      this.#options.count('signalsRateLimited');
+      return ack(SignalStatus.RATE_LIMITED);
+    }
+    if (!contact) {
+      const verdict: SignalVerdict | void = this.onSignal?.(m.source, m.payload, requester.ip);
+      if (verdict === 'rate-limited') {
+        this.#options.count('signalsRateLimited');
+        return ack(SignalStatus.RATE_LIMITED);
+      }
       this.#options.count('signalsReceived');
       if (via && !equalIds(via.id, m.source)) this.#returnPaths.set(idKey(m.source), via);
-      this.onSignal?.(m.source, m.payload);
       return ack(SignalStatus.FORWARDED);
     }
-    const contact = this.#options.table.get(m.target);
-    if (!contact) return ack(SignalStatus.UNKNOWN_TARGET);
     this.#options.count('signalsRelayed');
     this.#options.rpc
       .request(contact.address, { type: MessageType.SIGNAL, target: m.target, source: m.source, payload: m.payload }, { expectId: m.target, attempts: 2 })

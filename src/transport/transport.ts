@@ -9,12 +9,24 @@ import type { NodeId } from '../id.js';
 import type { PeerAddress } from '../wire/address.js';
 
 /**
+ * What a transport says of a signaling payload handed to it: taken (to be verified and acted on),
+ * or refused for now because the peer that relayed it is over its budget (the relay then answers
+ * the SIGNAL with RATE_LIMITED).
+ */
+export type SignalVerdict = 'accepted' | 'rate-limited';
+
+/**
  * Carries opaque signaling payloads to a peer known only by its ID, relayed through the DHT
  * (or the bootstrap server). Payloads must be authenticated end to end by the transport.
  */
 export interface SignalingChannel {
   send(to: Uint8Array, payload: Uint8Array): void;
-  onSignal: ((from: Uint8Array, payload: Uint8Array) => void) | undefined;
+  /**
+   * Set by the transport. `relay` names the peer that handed us the payload (its IP, canonical,
+   * or its address key when its IP is unknown), so the transport can budget what each relay
+   * may make it do; undefined when the channel cannot tell.
+   */
+  onSignal: ((from: Uint8Array, payload: Uint8Array, relay?: string) => SignalVerdict | void) | undefined;
 }
 
 export type DatagramHandler = (data: Uint8Array, from: PeerAddress) => void;

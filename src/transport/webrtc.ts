@@ -34,7 +34,9 @@ import { realClock, Timers, type Clock } from '../clock.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { Identity } from '../crypto/identity.js';
 import { ID_BYTES, type NodeId } from '../id.js';
+import { IpCounts } from '../ip-prefix.js';
 import { LruMap } from '../lru.js';
+import { TokenBucket } from '../rate-limit.js';
 import { AddressKind, addressKey, canonicalIp, type PeerAddress } from '../wire/address.js';
 import { Flags, MAX_MESSAGE_BYTES } from '../wire/messages.js';
 import {
@@ -42,13 +44,14 @@ import {
   newSessionId,
   openSignal,
   packSignals,
+  parseSignal,
   sealSignal,
   type DescriptionMessage,
   type IceCandidateLine,
   type SignalErrorCode,
   type SignalMessage,
 } from './signal-envelope.js';
-import type { DatagramHandler, SignalingChannel, Transport } from './transport.js';
+import type { DatagramHandler, SignalingChannel, SignalVerdict, Transport } from './transport.js';
 import type { IceServer } from '../dom-types.js';
 
 // How signed envelopes reach a peer (the engine relays them as SIGNAL requests): the transport
@@ -75,6 +78,21 @@ export interface WebRtcTransportOptions {
   rtcConfig?: Record<string, unknown>;
   /** Open and connecting links together (default 32). */
   maxLinks?: number;
+  /**
+   * Links offered to us that are not open yet (unproven: anyone can sign an offer with a fresh
+   * identity), all relays together (default maxLinks / 4, at least 2). See "Links are earned".
+   */
+  maxInboundConnecting?: number;
+  /** Of those, at most this many arrived through one relay (default 2). */
+  maxConnectingPerRelay?: number;
+  /**
+   * Unproven links (offered to us, not yet earned) from one IP, and from one /24 (IPv4) or /64
+   * (IPv6), by the ICE pair's remote IP (default 4 and 8). Loopback peers are exempt unless
+   * `limitLoopback` (a process on this machine has easier ways to hurt the node).
+   */
+  maxUnprovenPerIp?: number;
+  maxUnprovenPerPrefix?: number;
+  limitLoopback?: boolean;
   /** A link with no datagram either way for this long is closed (default 120 s). */
   idleTimeoutMs?: number;
   /** A link not open after this long is abandoned with its queued datagrams (default 15 s). */
@@ -111,6 +129,12 @@ export interface WebRtcStats {
   linksClosed: number;
   /** Open links closed to make room under maxLinks. */
   linksEvicted: number;
+  /** Of those, links whose peer had passed a signed round trip (only ever for a link we open ourselves). */
+  earnedEvicted: number;
+  /** Links whose peer passed a signed round trip over them (peerVerified). */
+  linksEarned: number;
+  /** Unproven incoming links closed for a newer offer through the same (or a busier) relay. */
+  connectingReplaced: number;
   linksIdleClosed: number;
   connectTimeouts: number;
   /** Connection attempts that failed before opening (ICE/DTLS failure, bad SDP, closed channel). */
@@ -162,6 +186,12 @@ export interface WebRtcStats {
     badCandidate: number;
     /** Incoming envelopes beyond the verification backlog. */
     signalBacklog: number;
+    /** Offers over the budget of the relay that brought them (the relay answers RATE_LIMITED). */
+    offerRelayLimited: number;
+    /** Verified offers over their signer's budget. */
+    offerSourceLimited: number;
+    /** Unproven links closed because their IP or its prefix already had its share (maxUnprovenPerIp). */
+    unprovenIpLimit: number;
     /** Our own envelope did not fit MAX_ENVELOPE_BYTES (e.g. an enormous SDP). */
     signalTooLarge: number;
     /** Signing or SignalingChannel.send threw. */
@@ -176,6 +206,8 @@ export interface WebRtcLinkInfo {
   id: string;
   state: 'connecting' | 'open';
   role: 'offerer' | 'answerer';
+  /** The peer passed a signed round trip over this link (or an earlier one): incoming offers never evict it. */
+  earned: boolean;
   session: string;
   ip: string | undefined;
   bufferedAmount: number;
@@ -191,6 +223,22 @@ const MAX_QUEUED = 16;
 const MAX_PENDING_CANDIDATES = 32;
 /** Incoming envelopes waiting for verification; more are dropped so a flood cannot queue work. */
 const MAX_SIGNAL_BACKLOG = 64;
+/**
+ * Offers each relay may bring us: 10/s, 20 at once. Checked before any crypto (the relay's ack
+ * says RATE_LIMITED), so a relay's flood costs one token-bucket lookup per offer.
+ */
+const OFFERS_PER_RELAY_RATE = 10;
+const OFFERS_PER_RELAY_BURST = 20;
+/**
+ * Offers one (verified) peer may make us: 4 at once, then one per 5 s. An honest peer offers once
+ * per link, and again only after a failure (MAX_CONNECT_ATTEMPTS).
+ */
+const OFFERS_PER_SOURCE_RATE = 0.2;
+const OFFERS_PER_SOURCE_BURST = 4;
+/** Relays and sources whose offer budgets are remembered (least recently active forgotten). */
+const OFFER_BUDGET_KEYS = 1024;
+/** Peers that earned a link lately: a new link of theirs is earned from the start. */
+const EARNED_IDS = 1024;
 /** Sessions seen per peer: a replayed (old) offer must not replace a working link. */
 const SEEN_SESSIONS = 4096;
 const KNOWN_IPS = 1024;
@@ -224,6 +272,13 @@ interface Link {
   /** Chosen by the offerer; every envelope of this connection carries it. */
   readonly session: string;
   readonly role: 'offerer' | 'answerer';
+  /** Answerers: who relayed the offer (see SignalingChannel.onSignal), the key of its budget. */
+  readonly relay: string;
+  /**
+   * The peer passed a signed round trip over this link (peerVerified), or did over an earlier
+   * one: an incoming offer never evicts such a link.
+   */
+  earned: boolean;
   /** Offerers: 1 for a first offer, counting retries after failures (bounded). */
   readonly attempt: number;
   readonly pc: RTCPeerConnection;
@@ -275,6 +330,14 @@ export class WebRtcTransport implements Transport {
   readonly #iceServers: RTCIceServer[];
   readonly #rtcConfig: Record<string, unknown>;
   readonly #maxLinks: number;
+  readonly #maxInboundConnecting: number;
+  readonly #maxConnectingPerRelay: number;
+  readonly #maxUnprovenPerIp: number;
+  readonly #maxUnprovenPerPrefix: number;
+  readonly #limitLoopback: boolean;
+  readonly #offersPerRelay = new LruMap<string, TokenBucket>(OFFER_BUDGET_KEYS);
+  readonly #offersPerSource = new LruMap<string, TokenBucket>(OFFER_BUDGET_KEYS);
+  readonly #earnedIds = new LruMap<string, true>(EARNED_IDS);
   readonly #idleTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #gatherWaitMs: number;
@@ -289,7 +352,7 @@ export class WebRtcTransport implements Transport {
   readonly #seenSessions = new LruMap<string, true>(SEEN_SESSIONS);
   /** Remote IPs of links that have closed: the routing table still asks about those contacts. */
   readonly #knownIps = new LruMap<string, string>(KNOWN_IPS);
-  readonly #signalHandler = (from: Uint8Array, payload: Uint8Array): void => this.#onSignal(from, payload);
+  readonly #signalHandler = (from: Uint8Array, payload: Uint8Array, relay?: string): SignalVerdict => this.#onSignal(from, payload, relay);
   /** Smoothed time from creating a link to its channel opening (ms), like TCP's SRTT. */
   #connectAvgMs: number | undefined;
   #inbound: Promise<void> = Promise.resolve();
@@ -303,6 +366,11 @@ export class WebRtcTransport implements Transport {
     this.#iceServers = options.iceServers ?? [];
     this.#rtcConfig = options.rtcConfig ?? {};
     this.#maxLinks = Math.max(1, options.maxLinks ?? 32);
+    this.#maxInboundConnecting = Math.max(1, options.maxInboundConnecting ?? Math.max(2, Math.floor(this.#maxLinks / 4)));
+    this.#maxConnectingPerRelay = Math.max(1, options.maxConnectingPerRelay ?? 2);
+    this.#maxUnprovenPerIp = Math.max(1, options.maxUnprovenPerIp ?? 4);
+    this.#maxUnprovenPerPrefix = Math.max(1, options.maxUnprovenPerPrefix ?? 8);
+    this.#limitLoopback = options.limitLoopback ?? false;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
     this.#gatherWaitMs = options.gatherWaitMs ?? DEFAULT_GATHER_WAIT_MS;
@@ -328,7 +396,7 @@ export class WebRtcTransport implements Transport {
     if (link?.state === 'open') return this.#sendNow(link, data);
     if (!link) {
       if (!this.#signaling) return void d.noSignaling++;
-      if (!this.#makeRoom()) return void d.noCapacity++;
+      if (!this.#makeRoom('outbound')) return void d.noCapacity++;
       link = this.#startOffer(Uint8Array.from(to.data), key);
       if (!link) return void d.linkFailed++;
     }
@@ -354,6 +422,21 @@ export class WebRtcTransport implements Transport {
     if (link?.state === 'open') return 0;
     const elapsed = link ? this.#clock.now() - link.createdAt : 0;
     return Math.max(0, this.#connectEstimate() - elapsed);
+  }
+
+  /**
+   * The peer at `address` passed a signed round trip over its link: the link is earned, and no
+   * incoming offer will evict it (see #makeRoom).
+   */
+  peerVerified(address: PeerAddress): void {
+    if (address.kind !== this.kind || address.data.length !== ID_BYTES) return;
+    const key = toHex(address.data);
+    const link = this.#links.get(key);
+    if (!link || link.state !== 'open') return;
+    this.#earnedIds.set(key, true);
+    if (link.earned) return;
+    link.earned = true;
+    this.stats.linksEarned++;
   }
 
   /** A WebRTC peer is reached by its node ID, whichever transport its message came over. */
@@ -382,6 +465,7 @@ export class WebRtcTransport implements Transport {
       id: l.key,
       state: l.state,
       role: l.role,
+      earned: l.earned,
       session: l.session,
       ip: l.ip ?? this.#observedIp?.(l.peer),
       bufferedAmount: l.channel?.readyState === 'open' ? l.channel.bufferedAmount : 0,
@@ -454,25 +538,87 @@ export class WebRtcTransport implements Transport {
   // -------------------------------------------------------------------------------------------
   // Link lifecycle
 
-  /** Under maxLinks, or made so by closing the least recently used open link. */
-  #makeRoom(): boolean {
+  /**
+   * Under maxLinks, or made so by closing a link. Links are earned: for an incoming offer (a peer
+   * that has proved nothing: a signed offer costs a throwaway identity) only the least recently
+   * used open link whose peer has not passed a signed round trip may go. For a link we open
+   * ourselves (our own lookups need it) an earned link may go too, the least recently used, once
+   * no unproven one is left; failing that, the oldest unproven incoming link still connecting.
+   * Our own connecting links are never closed: that would waste the handshake and its datagrams.
+   */
+  #makeRoom(forWhom: 'inbound' | 'outbound'): boolean {
     if (this.#links.size < this.#maxLinks) return true;
-    let lru: Link | undefined;
+    let unproven: Link | undefined;
+    let earned: Link | undefined;
+    let connecting: Link | undefined;
     for (const link of this.#links.values()) {
-      // Connecting links are never evicted: that would waste the handshake and its queued datagrams.
-      if (link.state === 'open' && (!lru || link.lastUsed < lru.lastUsed)) lru = link;
+      if (link.state === 'open') {
+        if (!link.earned && (!unproven || link.lastUsed < unproven.lastUsed)) unproven = link;
+        if (link.earned && (!earned || link.lastUsed < earned.lastUsed)) earned = link;
+      } else if (link.role === 'answerer' && (!connecting || link.createdAt < connecting.createdAt)) {
+        connecting = link;
+      }
     }
-    if (!lru) return false;
-    this.stats.linksEvicted++;
-    this.#remove(lru, 'evicted');
-    return true;
+    const victim = forWhom === 'inbound' ? unproven : (unproven ?? earned);
+    if (victim) {
+      this.stats.linksEvicted++;
+      if (victim.earned) this.stats.earnedEvicted++;
+      this.#remove(victim, 'evicted');
+      return true;
+    }
+    if (forWhom === 'outbound' && connecting) {
+      this.stats.connectingReplaced++;
+      this.#remove(connecting, 'evicted');
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Room for one more unproven incoming link through `relay`: each relay has at most
+   * maxConnectingPerRelay of them (a newer offer through a relay at its share replaces that relay's
+   * oldest), and all together at most maxInboundConnecting (when full, the busiest relay's oldest
+   * goes if that relay holds more than `relay` would, else `relay`'s own oldest). So a flood
+   * through one relay, or through many, churns its own share and leaves others' newcomers their
+   * slots; an honest offer through the flood's relay still gets a slot and keeps it while the
+   * flood's next offers through that relay (which relays budget per source) take turns.
+   */
+  #admitInbound(relay: string): boolean {
+    const byRelay = new Map<string, Link[]>();
+    let total = 0;
+    for (const link of this.#links.values()) {
+      if (link.role !== 'answerer' || link.state !== 'connecting') continue;
+      total++;
+      const list = byRelay.get(link.relay);
+      if (list) list.push(link);
+      else byRelay.set(link.relay, [link]);
+    }
+    // Insertion order of #links is creation order: each list is oldest first.
+    const mine = byRelay.get(relay) ?? [];
+    let victim: Link | undefined;
+    if (mine.length >= this.#maxConnectingPerRelay) victim = mine[0];
+    else if (total >= this.#maxInboundConnecting) {
+      let busiest: Link[] = [];
+      for (const list of byRelay.values()) if (list.length > busiest.length) busiest = list;
+      // The busiest relay gives up its oldest if it holds more than this one would; else this
+      // relay's own oldest makes way (within one relay the newest offer wins, so a flood
+      // through it cannot park there and lock out the next honest offer).
+      if (busiest.length > mine.length + 1) victim = busiest[0];
+      else if (mine.length > 0) victim = mine[0];
+      else return false;
+    }
+    if (victim) {
+      this.stats.connectingReplaced++;
+      this.#remove(victim, 'evicted');
+    }
+    return this.#makeRoom('inbound');
   }
 
   /**
    * Creates the RTCPeerConnection and registers the link, which takes over `inherited` datagrams
    * and any parked for the peer. Undefined (datagrams counted as lost) if the constructor throws.
    */
-  #newLink(peer: NodeId, key: string, role: Link['role'], session: string, attempt = 1, inherited: Uint8Array[] = []): Link | undefined {
+  #newLink(peer: NodeId, key: string, role: Link['role'], session: string, attempt = 1, inherited: Uint8Array[] = [], relay = ''): Link | undefined {
     const queue = this.#unpark(key).concat(inherited);
     let pc: RTCPeerConnection;
     try {
@@ -487,6 +633,8 @@ export class WebRtcTransport implements Transport {
       key,
       session,
       role,
+      relay,
+      earned: false,
       attempt,
       pc,
       channel: undefined,
@@ -581,6 +729,9 @@ export class WebRtcTransport implements Transport {
   #onOpen(link: Link): void {
     if (link.dead || link.state === 'open') return;
     link.state = 'open';
+    // A peer that earned a link before, and signed this one's offer or answer (the DTLS
+    // fingerprint binds it to its key), is the same proven peer.
+    link.earned = this.#earnedIds.has(link.key);
     link.cancelTimer();
     link.lastUsed = this.#clock.now();
     this.#sampleConnect(link.lastUsed - link.createdAt);
@@ -708,8 +859,30 @@ export class WebRtcTransport implements Transport {
         // Stats unavailable (closing): observedIp still answers.
       }
     }
+    if (link.dead) return;
+    if (link.ip && !this.#ipHasRoom(link)) {
+      this.stats.dropped.unprovenIpLimit++;
+      return this.#remove(link, 'evicted');
+    }
     // Known now, or never will be: release what arrived meanwhile (ipOf falls back to observedIp).
     this.#releaseInbox(link);
+  }
+
+  /**
+   * An unproven incoming link may stay only while its IP, and its /24 or /64, hold fewer than
+   * maxUnprovenPerIp / maxUnprovenPerPrefix other unproven incoming links (the ICE pair's IP
+   * is what the peer cannot fake: the DTLS handshake ran with it).
+   */
+  #ipHasRoom(link: Link): boolean {
+    if (link.role !== 'answerer' || link.earned || !link.ip) return true;
+    if (!this.#limitLoopback && isLoopback(link.ip)) return true;
+    const counts = new IpCounts();
+    for (const other of this.#links.values()) {
+      if (other === link || other.role !== 'answerer' || other.earned) continue;
+      const ip = other.ip ?? this.#observedIp?.(other.peer);
+      if (ip) counts.add(ip);
+    }
+    return counts.fits(link.ip, this.#maxUnprovenPerIp, this.#maxUnprovenPerPrefix);
   }
 
   #releaseInbox(link: Link): void {
@@ -793,10 +966,22 @@ export class WebRtcTransport implements Transport {
   // -------------------------------------------------------------------------------------------
   // Signaling in
 
-  #onSignal(from: Uint8Array, payload: Uint8Array): void {
-    if (this.#closed) return;
-    if (!(payload instanceof Uint8Array) || payload.length > MAX_ENVELOPE_BYTES) return this.#reject('TOO_LARGE');
-    if (this.#inboundPending >= MAX_SIGNAL_BACKLOG) return void this.stats.dropped.signalBacklog++;
+  #onSignal(from: Uint8Array, payload: Uint8Array, relay = ''): SignalVerdict {
+    if (this.#closed) return 'accepted';
+    if (!(payload instanceof Uint8Array) || payload.length > MAX_ENVELOPE_BYTES) {
+      this.#reject('TOO_LARGE');
+      return 'accepted';
+    }
+    if (this.#inboundPending >= MAX_SIGNAL_BACKLOG) {
+      this.stats.dropped.signalBacklog++;
+      return 'rate-limited';
+    }
+    // The relay's offer budget, before any crypto: a parse is cheap, a verification is not.
+    const parsed = parseSignal(payload);
+    if (parsed.ok && parsed.value.message.t === 'offer' && !this.#takeToken(this.#offersPerRelay, relay, OFFERS_PER_RELAY_RATE, OFFERS_PER_RELAY_BURST)) {
+      this.stats.dropped.offerRelayLimited++;
+      return 'rate-limited';
+    }
     this.#inboundPending++;
     // Copies: the relay may reuse its buffers while we verify.
     const fromCopy = Uint8Array.from(from);
@@ -805,16 +990,28 @@ export class WebRtcTransport implements Transport {
     // the candidates that follow it.
     this.#inbound = this.#inbound.then(async () => {
       try {
-        await this.#handleSignal(fromCopy, copy);
+        await this.#handleSignal(fromCopy, copy, relay);
       } catch {
         this.stats.dropped.badSignal++;
       } finally {
         this.#inboundPending--;
       }
     });
+    return 'accepted';
   }
 
-  async #handleSignal(from: Uint8Array, payload: Uint8Array): Promise<void> {
+  /** One token of `key`'s bucket in `buckets` (created full). */
+  #takeToken(buckets: LruMap<string, TokenBucket>, key: string, rate: number, burst: number): boolean {
+    const now = this.#clock.now();
+    let bucket = buckets.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket(rate, burst, now);
+      buckets.set(key, bucket);
+    }
+    return bucket.take(now);
+  }
+
+  async #handleSignal(from: Uint8Array, payload: Uint8Array, relay: string): Promise<void> {
     const opened = await openSignal(this.#crypto, this.#identity.id, payload);
     if (this.#closed) return;
     if (!opened.ok) return this.#reject(opened.error);
@@ -825,7 +1022,7 @@ export class WebRtcTransport implements Transport {
     this.stats.signalsReceived++;
     const key = toHex(signer);
     const link = this.#links.get(key);
-    if (message.t === 'offer') return this.#onOffer(signer, key, link, message);
+    if (message.t === 'offer') return this.#onOffer(signer, key, link, message, relay);
     if (!link || link.session !== message.s) return void this.stats.dropped.staleSignal++;
     // Not awaited: applying the answer must not hold up other peers' signals (candidates that
     // arrive meanwhile wait in pendingCandidates).
@@ -838,9 +1035,12 @@ export class WebRtcTransport implements Transport {
     this.stats.dropped.badSignal++;
   }
 
-  #onOffer(peer: NodeId, key: string, existing: Link | undefined, offer: DescriptionMessage): void {
+  #onOffer(peer: NodeId, key: string, existing: Link | undefined, offer: DescriptionMessage, relay: string): void {
     // A duplicate, or a replay of an old offer: must not replace the link it once made.
     if (this.#seenSessions.has(`${key}:${offer.s}`)) return void this.stats.dropped.staleSignal++;
+    if (!this.#takeToken(this.#offersPerSource, key, OFFERS_PER_SOURCE_RATE, OFFERS_PER_SOURCE_BURST)) {
+      return void this.stats.dropped.offerSourceLimited++;
+    }
     let queue: Uint8Array[] = [];
     if (existing) {
       if (existing.role === 'offerer' && existing.state === 'connecting' && !existing.answered) {
@@ -854,10 +1054,10 @@ export class WebRtcTransport implements Transport {
       queue = existing.queue;
       existing.queue = [];
       this.#remove(existing, 'replaced');
-    } else if (!this.#makeRoom()) {
+    } else if (!this.#admitInbound(relay)) {
       return void this.stats.dropped.noCapacity++;
     }
-    const link = this.#newLink(peer, key, 'answerer', offer.s, 1, queue);
+    const link = this.#newLink(peer, key, 'answerer', offer.s, 1, queue, relay);
     if (!link) return;
     // Held until the offer is applied (#setRemoteDescribed).
     this.#onRemoteCandidates(link, offer.c ?? []);
@@ -912,6 +1112,9 @@ function newStats(): WebRtcStats {
     linksOpened: 0,
     linksClosed: 0,
     linksEvicted: 0,
+    earnedEvicted: 0,
+    linksEarned: 0,
+    connectingReplaced: 0,
     linksIdleClosed: 0,
     connectTimeouts: 0,
     connectFailures: 0,
@@ -949,6 +1152,9 @@ function newStats(): WebRtcStats {
       candidateOverflow: 0,
       badCandidate: 0,
       signalBacklog: 0,
+      offerRelayLimited: 0,
+      offerSourceLimited: 0,
+      unprovenIpLimit: 0,
       signalTooLarge: 0,
       signalSendError: 0,
       extraChannel: 0,
@@ -968,6 +1174,11 @@ function newStats(): WebRtcStats {
  */
 function offererIsDtlsClient(sdp: string): string {
   return sdp.replace(/^a=setup:actpass(\r?)$/gm, 'a=setup:active$1');
+}
+
+/** 127.0.0.0/8 or ::1: a peer on this very machine. */
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
 }
 
 /** Big-endian comparison: the numeric order of two IDs. */

@@ -285,8 +285,8 @@ describe('rate limit', () => {
 });
 
 describe('connection limits', () => {
-  it('too many from one IP → 4002; too many in total → 4001; the observed IP is reported', async () => {
-    const s = await server({ maxConnections: 3, maxConnectionsPerIp: 2 });
+  it('too many from one IP → 4002; pending pool full → 4001; clients full → 4001; the observed IP is reported', async () => {
+    const s = await server({ maxPendingConnections: 3, maxConnectionsPerIp: 2, maxConnections: 1 });
     const a = await raw(s.url);
     const b = await raw(s.url);
     const third = await raw(s.url);
@@ -305,17 +305,25 @@ describe('connection limits', () => {
     });
     expect(other.observedIp).toBe('127.0.0.2');
     expect(s.transport.ipOf(wsAddress(identity.id))).toBe('127.0.0.2');
+    // Authenticated, it left the pending pool: two pending (a, b), room for one more.
+    expect(s.stats()).toMatchObject({ connections: 3, pending: 2, clients: 1 });
     const fourth = await raw(s.url, { localAddress: '127.0.0.3' });
-    expect(await fourth.closeCode()).toBe(WsCloseCode.TOO_MANY_CONNECTIONS);
-    expect(s.stats().connections).toBe(3);
-    // Room again after one leaves.
+    expect((await fourth.nextJson()).t).toBe('challenge');
+    // Pending pool full, and every pending socket is in the newcomer's own /24: refused.
+    const fifth = await raw(s.url, { localAddress: '127.0.0.4' });
+    expect(await fifth.closeCode()).toBe(WsCloseCode.TOO_MANY_CONNECTIONS);
+    // Room again after one leaves; but the clients' pool (1) is full: a valid hello is refused.
     a.terminate();
-    await until(() => s.stats().connections === 2, 'the server to see the close');
-    const again = await raw(s.url);
-    expect((await again.nextJson()).t).toBe('challenge');
-    expect(again.closeEvent).toBeUndefined();
+    await until(() => s.stats().pending === 2, 'the server to see the close');
+    const late = await raw(s.url, { localAddress: '127.0.0.5' });
+    const challenge = await late.challenge();
+    const lateId = await newIdentity();
+    late.sendJson({ t: 'hello', publicKey: toHex(lateId.publicKey), signature: toHex(await lateId.sign(wsHelloMessage(NETWORK_ID, challenge))) });
+    expect(await late.closeCode()).toBe(WsCloseCode.TOO_MANY_CONNECTIONS);
+    expect(s.stats().clients).toBe(1);
     await other.close();
     b.terminate();
+    fourth.terminate();
   });
 
   it('a second connection with the same ID replaces the first (4008)', async () => {

@@ -52,7 +52,7 @@ function setup({ bootstrap = [] as RelayPeer[], servers = [] as RelayPeer[] } = 
   const peers = new KnownPeers();
   for (const p of bootstrap) peers.addEntryPeer(p);
   for (const p of servers) peers.noteBootstrapServer(p.id);
-  const relay = new SignalRelay({ selfId: self, rpc, table, peers, count: (what) => void (counts[what] = (counts[what] ?? 0) + 1) });
+  const relay = new SignalRelay({ selfId: self, rpc, table, peers, count: (what) => void (counts[what] = (counts[what] ?? 0) + 1), now: () => 0 });
   // Each relay answers in a microtask; a few turns of the event loop let a send try them all.
   const settled = async (): Promise<void> => {
     for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
@@ -134,7 +134,7 @@ describe('SignalRelay: which relay carries a signal', () => {
     const newcomer = rnd();
     // The newcomer's offer, addressed to us, forwarded by the server.
     const offer = { type: MessageType.SIGNAL, target: s.self, source: newcomer, payload: new Uint8Array([1]) } as unknown as Message & { type: typeof MessageType.SIGNAL };
-    const ack = s.relay.handle(offer, server);
+    const ack = s.relay.handle(offer, { address: server.address, ip: '10.0.0.1' }, server);
     expect(ack).toEqual({ type: MessageType.SIGNAL_ACK, status: SignalStatus.FORWARDED });
     s.forwarders.add(hex(server));
     s.relay.send(newcomer, new Uint8Array([2]));

@@ -110,13 +110,18 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     limits: options.limits,
     logger,
   });
-  const http = createServer((_req, res) => {
+  const limits = transport.limits;
+  // Slow or half-sent HTTP requests must not hold sockets for long, and the timeout must really
+  // bite: Node checks it every connectionsCheckingInterval (30 s by default).
+  const httpOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.headersTimeoutMs,
+    connectionsCheckingInterval: limits.headersCheckIntervalMs,
+  };
+  const http = createServer(httpOptions, (_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'close' });
     res.end('spydht signaling server: connect with a WebSocket\n');
   });
-  // Slow or half-sent HTTP requests must not hold sockets for long.
-  http.headersTimeout = 10_000;
-  http.requestTimeout = 10_000;
   const wss = new WebSocketServer({ ...wsServerOptions(), server: http });
   wss.on('error', () => {}); // re-emitted HTTP server errors; listen() below reports the one that matters
   wss.on('connection', (ws, req) => transport.handleConnection(ws, req));

@@ -21,6 +21,7 @@ import {
   WsCloseCode,
   wsHelloMessage,
 } from '../../transport/ws-client.js';
+import { IpCounts, ipPrefix } from '../../ip-prefix.js';
 import { TokenBucket } from '../../rate-limit.js';
 import { AddressKind, canonicalIp, type PeerAddress } from '../../wire/address.js';
 import { MAX_MESSAGE_BYTES } from '../../wire/messages.js';
@@ -34,18 +35,36 @@ export { WsCloseCode } from '../../transport/ws-client.js';
 export const WS_MAX_PAYLOAD = MAX_MESSAGE_BYTES + 256;
 
 export interface WsServerLimits {
-  /** Open connections in total, authenticated or not (default 1000). Over it: 4001. */
+  /** Authenticated clients (after a valid hello) at most (default 1000). Over it: 4001. */
   maxConnections: number;
-  /** Open connections from one IP (default 16). Over it: 4002. */
+  /**
+   * Connections still before their hello, a pool of their own (default 128), so sockets that
+   * never authenticate cannot take the clients' slots. When it is full, a newcomer takes the
+   * oldest pending slot of the /24 or /64 holding the most, if that prefix holds more than the
+   * newcomer's would; else 4001.
+   */
+  maxPendingConnections: number;
+  /** Pending connections from one IP (default 4), and from one /24 or /64 (default 16). Over it: 4002. */
+  maxPendingPerIp: number;
+  maxPendingPerPrefix: number;
+  /** Open connections from one IP (default 16), and from one /24 or /64 (default 64). Over it: 4002. */
   maxConnectionsPerIp: number;
+  maxConnectionsPerPrefix: number;
   /** Frames (and pings) per second per connection, sustained (default 100). */
   messagesPerSecond: number;
   /** Token bucket depth (default 200). */
   messageBurst: number;
   /** Frames dropped by the rate limit within 10 s after which the connection is closed with 4004 (default 50). */
   rateLimitDropsBeforeClose: number;
-  /** From connection to a valid hello, ms (default 5000). Over it: 4005. */
+  /** From connection to a valid hello, ms (default 3000: one round trip and a signature). Over it: 4005. */
   helloTimeoutMs: number;
+  /**
+   * The HTTP server's headers and request timeouts (startSignalingServer), ms (default 5000), and
+   * how often it checks them (default 500: Node's own default check runs every 30 s, so a 10 s
+   * timeout held slow requests for up to 40 s).
+   */
+  headersTimeoutMs: number;
+  headersCheckIntervalMs: number;
   /** Longest time without a frame from an authenticated client, ms (default 60 000). Over it: 4005. */
   idleTimeoutMs: number;
   /** A ws ping is sent this often; a connection that has not answered the previous one is terminated (default 20 000). */
@@ -60,11 +79,17 @@ export interface WsServerLimits {
 
 export const DEFAULT_WS_SERVER_LIMITS: WsServerLimits = {
   maxConnections: 1000,
+  maxPendingConnections: 128,
+  maxPendingPerIp: 4,
+  maxPendingPerPrefix: 16,
   maxConnectionsPerIp: 16,
+  maxConnectionsPerPrefix: 64,
   messagesPerSecond: 100,
   messageBurst: 200,
   rateLimitDropsBeforeClose: 50,
-  helloTimeoutMs: 5000,
+  helloTimeoutMs: 3000,
+  headersTimeoutMs: 5000,
+  headersCheckIntervalMs: 500,
   idleTimeoutMs: 60_000,
   heartbeatMs: 20_000,
   maxBufferedBytes: 256 * 1024,
@@ -89,6 +114,10 @@ export type SignalingLogger = (entry: SignalingLogEntry) => void;
 export interface WsServerStats {
   /** Open sockets, handshaking or authenticated. */
   connections: number;
+  /** Of those, sockets before their hello (the pending pool). */
+  pending: number;
+  /** Pending connections closed to give their slot to a newcomer from a less busy prefix. */
+  pendingEvicted: number;
   /** Authenticated clients (entries by node ID). */
   clients: number;
   /** Successful hellos since start. */
@@ -188,6 +217,8 @@ interface Conn {
 }
 
 const OPEN = 1;
+/** Refused sockets given a closing handshake at once; beyond this they are terminated. */
+const MAX_REFUSED_CLOSING = 256;
 const TEXT = new TextDecoder();
 const HEX32 = /^[0-9a-f]{64}$/;
 const HEX64 = /^[0-9a-f]{128}$/;
@@ -206,11 +237,18 @@ export class WsServerTransport implements Transport {
   readonly #conns = new Set<Conn>();
   /** Authenticated clients by node ID (hex). */
   readonly #byId = new Map<string, Conn>();
-  readonly #perIp = new Map<string, number>();
+  /** Every open socket, by IP and by prefix. */
+  readonly #open = new IpCounts();
+  /** Sockets before their hello, by IP and prefix, and by prefix in arrival order (oldest first). */
+  readonly #pendingCounts = new IpCounts();
+  readonly #pendingByPrefix = new Map<string, Set<Conn>>();
+  #pendingTotal = 0;
   /** Sockets refused at connection time, still finishing their closing handshake. */
   readonly #refused = new Set<WebSocket>();
   readonly #stats: WsServerStats = {
     connections: 0,
+    pending: 0,
+    pendingEvicted: 0,
     clients: 0,
     joins: 0,
     closes: {},
@@ -245,6 +283,7 @@ export class WsServerTransport implements Transport {
     return {
       ...this.#stats,
       connections: this.#conns.size,
+      pending: this.#pendingTotal,
       clients: this.#byId.size,
       closes: { ...this.#stats.closes },
       drops: { ...this.#stats.drops },
@@ -263,10 +302,11 @@ export class WsServerTransport implements Transport {
     ws.on('error', () => void this.#stats.socketErrors++);
     const ip = clientIp(request, this.limits.trustProxy);
     if (this.#closing) return this.#refuse(ws, ip, WsCloseCode.GOING_AWAY, 'server shutting down');
-    if (this.#conns.size >= this.limits.maxConnections) return this.#refuse(ws, ip, WsCloseCode.TOO_MANY_CONNECTIONS, 'too many connections');
-    if ((this.#perIp.get(ip) ?? 0) >= this.limits.maxConnectionsPerIp) {
+    const l = this.limits;
+    if (!this.#open.fits(ip, l.maxConnectionsPerIp, l.maxConnectionsPerPrefix) || !this.#pendingCounts.fits(ip, l.maxPendingPerIp, l.maxPendingPerPrefix)) {
       return this.#refuse(ws, ip, WsCloseCode.TOO_MANY_FROM_IP, 'too many connections from your IP');
     }
+    if (!this.#pendingRoomFor(ip)) return this.#refuse(ws, ip, WsCloseCode.TOO_MANY_CONNECTIONS, 'too many connections');
 
     const now = Date.now();
     const conn: Conn = {
@@ -290,7 +330,8 @@ export class WsServerTransport implements Transport {
       graceTimer: undefined,
     };
     this.#conns.add(conn);
-    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    this.#open.add(ip);
+    this.#addPending(conn);
 
     // ws closes a frame over maxPayload itself, with 1009: report it as FRAME_TOO_LARGE like ours.
     const close = ws.close.bind(ws);
@@ -371,9 +412,50 @@ export class WsServerTransport implements Transport {
 
   // --- internals ----------------------------------------------------------------------------
 
+  /**
+   * A pending slot for a newcomer from `ip`: free, or taken from the prefix with the most pending
+   * sockets (its oldest) if that prefix holds more than the newcomer's prefix would. A flood of
+   * sockets that never say hello, from however many addresses, churns its own slots; a newcomer
+   * from a quieter prefix always finds one, and keeps it for its few hundred ms of handshake.
+   */
+  #pendingRoomFor(ip: string): boolean {
+    if (this.#pendingTotal < this.limits.maxPendingConnections) return true;
+    const mine = this.#pendingByPrefix.get(ipPrefix(ip))?.size ?? 0;
+    let busiest: Set<Conn> | undefined;
+    for (const set of this.#pendingByPrefix.values()) if (!busiest || set.size > busiest.size) busiest = set;
+    if (!busiest || busiest.size <= mine + 1) return false;
+    const oldest = busiest.values().next().value!;
+    this.#stats.pendingEvicted++;
+    this.#removePending(oldest);
+    this.#close(oldest, WsCloseCode.TOO_MANY_CONNECTIONS, 'too many connections');
+    return true;
+  }
+
+  #addPending(conn: Conn): void {
+    const prefix = ipPrefix(conn.ip);
+    let set = this.#pendingByPrefix.get(prefix);
+    if (!set) this.#pendingByPrefix.set(prefix, (set = new Set()));
+    set.add(conn);
+    this.#pendingCounts.add(conn.ip);
+    this.#pendingTotal++;
+  }
+
+  /** Leaves the pending pool (authenticated, closed or evicted); idempotent. */
+  #removePending(conn: Conn): void {
+    const prefix = ipPrefix(conn.ip);
+    const set = this.#pendingByPrefix.get(prefix);
+    if (!set?.delete(conn)) return;
+    if (set.size === 0) this.#pendingByPrefix.delete(prefix);
+    this.#pendingCounts.remove(conn.ip);
+    this.#pendingTotal--;
+  }
+
   #refuse(ws: WebSocket, ip: string, code: number, reason: string): void {
     this.#stats.closes[code] = (this.#stats.closes[code] ?? 0) + 1;
     this.#log({ level: 'debug', event: 'refused', message: `refused ${ip}: ${reason} (${code})`, ip, code, connections: this.#conns.size });
+    // Under a flood of connections, refused sockets are cut at once rather than each given a
+    // closing handshake (and the memory it holds) for closeGraceMs.
+    if (this.#refused.size >= MAX_REFUSED_CLOSING) return ws.terminate();
     this.#refused.add(ws);
     const grace = setTimeout(() => ws.terminate(), this.limits.closeGraceMs);
     ws.once('close', () => {
@@ -442,6 +524,9 @@ export class WsServerTransport implements Transport {
 
     const key = toHex(id);
     const previous = this.#byId.get(key);
+    // The clients' pool: a replacement takes its predecessor's slot.
+    if (!previous && this.#byId.size >= this.limits.maxConnections) return this.#close(conn, WsCloseCode.TOO_MANY_CONNECTIONS, 'too many clients');
+    this.#removePending(conn);
     if (previous && previous !== conn) {
       // Unmap first, so the old socket's close does not remove the new entry.
       this.#byId.delete(key);
@@ -529,6 +614,8 @@ export class WsServerTransport implements Transport {
       this.#log({ level: 'debug', event: 'refused', message: `closed ${conn.ip} during the handshake: ${reason} (${code})`, ip: conn.ip, code });
     }
     if (conn.state !== 'closed' && conn.key === undefined) conn.state = 'closed';
+    // A socket we close before its hello gives its pending slot back now, not after the grace.
+    if (conn.key === undefined) this.#removePending(conn);
     conn.graceTimer = setTimeout(() => conn.ws.terminate(), this.limits.closeGraceMs);
     conn.ws.close(code, reason);
   }
@@ -542,9 +629,8 @@ export class WsServerTransport implements Transport {
     clearTimeout(conn.idleTimer);
     clearTimeout(conn.graceTimer);
     if (!this.#conns.delete(conn)) return;
-    const n = (this.#perIp.get(conn.ip) ?? 1) - 1;
-    if (n > 0) this.#perIp.set(conn.ip, n);
-    else this.#perIp.delete(conn.ip);
+    this.#open.remove(conn.ip);
+    this.#removePending(conn);
     if (conn.key !== undefined && this.#byId.get(conn.key) === conn) {
       this.#byId.delete(conn.key);
       // Only the server reaches a tab over its WebSocket: gone for us, it must not be handed out.
