@@ -11,6 +11,7 @@
  *   compare   side by side with bittorrent-dht 11: N=200 each on real UDP, 0 % and 10 % loss, ratios
  *   rejoin    restart from saved contacts (bootstrap dead) against a cold join: time and datagrams, sim and UDP
  *   sockets   control for udp's memory figure: bare dgram sockets, no DHT
+ *   tabs      a new browser tab (real Chromium, the demo page) joining a local swarm: ms to ready
  *   signaling WebRTC signaling load: envelopes per link, and the signaling server's share of them
  *   pow       proof-of-work solve time at the default base difficulty, and verify cost
  *   identity  ID puzzle (default difficulty) generation time
@@ -18,6 +19,7 @@
  *
  * Options: --quick (fewer nodes/samples, ~1 min), --only sim,udp (some sections), --udp-n <N>
  * (UDP swarm size, default 50), --compare-n <N> (compare's swarm size each, default 200),
+ * --tabs <N> and --tab-bridges <N> (the tabs section: tabs opened, default 8; Node bridges, default 3),
  * --section <name> (run one section in this process and print its JSON), --out <file> (default
  * bench/results/latest.json).
  */
@@ -38,13 +40,14 @@ import * as rejoin from './sections/rejoin.js';
 import * as signaling from './sections/signaling.js';
 import * as sim from './sections/sim.js';
 import * as sockets from './sections/sockets.js';
+import * as tabs from './sections/tabs.js';
 import * as udp from './sections/udp.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, compare, rejoin, sockets, signaling, pow, identity, crypto: cryptoSection };
+const SECTIONS = { sim, udp, compare, rejoin, sockets, tabs, signaling, pow, identity, crypto: cryptoSection };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {
@@ -52,7 +55,7 @@ const argOf = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 /** What the sections read: a child gets the same through its own command line. */
-const options = { quick: argv.includes('--quick'), udpN: argOf('--udp-n'), compareN: argOf('--compare-n') };
+const options = { quick: argv.includes('--quick'), udpN: argOf('--udp-n'), compareN: argOf('--compare-n'), tabs: argOf('--tabs'), tabBridges: argOf('--tab-bridges') };
 
 /** Child mode (--section): runs one section here and writes its JSON to --out, or prints it. */
 async function runHere(name) {
