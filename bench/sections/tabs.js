@@ -5,7 +5,8 @@
  * browser context (a new visitor: no identity, no saved contacts), and stay open, so each joins a
  * swarm holding the ones before it. Times are the page's own clock (performance.now(), from
  * navigation start) at each step the page records (demo/main.ts `timings`), plus "ready": the
- * first moment the tab's routing table held min(k, every other member) contacts, polled every 5 ms.
+ * first moment the tab's routing table held min(k, every other member) contacts, polled every 5 ms,
+ * and when the last Node peer and the last earlier tab entered it.
  *
  * The ID puzzle runs in the page (a worker, default difficulty) and is reported apart: an app keeps
  * the identity in IndexedDB (the demo does), so only a visitor's first tab pays it. "From identity"
@@ -67,6 +68,8 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
   const contexts = [];
   const tabs = [];
+  /** IDs of the measured tabs opened so far. */
+  const tabIds = new Set();
   try {
     // A throwaway first tab: Chromium's own first-start costs (profile, GPU process, code caches)
     // are not a tab joining. It closes before the measured tabs open.
@@ -87,11 +90,24 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
       const errors = [];
       page.on('pageerror', (err) => errors.push(err.message));
       await page.goto(`${demo.url}?${new URLSearchParams({ signal: swarm.url, maxPerIp: String(swarm.maxPerIp) })}`);
+      // Each poll also notes when each contact was first seen, to tell Node peers from tabs below.
       const readyAt = await page
-        .waitForFunction((n) => (window.spydht?.node?.routing.size >= n ? performance.now() : false), want, { polling: 5, timeout: JOIN_TIMEOUT_MS })
+        .waitForFunction(
+          (n) => {
+            const node = window.spydht?.node;
+            if (!node) return false;
+            const seen = (window.benchFirstSeen ??= {});
+            for (const c of node.routing.contacts()) seen[c.id] ??= performance.now();
+            return node.routing.size >= n ? performance.now() : false;
+          },
+          want,
+          { polling: 5, timeout: JOIN_TIMEOUT_MS },
+        )
         .then((h) => h.jsonValue());
       await page.evaluate(() => window.spydht.ready);
-      const t = await page.evaluate(() => ({ ...window.spydht.timings, contacts: window.spydht.node.routing.size }));
+      const t = await page.evaluate(() => ({ ...window.spydht.timings, contacts: window.spydht.node.routing.size, id: window.spydht.node.id, seen: window.benchFirstSeen }));
+      const seenAt = (isTab) => Math.max(...Object.entries(t.seen).filter(([id]) => tabIds.has(id) === isTab).map(([, ms]) => ms));
+      tabIds.add(t.id);
       const tab = {
         others,
         want,
@@ -102,6 +118,9 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
         usableMs: t.usable,
         joinedMs: t.joined,
         readyMs: readyAt,
+        // The last Node peer (server, bridges) and the last earlier tab to enter the table.
+        lastNodePeerMs: seenAt(false),
+        lastTabMs: i > 0 ? seenAt(true) : undefined,
         errors,
       };
       tabs.push(tab);
@@ -136,11 +155,13 @@ export function report(r) {
     fmt(t.connectedMs, 0),
     fmt(t.usableMs, 0),
     fmt(t.joinedMs, 0),
+    fmt(t.lastNodePeerMs, 0),
+    fmt(t.lastTabMs, 0),
     `${fmt(t.readyMs, 0)} (${t.want})`,
     fmt(t.readyMs - t.identityMs, 0),
   ]);
   return [
-    table(`A new browser tab joining: real Chromium ${r.chromium}, local swarm of 1 signaling server + ${r.bridges} bridges + the tabs before it (page clock, ms from navigation start)`, ['tab', 'script', 'ID puzzle', 'node created', 'first contact', 'joined', 'ready (contacts)', 'ready, identity in hand'], rows),
+    table(`A new browser tab joining: real Chromium ${r.chromium}, local swarm of 1 signaling server + ${r.bridges} bridges + the tabs before it (page clock, ms from navigation start)`, ['tab', 'script', 'ID puzzle', 'node created', 'first contact', 'joined', 'last Node peer in', 'last tab in', 'ready (contacts)', 'ready, identity in hand'], rows),
     `Ready (min(k = ${r.k}, every other member) contacts): median ${fmt(r.readyMs.median, 0)} ms, max ${fmt(r.readyMs.max, 0)} ms from navigation start; with the identity in hand ` +
       `(the ID puzzle step taken off) median ${fmt(r.readyFromIdentityMs.median, 0)} ms, max ${fmt(r.readyFromIdentityMs.max, 0)} ms. ` +
       `ID puzzle in the page (worker, default difficulty): median ${fmt(r.identityMs.median, 0)} ms, max ${fmt(r.identityMs.max, 0)} ms.`,
