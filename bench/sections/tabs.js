@@ -105,7 +105,7 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
         )
         .then((h) => h.jsonValue());
       await page.evaluate(() => window.spydht.ready);
-      const t = await page.evaluate(() => ({ ...window.spydht.timings, contacts: window.spydht.node.routing.size, id: window.spydht.node.id, seen: window.benchFirstSeen }));
+      const t = await page.evaluate(() => ({ ...window.spydht.timings, contacts: window.spydht.node.routing.size, id: window.spydht.node.id, seen: window.benchFirstSeen, stats: window.spydht.node.stats() }));
       const seenAt = (isTab) => Math.max(...Object.entries(t.seen).filter(([id]) => tabIds.has(id) === isTab).map(([, ms]) => ms));
       tabIds.add(t.id);
       const tab = {
@@ -121,6 +121,8 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
         // The last Node peer (server, bridges) and the last earlier tab to enter the table.
         lastNodePeerMs: seenAt(false),
         lastTabMs: i > 0 ? seenAt(true) : undefined,
+        // Its WebRTC links by the end of its join: a retried or timed-out link is a slow contact.
+        links: Object.fromEntries(['linksOpened', 'connectRetries', 'connectFailures', 'connectTimeouts', 'signalsSent'].map((c) => [c, t.stats[`webrtc.${c}`] ?? 0])),
         errors,
       };
       tabs.push(tab);
@@ -147,6 +149,9 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
   };
 }
 
+/** Each WebRTC counter summed over the tabs. */
+const sumLinks = (tabs) => tabs.reduce((sum, t) => Object.fromEntries(Object.entries(t.links ?? {}).map(([c, v]) => [c, (sum[c] ?? 0) + v])), {});
+
 export function report(r) {
   const rows = r.tabs.map((t, i) => [
     `tab ${i + 1} (${t.others} other members)`,
@@ -164,6 +169,7 @@ export function report(r) {
     table(`A new browser tab joining: real Chromium ${r.chromium}, local swarm of 1 signaling server + ${r.bridges} bridges + the tabs before it (page clock, ms from navigation start)`, ['tab', 'script', 'ID puzzle', 'node created', 'first contact', 'joined', 'last Node peer in', 'last tab in', 'ready (contacts)', 'ready, identity in hand'], rows),
     `Ready (min(k = ${r.k}, every other member) contacts): median ${fmt(r.readyMs.median, 0)} ms, max ${fmt(r.readyMs.max, 0)} ms from navigation start; with the identity in hand ` +
       `(the ID puzzle step taken off) median ${fmt(r.readyFromIdentityMs.median, 0)} ms, max ${fmt(r.readyFromIdentityMs.max, 0)} ms. ` +
-      `ID puzzle in the page (worker, default difficulty): median ${fmt(r.identityMs.median, 0)} ms, max ${fmt(r.identityMs.max, 0)} ms.`,
+      `ID puzzle in the page (worker, default difficulty): median ${fmt(r.identityMs.median, 0)} ms, max ${fmt(r.identityMs.max, 0)} ms. ` +
+      `WebRTC links by the end of each join, all tabs: ${Object.entries(sumLinks(r.tabs)).map(([c, v]) => `${c} ${v}`).join(', ')}.`,
   ];
 }
