@@ -123,6 +123,8 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
         lastTabMs: i > 0 ? seenAt(true) : undefined,
         // Its WebRTC links by the end of its join: a retried or timed-out link is a slow contact.
         links: Object.fromEntries(['linksOpened', 'connectRetries', 'connectFailures', 'connectTimeouts', 'signalsSent'].map((c) => [c, t.stats[`webrtc.${c}`] ?? 0])),
+        // Its requests by then: timeouts and retransmissions are waits inside the join.
+        rpc: Object.fromEntries(['sent', 'received', 'retries', 'timeouts', 'hellosSent', 'skippedUnresponsive'].map((c) => [c, t.stats[c] ?? 0])),
         errors,
       };
       tabs.push(tab);
@@ -149,8 +151,8 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
   };
 }
 
-/** Each WebRTC counter summed over the tabs. */
-const sumLinks = (tabs) => tabs.reduce((sum, t) => Object.fromEntries(Object.entries(t.links ?? {}).map(([c, v]) => [c, (sum[c] ?? 0) + v])), {});
+/** Each counter of the tabs' `group` (links, rpc) summed over the tabs. */
+const sumOver = (tabs, group) => tabs.reduce((sum, t) => Object.fromEntries(Object.entries(t[group] ?? {}).map(([c, v]) => [c, (sum[c] ?? 0) + v])), {});
 
 export function report(r) {
   const rows = r.tabs.map((t, i) => [
@@ -170,6 +172,7 @@ export function report(r) {
     `Ready (min(k = ${r.k}, every other member) contacts): median ${fmt(r.readyMs.median, 0)} ms, max ${fmt(r.readyMs.max, 0)} ms from navigation start; with the identity in hand ` +
       `(the ID puzzle step taken off) median ${fmt(r.readyFromIdentityMs.median, 0)} ms, max ${fmt(r.readyFromIdentityMs.max, 0)} ms. ` +
       `ID puzzle in the page (worker, default difficulty): median ${fmt(r.identityMs.median, 0)} ms, max ${fmt(r.identityMs.max, 0)} ms. ` +
-      `WebRTC links by the end of each join, all tabs: ${Object.entries(sumLinks(r.tabs)).map(([c, v]) => `${c} ${v}`).join(', ')}.`,
+      `By the end of each join, all tabs: WebRTC ${Object.entries(sumOver(r.tabs, 'links')).map(([c, v]) => `${c} ${v}`).join(', ')}; ` +
+      `requests ${Object.entries(sumOver(r.tabs, 'rpc')).map(([c, v]) => `${c} ${v}`).join(', ')}.`,
   ];
 }
