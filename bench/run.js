@@ -8,8 +8,10 @@
  *
  *   sim       simulated swarm on a virtual clock (N=200, 20±10 ms one way), 0 % and 10 % loss
  *   udp       real UDP on 127.0.0.1, N=50 nodes in one process, 0 % and 10 % (injected) loss
+ *   compare   side by side with bittorrent-dht 11: N=200 each on real UDP, 0 % and 10 % loss, ratios
  *   rejoin    restart from saved contacts (bootstrap dead) against a cold join: time and datagrams, sim and UDP
  *   sockets   control for udp's memory figure: bare dgram sockets, no DHT
+ *   tabs      a new browser tab (real Chromium, the demo page) joining a local swarm: ms to ready
  *   signaling WebRTC signaling load: envelopes per link, and the signaling server's share of them
  *   wsmemory  the signaling server's memory per idle WebSocket connection (1,000 and 10,000; and before the hello)
  *   pow       proof-of-work solve time at the default base difficulty, and verify cost
@@ -18,8 +20,10 @@
  *   flood     honest get/put latency on real UDP before and during a flood asking for signed replies
  *
  * Options: --quick (fewer nodes/samples, ~1 min), --only sim,udp (some sections), --udp-n <N>
- * (UDP swarm size, default 50), --section <name> (run one section in this process and print its
- * JSON), --out <file> (default bench/results/latest.json).
+ * (UDP swarm size, default 50), --compare-n <N> (compare's swarm size each, default 200),
+ * --tabs <N> and --tab-bridges <N> (the tabs section: tabs opened, default 8; Node bridges, default 3),
+ * --section <name> (run one section in this process and print its JSON), --out <file> (default
+ * bench/results/latest.json).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -29,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { gitCommit, machine } from './lib/machine.js';
 import { report } from './lib/report.js';
 import { runSection } from './lib/runner.js';
+import * as compare from './sections/compare.js';
 // Named apart from the global `crypto` (Web Crypto) it would otherwise shadow.
 import * as cryptoSection from './sections/crypto.js';
 import * as flood from './sections/flood.js';
@@ -38,6 +43,7 @@ import * as rejoin from './sections/rejoin.js';
 import * as signaling from './sections/signaling.js';
 import * as sim from './sections/sim.js';
 import * as sockets from './sections/sockets.js';
+import * as tabs from './sections/tabs.js';
 import * as udp from './sections/udp.js';
 import * as wsmemory from './sections/wsmemory.js';
 
@@ -45,7 +51,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, rejoin, sockets, signaling, wsmemory, pow, identity, crypto: cryptoSection, flood };
+const SECTIONS = { sim, udp, compare, rejoin, sockets, tabs, signaling, wsmemory, pow, identity, crypto: cryptoSection, flood };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {
@@ -53,7 +59,7 @@ const argOf = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 /** What the sections read: a child gets the same through its own command line. */
-const options = { quick: argv.includes('--quick'), udpN: argOf('--udp-n') };
+const options = { quick: argv.includes('--quick'), udpN: argOf('--udp-n'), compareN: argOf('--compare-n'), tabs: argOf('--tabs'), tabBridges: argOf('--tab-bridges') };
 
 /** Child mode (--section): runs one section here and writes its JSON to --out, or prints it. */
 async function runHere(name) {
@@ -77,7 +83,7 @@ async function runAll() {
   };
   for (const name of only) {
     const t = performance.now();
-    const { result, error } = await runSection(SCRIPT, name, options);
+    const { result, error } = await runSection(SCRIPT, name, options, SECTIONS[name].TIME_LIMIT_MS);
     if (result) results[name] = { ...result, sectionS: (performance.now() - t) / 1000, loadAvgAfter: os.loadavg()[0] };
     else results.errors[name] = error;
   }

@@ -12,7 +12,8 @@ import { median, summary } from '../lib/stats.js';
 /**
  * bittorrent-dht's figures for the side-by-side row, measured by this project on its 2-core test
  * machine on 2026-11-23 (bittorrent-dht 11.0.12, N=200 nodes in one process on 127.0.0.1, sends
- * wrapped to count and drop datagrams). It is not a dependency, so it is not run here.
+ * wrapped to count and drop datagrams). The compare section runs both live, side by side; this
+ * row is the fixed reference printed beside the udp section's own swarm.
  */
 export const BITTORRENT_DHT = {
   label: 'bittorrent-dht 11.0.12 (measured 2026-11-23)',

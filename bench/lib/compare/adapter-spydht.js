@@ -1,0 +1,59 @@
+/**
+ * spydht for the side-by-side run (drive.js): `createNode` on 127.0.0.1 (node:crypto), joined
+ * through the first node; ready = `createNode` resolved, i.e. its join (bootstrap) finished.
+ *
+ * Identities are made before the clock starts (an ID is made once and persisted, so it is not
+ * part of joining); their cost is reported apart. Proof of work runs at the network default
+ * (powBaseBits 14) in this thread, and the solver is wrapped to time each solve, so a put is
+ * reported with and without it.
+ */
+import { performance } from 'node:perf_hooks';
+
+/** Loaded from dist/ when the adapter is made (after `npm run build`). */
+export async function spydhtAdapter() {
+  const { createNode, reachableAddresses, nodeCrypto, Identity, inThreadPowSolver, DEFAULT_POW_BASE_BITS } = await import('../../../dist/node/index.js');
+  const { readFileSync } = await import('node:fs');
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+  // A cheap ID puzzle (it only changes how long identities take to make, which is not timed here);
+  // the default proof of work. maxPerIp: every node shares 127.0.0.1.
+  const network = { name: 'bench-compare', idDifficulty: 4 };
+  const maxPerIp = 64;
+  const identities = [];
+  const solve = inThreadPowSolver(nodeCrypto);
+  /** Wall ms spent in proof of work, all nodes: puts are sequential, so a put's share is the delta. */
+  let powMs = 0;
+  const powSolver = async (input, target, signal) => {
+    const t = performance.now();
+    try {
+      return await solve(input, target, signal);
+    } finally {
+      powMs += performance.now() - t;
+    }
+  };
+  const make = (bootstrap) => createNode({ host: '127.0.0.1', port: 0, network, maxPerIp, identity: identities.pop(), powSolver, bootstrap });
+
+  return {
+    name: 'spydht',
+    version,
+    settings: `network ${JSON.stringify(network)} (powBaseBits ${DEFAULT_POW_BASE_BITS}, the default), maxPerIp ${maxPerIp}, node:crypto, other options default`,
+    async prepare(n) {
+      const t = performance.now();
+      for (let i = 0; i < n; i++) identities.push(await Identity.generate({ crypto: nodeCrypto, difficulty: network.idDifficulty }));
+      return { identityMsPerNode: (performance.now() - t) / n, idDifficulty: network.idDifficulty };
+    },
+    createFirst: () => make([]),
+    createJoining: (boot) => make([boot]),
+    addressOf: (dht) => reachableAddresses(dht)[0],
+    tableSize: (dht) => dht.routing.size,
+    holds: (dht, key) => dht.storage.has(key),
+    async put(dht, content) {
+      const pow0 = powMs;
+      const r = await dht.publish(`compare ${content.slice(0, 24)}`, content);
+      return { key: r.key, stored: r.stored, powMs: powMs - pow0 };
+    },
+    async get(dht, key) {
+      return (await dht.get(key))?.text();
+    },
+    close: (dht) => dht.close(),
+  };
+}
