@@ -9,7 +9,7 @@ import { ID_BYTES, idToHex, type NodeId } from '../../src/id.js';
 import type { Contact } from '../../src/routing/contact.js';
 import { RoutingTable } from '../../src/routing/table.js';
 import type { Rpc } from '../../src/rpc/rpc.js';
-import { SignalRelay, type RelayPeer } from '../../src/relay/signal-relay.js';
+import { SIGNALS_PER_IP, SIGNALS_PER_PREFIX, SIGNALS_PER_REQUESTER_TARGET, SignalRelay, type RelayPeer } from '../../src/relay/signal-relay.js';
 import { KnownPeers } from '../../src/routing/known-peers.js';
 import { AddressKind, encodeIpPort, type PeerAddress } from '../../src/wire/address.js';
 import { MessageType, SignalStatus, type Message } from '../../src/wire/messages.js';
@@ -142,5 +142,44 @@ describe('SignalRelay: which relay carries a signal', () => {
     // No detour through members that cannot know the newcomer yet.
     expect(s.asked).toEqual([hex(server)]);
     expect(s.counts.signalsSentViaServer).toBe(1);
+  });
+});
+
+describe('SignalRelay: budgets (a signed offer costs an attacker only a throwaway identity)', () => {
+  const signal = (target: NodeId, source = rnd()): Message & { type: typeof MessageType.SIGNAL } =>
+    ({ type: MessageType.SIGNAL, target, source, payload: new Uint8Array([1]) }) as unknown as Message & { type: typeof MessageType.SIGNAL };
+  const status = (b: unknown): number => (b as { status: number }).status;
+
+  it('forwards a requester’s burst toward one target, then answers RATE_LIMITED; another requester is unaffected', () => {
+    const s = setup();
+    const target = peer();
+    addContact(s.table, target);
+    const flooder = { address: peer().address, ip: '10.9.0.1' };
+    const results = Array.from({ length: 40 }, () => status(s.relay.handle(signal(target.id), flooder)));
+    expect(results.filter((r) => r === SignalStatus.FORWARDED)).toHaveLength(SIGNALS_PER_REQUESTER_TARGET.perKeyBurst);
+    expect(results.slice(SIGNALS_PER_REQUESTER_TARGET.perKeyBurst).every((r) => r === SignalStatus.RATE_LIMITED)).toBe(true);
+    expect(status(s.relay.handle(signal(target.id), { address: peer().address, ip: '10.8.0.1' }))).toBe(SignalStatus.FORWARDED);
+  });
+
+  it('one IP is held to its budget whatever it targets, and its /24 with it', () => {
+    const s = setup();
+    const flood = (ip: string, n: number): number[] => Array.from({ length: n }, () => status(s.relay.handle(signal(s.self), { address: peer().address, ip })));
+    s.relay.onSignal = () => 'accepted';
+    expect(flood('10.7.0.1', 200).filter((r) => r === SignalStatus.FORWARDED)).toHaveLength(SIGNALS_PER_IP.perKeyBurst);
+    // Other addresses of the same /24 share the prefix's budget (what the first IP left of it).
+    const rest = SIGNALS_PER_PREFIX.perKeyBurst - SIGNALS_PER_IP.perKeyBurst;
+    expect(flood('10.7.0.2', 200).filter((r) => r === SignalStatus.FORWARDED)).toHaveLength(rest);
+    expect(flood('10.6.0.1', 1)).toEqual([SignalStatus.FORWARDED]);
+  });
+
+  it('an unknown target costs no budget; the transport’s verdict becomes RATE_LIMITED', () => {
+    const s = setup();
+    const ip = { address: peer().address, ip: '10.5.0.1' };
+    for (let i = 0; i < 500; i++) expect(status(s.relay.handle(signal(rnd()), ip))).toBe(SignalStatus.UNKNOWN_TARGET);
+    const relays: (string | undefined)[] = [];
+    s.relay.onSignal = (_from, _payload, relay) => (relays.push(relay), 'rate-limited');
+    expect(status(s.relay.handle(signal(s.self), ip))).toBe(SignalStatus.RATE_LIMITED);
+    // The transport learns who relayed it, to budget per relay.
+    expect(relays).toEqual(['10.5.0.1']);
   });
 });

@@ -423,6 +423,32 @@ describe('WebRtcTransport over node-datachannel', () => {
     await until(() => b!.t.links().length === 0, 'b to see its link closed', WAIT_MS);
   });
 
+  it('links are earned: an incoming offer closes an unproven link, never one whose peer passed a signed round trip', async () => {
+    const bus = new SignalBus();
+    const a = await newPeer(bus, { maxLinks: 2 });
+    const [b, c, d, e, f] = await newPeers(5, bus);
+    a.t.send(b!.addr, bytes(1));
+    await until(() => has(b!, 1), 'a→b', WAIT_MS);
+    a.t.send(c!.addr, bytes(2));
+    await until(() => has(c!, 2), 'a→c', WAIT_MS);
+    // b answered a signed round trip over its link (the RPC layer reports it), c did not; b was used first.
+    a.t.peerVerified(b!.addr);
+    expect(a.t.links().find((l) => l.id === toHex(b!.id))?.earned).toBe(true);
+    d!.t.send(a.addr, bytes(3));
+    await until(() => has(a, 3), 'd→a', WAIT_MS);
+    expect(a.t.links().map((l) => l.id).sort()).toEqual([toHex(b!.id), toHex(d!.id)].sort());
+    expect(a.t.stats.earnedEvicted).toBe(0);
+    // Both earned now: a further offer finds no room rather than closing either.
+    a.t.peerVerified(d!.addr);
+    e!.t.send(a.addr, bytes(4));
+    await until(() => a.t.stats.dropped.noCapacity === 1, 'a to refuse e for lack of room', WAIT_MS);
+    expect(a.t.links().map((l) => l.id).sort()).toEqual([toHex(b!.id), toHex(d!.id)].sort());
+    // A link a opens itself may still close an earned one, the least recently used.
+    a.t.send(f!.addr, bytes(5));
+    await until(() => has(f!, 5), 'a→f', WAIT_MS);
+    expect(a.t.stats.earnedEvicted).toBe(1);
+  });
+
   it('maxLinks: with every slot still connecting, the datagram is dropped and counted', async () => {
     const bus = new SignalBus();
     const a = await newPeer(bus, { maxLinks: 1 });
