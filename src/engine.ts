@@ -27,7 +27,7 @@ import { Rpc, type IncomingRequest, type TrafficEvent } from './rpc/rpc.js';
 import { Admission } from './routing/admission.js';
 import { spokenTransports, type Contact, type ContactInfo } from './routing/contact.js';
 import { KnownPeers, type RelayPeer } from './routing/known-peers.js';
-import { RoutingTable } from './routing/table.js';
+import { DEFAULT_MAX_PER_IP, RoutingTable } from './routing/table.js';
 import { Responder } from './serve.js';
 import type { RecordRules } from './storage/record.js';
 import { LocalStore, type LocalStoreOptions } from './storage/store.js';
@@ -131,7 +131,9 @@ export class Engine implements OpContext {
     this.solver = init.powSolver ?? inThreadPowSolver(crypto);
     const count = (what: string): void => this.count(what);
     const random = (): number => new DataView(crypto.randomBytes(4).buffer).getUint32(0) / 2 ** 32;
-    const limits = new RequestLimits(init.limits, () => clock.now());
+    // Nodes per IP the table allows, in default-sized shares: each gets its own crypto budget.
+    const nodesPerIp = Math.max(1, (init.maxPerIp ?? DEFAULT_MAX_PER_IP) / DEFAULT_MAX_PER_IP);
+    const limits = new RequestLimits(init.limits, () => clock.now(), nodesPerIp);
 
     this.table = new RoutingTable({ localId: identity.id, k: this.k, maxPerIp: init.maxPerIp, ...prefixLimits(init), now: () => clock.now() });
     this.store = new LocalStore(init.storage, { tombstoneSeconds: config.maxTtlSeconds + config.maxSkewSeconds, random });

@@ -80,12 +80,20 @@ export class RequestLimits {
   readonly #signatures: PrefixRateLimiter;
   readonly #verifications: PrefixRateLimiter;
 
-  constructor(overrides: LimitOverrides = {}, now: () => number) {
-    const make = (k: keyof Limits): PrefixRateLimiter => new PrefixRateLimiter({ ...DEFAULT_LIMITS[k], ...overrides[k] }, now);
+  /**
+   * `nodesPerIp`: how many nodes one IP may hold in our table (maxPerIp / 2 by default settings,
+   * at least 1). The crypto budgets are per node behind an IP, so a swarm that runs many nodes on
+   * one address (a local test swarm, maxPerIp 64) gives that address their share, not one node's.
+   */
+  constructor(overrides: LimitOverrides = {}, now: () => number, nodesPerIp = 1) {
+    const make = (k: keyof Limits, scale = 1): PrefixRateLimiter => {
+      const d = DEFAULT_LIMITS[k];
+      return new PrefixRateLimiter({ ...d, perKeyRate: d.perKeyRate * scale, perKeyBurst: d.perKeyBurst * scale, ...overrides[k] }, now);
+    };
     this.#requests = make('requests');
     this.#writes = make('writes');
-    this.#signatures = make('signatures');
-    this.#verifications = make('verifications');
+    this.#signatures = make('signatures', nodesPerIp);
+    this.#verifications = make('verifications', nodesPerIp);
   }
 
   /** One request from `ip`: false means drop it unanswered. */

@@ -58,9 +58,9 @@ export interface Transport {
   /** Set by the engine; called once per received datagram. */
   onDatagram: DatagramHandler | undefined;
   /**
-   * Set by the engine. A transport that learns a peer left for good (its WebSocket closed) calls
-   * it, so the peer leaves the routing table at once rather than after failed pings, and is no
-   * longer handed to others or used as a relay.
+   * Set by the engine. A transport that learns a peer left for good (its WebSocket closed, or it
+   * closed a WebRTC link that was in use) calls it, so the peer leaves the routing table at once
+   * rather than after failed pings, and is no longer handed to others or used as a relay.
    */
   onPeerGone?: ((address: PeerAddress) => void) | undefined;
   /**

@@ -127,6 +127,8 @@ export interface WebRtcStats {
   linksOpened: number;
   /** Open links that closed, for any reason. */
   linksClosed: number;
+  /** Open links the peer closed while they were in use: reported gone (onPeerGone). */
+  linksClosedByPeer: number;
   /** Open links closed to make room under maxLinks. */
   linksEvicted: number;
   /** Of those, links whose peer had passed a signed round trip (only ever for a link we open ourselves). */
@@ -321,6 +323,7 @@ export class WebRtcTransport implements Transport {
   readonly name = 'webrtc';
   readonly speaks = Flags.SPEAKS_WEBRTC;
   onDatagram: DatagramHandler | undefined = undefined;
+  onPeerGone: ((address: PeerAddress) => void) | undefined = undefined;
   readonly stats: WebRtcStats = newStats();
 
   readonly #identity: Identity;
@@ -781,7 +784,18 @@ export class WebRtcTransport implements Transport {
     const queue = link.queue;
     link.queue = [];
     this.#remove(link, 'failed');
-    if (link.state === 'open' || this.#closed) return;
+    if (this.#closed) return;
+    if (link.state === 'open') {
+      // An open link the other side closed while it was in use: a closed tab, a stopped process.
+      // Its peer leaves routing tables at once, so no one is handed it for lookups and offers that
+      // would wait out a connect timeout. A link quiet for half the idle timeout may have been
+      // closed by the peer's own idle timer: that says nothing about the peer, so it stays.
+      if (this.#clock.now() - link.lastUsed < this.#idleTimeoutMs / 2) {
+        this.stats.linksClosedByPeer++;
+        this.onPeerGone?.({ kind: this.kind, data: link.peer });
+      }
+      return;
+    }
     if (link.role === 'answerer') return this.#park(link.key, queue);
     if (link.attempt >= MAX_CONNECT_ATTEMPTS) return void (this.stats.dropped.linkFailed += queue.length);
     // #startOffer counts the datagrams itself if it cannot even create a connection.
@@ -1111,6 +1125,7 @@ function newStats(): WebRtcStats {
     signalsReceived: 0,
     linksOpened: 0,
     linksClosed: 0,
+    linksClosedByPeer: 0,
     linksEvicted: 0,
     earnedEvicted: 0,
     linksEarned: 0,
