@@ -47,8 +47,15 @@ export class TokenBucket {
   }
 }
 
+/** One key's bucket in a RateLimiter: its rate and burst live in the limiter, once. */
+interface KeyBucket {
+  tokens: number;
+  at: number;
+}
+
 export class RateLimiter {
-  readonly #keys: LruMap<string, TokenBucket>;
+  /** Two numbers per key (a limiter holds thousands: every peer a node hears from). */
+  readonly #keys: LruMap<string, KeyBucket>;
   readonly #global: TokenBucket;
 
   constructor(
@@ -62,13 +69,18 @@ export class RateLimiter {
   /** Takes one token for `key` (and one of the global bucket); false means drop. `scale` widens the key's bucket. */
   take(key: string, scale = 1): boolean {
     const t = this.now();
+    const rate = this.opts.perKeyRate * scale;
+    const burst = this.opts.perKeyBurst * scale;
     let b = this.#keys.get(key);
     if (!b) {
-      b = new TokenBucket(this.opts.perKeyRate * scale, this.opts.perKeyBurst * scale, t);
+      b = { tokens: burst, at: t };
       this.#keys.set(key, b);
+    } else if (t > b.at) {
+      b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * rate);
+      b.at = t;
     }
-    if (b.available(t) < 1 || this.#global.available(t) < 1) return false;
-    b.take(t);
+    if (b.tokens < 1 || this.#global.available(t) < 1) return false;
+    b.tokens -= 1;
     this.#global.take(t);
     return true;
   }

@@ -28,6 +28,11 @@ export class AmplificationLedger {
     this.#credit.set(key, Math.min(MAX_CREDIT, (this.#credit.peek(key) ?? 0) + AMPLIFICATION_FACTOR * bytes));
   }
 
+  /** `key` proved it receives there: its credit is no longer needed (and no longer held). */
+  forget(key: PeerKey): void {
+    this.#credit.delete(key);
+  }
+
   /** Bytes we may send to `key` now. */
   available(key: PeerKey): number {
     return this.#credit.peek(key) ?? 0;

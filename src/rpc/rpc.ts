@@ -539,6 +539,7 @@ export class Rpc {
     const fromKey = peerKey(from);
     // Without a valid token, the address may be forged: the reply is paid from its ≤ 3× credit.
     if (!tokenValid) this.#ledger.received(fromKey, size);
+    else this.#ledger.forget(fromKey);
     // A signature costs us ~50 µs of CPU: strangers get a bounded number per IP and prefix, and
     // beyond it an unsigned reply (a lookup needs none; only a table candidate does).
     let signReply = (message.flags & Flags.WANT_AUTH) !== 0;
