@@ -53,6 +53,11 @@ export const DHT_COUNTERS = [
   'storeInvalid',
   'storeFull',
   'deleteInvalid',
+  /** Mutable records: a STORE_MUTABLE that failed validation; refused as older than the held copy (or a replay); refused by `cas`; stale holders a get sent the newest to. */
+  'mutableInvalid',
+  'mutableStale',
+  'mutableCasMismatch',
+  'mutableRepaired',
   // Work done for others (relay/)
   'proxied',
   'signalsSent',
@@ -75,7 +80,9 @@ export type DHTStats = { readonly [K in DHTCounterName]?: number } & {
   readonly contacts: number;
   /** Records held for the swarm. */
   readonly records: number;
-  /** Label and content bytes held. */
+  /** Mutable records held for the swarm (one per key: the newest copy). */
+  readonly mutableRecords: number;
+  /** Label and content bytes held (salt and content for mutable records). */
   readonly storedBytes: number;
   /** Requests waiting for a reply. */
   readonly pendingRequests: number;

@@ -20,7 +20,7 @@ const LAYERS: string[][] = [
   ['routing/'],
   ['lookup/'],
   ['storage/'],
-  ['serve.ts'],
+  ['serve.ts', 'serve-mutable.ts'],
   ['ops/'],
   ['relay/'],
   ['maintenance.ts'],
