@@ -173,11 +173,12 @@ describe('mutable records in a simulated swarm', () => {
       ),
     );
     expect(new Set(statuses)).toEqual(new Set([MutableStoreStatus.STALE_SEQ]));
-    // A newer seq signed by the attacker for the writer's key: not the owner's signature.
-    const forged = await createMutableRecord({
+    // A newer seq for the writer's key (its public key, a real proof of work) signed by the attacker.
+    const impostor = { publicKey: writer.identity.publicKey, sign: (m: Uint8Array) => attacker.identity.sign(m) } as unknown as Identity;
+    const asOwner = await createMutableRecord({
       crypto: nodeCrypto,
       rules: { networkId: writer.config.networkId, powBaseBits: writer.config.powBaseBits, maxTtlSeconds: writer.config.maxTtlSeconds, maxSkewSeconds: writer.config.maxSkewSeconds },
-      owner: attacker.identity,
+      owner: impostor,
       salt: new Uint8Array(0),
       content: utf8('defaced'),
       seq: 99,
@@ -185,7 +186,6 @@ describe('mutable records in a simulated swarm', () => {
       nowSeconds: nowSeconds(attacker),
       solver: attacker.internals.solver,
     });
-    const asOwner = { ...forged, key: fromHex(key), publicKey: writer.identity.publicKey };
     const h = holders[0]!;
     const reply = await tn.run(attacker.internals.rpc.request(h.localAddresses()[0]!, { type: MessageType.STORE_MUTABLE, cas: undefined, record: asOwner }, { expectId: h.identity.id }));
     expect(reply.message.type === MessageType.STORE_MUTABLE_ACK && reply.message.status).toBe(MutableStoreStatus.INVALID);

@@ -150,12 +150,15 @@ describe('key, signature and proof of work', () => {
 
   it('another key cannot write the owner\'s key: not with its own signature, not under its own public key', async () => {
     const real = await make({ seq: 1 });
-    // Mallory signs her own content and presents it as Alice's (Alice's key and public key, her signature).
-    const forged = await make({ seq: 2, owner: mallory, content: 'mallory was here' });
-    const asAlice = { ...forged, key: real.key, publicKey: alice.publicKey };
-    expect(await validateMutableRecord(crypto, rules, asAlice, NOW)).toMatchObject({ ok: false });
-    // Or keeps her public key but claims Alice's key: the key is not hers.
-    expect(await validateMutableRecord(crypto, rules, { ...forged, key: real.key }, NOW)).toEqual({ ok: false, reason: 'key is not this public key and salt' });
+    // Mallory builds a record for Alice's key (right key, right public key, a real proof of work)
+    // and signs it herself: only the signature check stands in her way.
+    const impostor = { publicKey: alice.publicKey, sign: (m: Uint8Array) => mallory.sign(m) } as unknown as Identity;
+    const forged = await make({ seq: 2, owner: impostor, content: 'mallory was here' });
+    expect(forged.key).toEqual(real.key);
+    expect(await validateMutableRecord(crypto, rules, forged, NOW)).toEqual({ ok: false, reason: 'bad owner signature' });
+    // Or signs with her own key and public key but claims Alice's key: the key is not hers.
+    const own = await make({ seq: 2, owner: mallory, content: 'mallory was here' });
+    expect(await validateMutableRecord(crypto, rules, { ...own, key: real.key }, NOW)).toEqual({ ok: false, reason: 'key is not this public key and salt' });
   });
 
   it('any change to a signed field breaks the signature (content, seq, expiry, deletion flag)', async () => {
