@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The spydht command line: run a UDP node, or put / get / delete through a short-lived client
- * node. Exit codes: 0 success, 1 failure, 2 not found (get), 64 usage error (EXIT_HELP below).
+ * node. Exit codes: 0 success, 1 failure, 2 not found (get, get-mutable), 64 usage error (EXIT_HELP below).
  * stdout carries results only (a key, a value, a node's status lines); progress and errors go
  * to stderr.
  */
