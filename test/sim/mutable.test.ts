@@ -216,6 +216,29 @@ describe('mutable records in a simulated swarm', () => {
     expect((await tn.run(tn.nodes[7]!.getMutable(writer.identity.publicKey)))?.text()).toBe('back again');
   });
 
+  it('the newest copy outlives its holders: hand-over to new close nodes and hourly republishing', async () => {
+    tn = await createTestnet(30, { node: { k: 8 } });
+    const t = tn;
+    const writer = t.nodes[1]!;
+    await t.run(writer.putMutable('v1'));
+    const { key } = await t.run(writer.putMutable('v2'));
+    // All but two holders leave; newcomers join (some of them now among the closest).
+    const leaving = holdersOf(t, key).filter((n) => n !== writer && n !== t.nodes[0]).slice(2);
+    expect(leaving.length).toBeGreaterThanOrEqual(4);
+    for (const n of leaving) {
+      t.nodes.splice(t.nodes.indexOf(n), 1);
+      await n.close();
+    }
+    for (let i = 0; i < 12; i++) await t.addNode();
+    // An hour and a bit: the writer's republish (and hand-overs as contacts arrive) restore k copies.
+    await t.clock.advance(70 * 60_000);
+    const holders = holdersOf(t, key);
+    expect(holders.length).toBeGreaterThanOrEqual(6);
+    expect(holders.every((n) => held(n, key)!.seq === 2)).toBe(true);
+    const reader = t.nodes.find((n) => !holders.includes(n))!;
+    expect((await t.run(reader.getMutable(writer.identity.publicKey)))?.text()).toBe('v2');
+  });
+
   it('a get asks every holder once, and holders with nothing newer answer with a summary, not the record', async () => {
     tn = await createTestnet(30);
     const writer = tn.nodes[1]!;
