@@ -75,11 +75,13 @@ export class MutableResponder {
       return ack(MutableStoreStatus.RATE_LIMITED);
     }
     const now = clock.now();
-    if (!(await validateMutableRecord(crypto, rules, record, Math.floor(now / 1000))).ok) {
+    // Refused whether it is valid or not (an old version, a replay, a cas mismatch): no crypto spent.
+    const early = store.refusal(record, cas, now);
+    const result = early ?? ((await validateMutableRecord(crypto, rules, record, Math.floor(now / 1000))).ok ? store.put(record, cas, now) : undefined);
+    if (!result) {
       count('mutableInvalid');
       return ack(MutableStoreStatus.INVALID);
     }
-    const result = store.put(record, cas, now);
     if (result.status === MutableStoreStatus.STORED) {
       if (record.deleted && result.replaced && !result.replaced.deleted) this.#o.onDeleted?.(record.key);
       else if (!record.deleted) this.#o.onStored?.(record.key);

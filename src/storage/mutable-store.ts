@@ -86,11 +86,8 @@ export class MutableStore {
     }
     if (held) {
       const h = held.record;
-      const order = compareSummaries(summaryOf(record), summaryOf(h));
-      // A retransmitted STORE (its ACK lost) must not turn into a cas mismatch: same copy first.
-      if (order === 0 && equalBytes(record.signature, h.signature)) return { status: MutableStoreStatus.ALREADY_HELD, held: summaryOf(h) };
-      if (cas !== undefined && h.seq > cas) return { status: MutableStoreStatus.CAS_MISMATCH, held: summaryOf(h) };
-      if (order <= 0) return { status: h.deleted ? MutableStoreStatus.DELETED : MutableStoreStatus.STALE_SEQ, held: summaryOf(h) };
+      const refusal = judge(record, cas, h);
+      if (refusal) return refusal;
       const grow = mutableSize(record) - mutableSize(h);
       if (grow > 0 && this.#bytes + this.#others.bytes + grow > this.maxBytes) return { status: MutableStoreStatus.FULL, held: summaryOf(h) };
       held.record = copyRecord(record);
@@ -104,6 +101,17 @@ export class MutableStore {
     this.#records.set(hex, { record: copyRecord(record), republishAt: this.#nextRepublish(nowMs) });
     this.#bytes += size;
     return { status: MutableStoreStatus.STORED, held: summaryOf(record) };
+  }
+
+  /**
+   * What `put` would answer without storing, if that answer does not depend on the record being
+   * valid: the same copy again, a `cas` mismatch, or an older copy. The responder asks this before
+   * it validates, so a replayed old version costs a map lookup, not a signature check.
+   */
+  refusal(record: WireMutableRecord, cas: number | undefined, nowMs: number): MutablePutResult | undefined {
+    const held = this.#records.get(idKey(record.key));
+    if (!held || held.record.expiresAt <= nowMs / 1000) return undefined;
+    return judge(record, cas, held.record);
   }
 
   /** Up to `max` live records whose republish time has come, each rescheduled one period on. */
@@ -143,6 +151,16 @@ export class MutableStore {
     this.#records.delete(hex);
     this.#bytes -= mutableSize(s.record);
   }
+}
+
+/** The holder rules against the held copy `h`: a refusal, or undefined when `record` is newer. */
+function judge(record: WireMutableRecord, cas: number | undefined, h: WireMutableRecord): MutablePutResult | undefined {
+  const order = compareSummaries(summaryOf(record), summaryOf(h));
+  // A retransmitted STORE (its ACK lost) must not turn into a cas mismatch: same copy first.
+  if (order === 0 && equalBytes(record.signature, h.signature)) return { status: MutableStoreStatus.ALREADY_HELD, held: summaryOf(h) };
+  if (cas !== undefined && h.seq > cas) return { status: MutableStoreStatus.CAS_MISMATCH, held: summaryOf(h) };
+  if (order <= 0) return { status: h.deleted ? MutableStoreStatus.DELETED : MutableStoreStatus.STALE_SEQ, held: summaryOf(h) };
+  return undefined;
 }
 
 /**

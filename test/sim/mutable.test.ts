@@ -207,7 +207,8 @@ describe('mutable records in a simulated swarm', () => {
     expect(await tn.run(tn.nodes[7]!.getMutable(writer.identity.publicKey))).toBeUndefined();
     const h = holdersOf(tn, key).find((n) => n !== writer)!;
     expect(held(h, key)?.deleted).toBe(true);
-    const reply = await tn.run(tn.nodes[3]!.internals.rpc.request(h.localAddresses()[0]!, { type: MessageType.STORE_MUTABLE, cas: undefined, record: v1 }, { expectId: h.identity.id }));
+    const replayer = tn.nodes.find((n) => n !== h && n !== writer)!;
+    const reply = await tn.run(replayer.internals.rpc.request(h.localAddresses()[0]!, { type: MessageType.STORE_MUTABLE, cas: undefined, record: v1 }, { expectId: h.identity.id }));
     expect(reply.message.type === MessageType.STORE_MUTABLE_ACK && reply.message.status).toBe(MutableStoreStatus.DELETED);
     // Only the owner can delete: another node's deletion is for its own key, not this one.
     await tn.run(tn.nodes[4]!.deleteMutable());

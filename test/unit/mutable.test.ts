@@ -16,6 +16,9 @@ import {
   validateMutableRecord,
   verifyMutableForKey,
 } from '../../src/storage/mutable-record.js';
+import { RequestLimits } from '../../src/rpc/limits.js';
+import type { IncomingRequest } from '../../src/rpc/rpc.js';
+import { MutableResponder } from '../../src/serve-mutable.js';
 import { MutableStore } from '../../src/storage/mutable-store.js';
 import { createRecord, recordKey, type RecordRules } from '../../src/storage/record.js';
 import { LocalStore } from '../../src/storage/store.js';
@@ -295,5 +298,37 @@ describe('holder rules (MutableStore)', () => {
     const kept = store.get(r.key, NOW)!;
     expect(kept.content).toEqual(r.content);
     expect(kept.content.buffer).not.toBe(decoded.message.record.content.buffer);
+  });
+});
+
+describe('MutableResponder', () => {
+  it('a replayed old version is refused before any signature check; a newer one is verified once', async () => {
+    let verifies = 0;
+    const counting = { ...crypto, verify: (pk: Uint8Array, m: Uint8Array, sig: Uint8Array) => (verifies++, crypto.verify(pk, m, sig)) };
+    const store = new MutableStore();
+    const counts: string[] = [];
+    const responder = new MutableResponder({
+      crypto: counting,
+      rules,
+      store,
+      limits: new RequestLimits(undefined, () => NOW_MS),
+      clock: { now: () => NOW_MS, setTimeout: () => 0 as never, clearTimeout: () => {} } as never,
+      count: (what) => counts.push(what),
+      contactsFor: () => [],
+    });
+    const request = (record: WireMutableRecord): IncomingRequest => ({
+      message: { ...header(), type: MessageType.STORE_MUTABLE, cas: undefined, record },
+      from: { kind: 2, data: new Uint8Array(6) },
+      ip: '192.0.2.1',
+      tokenValid: true,
+      bodyBudget: 5000,
+    });
+    const [v1, v2] = await Promise.all([make({ seq: 1 }), make({ seq: 2 })]);
+    expect(await responder.respond(request(v2))).toMatchObject({ status: MutableStoreStatus.STORED });
+    expect(verifies).toBe(1);
+    expect(await responder.respond(request(v1))).toMatchObject({ status: MutableStoreStatus.STALE_SEQ, held: { seq: 2 } });
+    expect(await responder.respond(request(v2))).toMatchObject({ status: MutableStoreStatus.ALREADY_HELD });
+    expect(verifies).toBe(1);
+    expect(counts).toEqual(['mutableStale']);
   });
 });
