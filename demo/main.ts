@@ -22,6 +22,7 @@ import {
   isSpydhtError,
   loadOrCreateIdentity,
   networkConfig,
+  toHex,
   type ContactInfo,
   type CryptoBackend,
   type DHT,
@@ -262,6 +263,46 @@ function wireForms(node: DHT): void {
       );
     } catch (err) {
       setResult('get-result', 'error', describeError(err));
+    }
+  });
+
+  onSubmit('mput-form', async (data) => {
+    setResult('mput-result', 'busy', 'looking up the newest seq, then proof of work and STORE on the closest nodes…');
+    const cas = String(data.get('cas') ?? '').trim();
+    try {
+      const { seq, stored } = await node.putMutable(String(data.get('content')), { salt: String(data.get('salt') ?? ''), cas: cas === '' ? undefined : Number(cas) });
+      setResult('mput-result', 'ok', 'seq ', h('span', { 'data-testid': 'mput-seq' }, String(seq)), h('span', { class: 'muted' }, ` stored on ${plural(stored, 'node')}`));
+      $<HTMLInputElement>('mput-cas').value = String(seq);
+    } catch (err) {
+      setResult('mput-result', 'error', describeError(err));
+    }
+  });
+
+  onSubmit('mget-form', async (data) => {
+    const publicKey = String(data.get('publicKey') ?? '').trim().toLowerCase() || toHex(node.identity.publicKey);
+    setResult('mget-result', 'busy', 'asking the closest nodes for their newest copy…');
+    try {
+      const value = await node.getMutable(publicKey, { salt: String(data.get('salt') ?? '') });
+      if (!value) return setResult('mget-result', 'missing', 'not found');
+      let content: string;
+      try {
+        content = value.text();
+      } catch {
+        content = `(${value.content.length} bytes of binary content)`;
+      }
+      const owner = describeOwner(node, value.owner);
+      setResult(
+        'mget-result',
+        'ok',
+        'seq ',
+        h('span', { 'data-testid': 'mget-seq' }, String(value.seq)),
+        ' = ',
+        h('span', { 'data-testid': 'mget-content', class: 'content' }, content),
+        h('br'),
+        h('span', { class: 'muted' }, `expires ${value.expiresAt.toLocaleString()} · owner: ${owner.text}`),
+      );
+    } catch (err) {
+      setResult('mget-result', 'error', describeError(err));
     }
   });
 

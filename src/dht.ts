@@ -20,17 +20,20 @@ import { findValue, localValue } from './ops/get.js';
 import { join } from './ops/join.js';
 import type { OperationOptions } from './ops/operations.js';
 import { MAX_SAVED_CONTACTS, parseSavedContacts, selectContacts, toSaved, type ParsedContact, type SavedContact } from './ops/saved-contacts.js';
+import { getMutable, putMutable } from './ops/mutable.js';
 import { publish } from './ops/put.js';
 import type { LimitOverrides } from './rpc/limits.js';
 import type { ContactInfo } from './routing/contact.js';
 import type { LocalStoreOptions } from './storage/store.js';
 import { toPeerAddress, transportCounters, type AddressInput, type Transport } from './transport/transport.js';
 import type { DHTStats } from './stats.js';
-import { DHTValue, asKey, routingView, storageView, type RoutingView, type StorageView } from './views.js';
+import { mutableKey } from './storage/mutable-record.js';
+import { DHTValue, MutableValue, asKey, routingView, storageView, type RoutingView, type StorageView } from './views.js';
 import { peerKey, type PeerAddress } from './wire/address.js';
 import { MessageType } from './wire/messages.js';
+import { MAX_SALT_BYTES, MAX_SEQ } from './wire/mutable.js';
 
-export { DEFAULT_ALPHA, DEFAULT_K, DEFAULT_OPERATION_TIMEOUT_MS, DHTValue };
+export { DEFAULT_ALPHA, DEFAULT_K, DEFAULT_OPERATION_TIMEOUT_MS, DHTValue, MutableValue, MAX_SALT_BYTES, MAX_SEQ };
 export type { DHTEvents, DHTMessageEvent } from './engine.js';
 export type { OperationOptions } from './ops/operations.js';
 export type { RoutingView, StorageView } from './views.js';
@@ -117,6 +120,43 @@ export interface FindValueResult {
   /** Sequential lookup rounds until the value arrived (0 when it was held locally). */
   hops: number;
   queried: number;
+}
+
+export interface PutMutableOptions extends OperationOptions {
+  /** Tells apart several records of one owner: the key is SHA-256 of the public key and the salt (≤ 64 bytes). Default: empty. */
+  salt?: string | Uint8Array;
+  /** The version to write. Default: one above the newest found (`cas` + 1 with `cas`). Must be above every existing copy's. */
+  seq?: number;
+  /**
+   * Compare-and-swap: write only if the key is still at this seq. A holder already past it refuses,
+   * and the put rejects with CAS_CONFLICT: another writer got in between; read and retry.
+   */
+  cas?: number;
+  /** Lifetime in seconds (default 24 h, at most the network's maxTtlSeconds). */
+  ttl?: number;
+  /** Whose key: the signing identity (default: this node's). */
+  owner?: Identity;
+}
+
+export interface PutMutableResult {
+  /** The record's key (hex): the same for every version. */
+  key: string;
+  /** The seq written. */
+  seq: number;
+  /** Nodes that confirmed the store (this one included when it is among the closest). */
+  stored: number;
+}
+
+export interface GetMutableOptions extends OperationOptions {
+  salt?: string | Uint8Array;
+}
+
+export interface DeleteMutableOptions extends OperationOptions {
+  salt?: string | Uint8Array;
+  /** Delete only if the key is still at this seq (as `putMutable`'s `cas`). */
+  cas?: number;
+  /** The owner's identity (default: this node's). */
+  owner?: Identity;
 }
 
 export interface RoutingSnapshot {
@@ -210,7 +250,8 @@ export class DHT extends Emitter<DHTEvents> {
       ...e.counters,
       contacts: e.table.size,
       records: e.store.size,
-      storedBytes: e.store.bytes,
+      mutableRecords: e.mutableStore.size,
+      storedBytes: e.store.bytes + e.mutableStore.bytes,
       pendingRequests: e.rpc.pendingCount,
     } as DHTStats;
   }
@@ -320,6 +361,81 @@ export class DHT extends Emitter<DHTEvents> {
     return e.operations.run(options, (signal) => deleteEverywhere(e, keyBytes, options.owner ?? this.identity, signal));
   }
 
+  /**
+   * Stores a mutable record: `content` signed by the owner (default: this node's identity) under
+   * the key of its public key and `salt`, with a sequence number one above the newest copy found.
+   * Holders keep only the newest version. Resolves with the key (hex), the seq written and how many
+   * nodes confirmed. Rejects with CAS_CONFLICT (`cas` given and the key moved past it) or STALE_SEQ
+   * (`seq` given and not above the newest copy). Salt + content ≤ 4096 bytes.
+   */
+  async putMutable(content: string | Uint8Array, options: PutMutableOptions = {}): Promise<PutMutableResult> {
+    this.#assertOpen();
+    const input = {
+      owner: options.owner ?? this.identity,
+      salt: asBytes(options.salt ?? new Uint8Array(0), 'salt'),
+      content: asBytes(content, 'content'),
+      seq: seqOption(options.seq, 'seq'),
+      cas: seqOption(options.cas, 'cas'),
+      ttlSeconds: this.#ttl(options.ttl),
+    };
+    const e = this.#engine;
+    const { record, stored } = await e.operations.run(options, (signal) => putMutable(e, input, signal));
+    return { key: toHex(record.key), seq: record.seq, stored };
+  }
+
+  /**
+   * The newest version of the mutable record of `publicKey` (hex or 32 bytes) and `salt`, verified
+   * (key, proof of work, owner's signature), or undefined (none, or deleted). The lookup asks the
+   * k closest nodes, not just the first holder, and sends the newest to holders seen with an older
+   * copy.
+   */
+  async getMutable(publicKey: string | Uint8Array, options: GetMutableOptions = {}): Promise<MutableValue | undefined> {
+    this.#assertOpen();
+    const key = this.#mutableKey(publicKey, options.salt);
+    const e = this.#engine;
+    const found = await e.operations.run(options, (signal) => getMutable(e, key, signal));
+    return found.newest && !found.newest.deleted ? new MutableValue(found.newest) : undefined;
+  }
+
+  /**
+   * Deletes a mutable record everywhere: stores a deletion signed by the owner at the next seq,
+   * which replaces every older copy and refuses them (and replays of them) until it expires. The
+   * owner may write the key again later, at a higher seq. Resolves like `putMutable`.
+   */
+  async deleteMutable(options: DeleteMutableOptions = {}): Promise<PutMutableResult> {
+    this.#assertOpen();
+    const input = {
+      owner: options.owner ?? this.identity,
+      salt: asBytes(options.salt ?? new Uint8Array(0), 'salt'),
+      content: new Uint8Array(0),
+      seq: undefined,
+      cas: seqOption(options.cas, 'cas'),
+      // As long as any copy it deletes could live.
+      ttlSeconds: this.config.maxTtlSeconds,
+      deleted: true,
+    };
+    const e = this.#engine;
+    const { record, stored } = await e.operations.run(options, (signal) => putMutable(e, input, signal));
+    return { key: toHex(record.key), seq: record.seq, stored };
+  }
+
+  /** The key (hex) of the mutable record of `publicKey` (hex or 32 bytes) and `salt`. */
+  mutableKey(publicKey: string | Uint8Array, salt?: string | Uint8Array): string {
+    return toHex(this.#mutableKey(publicKey, salt));
+  }
+
+  #mutableKey(publicKey: string | Uint8Array, salt: string | Uint8Array | undefined): Uint8Array {
+    const saltBytes = asBytes(salt ?? new Uint8Array(0), 'salt');
+    if (saltBytes.length > MAX_SALT_BYTES) throw SpydhtError.invalidArgument(`salt longer than ${MAX_SALT_BYTES} bytes`);
+    let pk: Uint8Array;
+    try {
+      pk = asKey(publicKey);
+    } catch {
+      throw SpydhtError.invalidArgument('a public key is 64 hex digits or 32 bytes');
+    }
+    return mutableKey(this.crypto, pk, saltBytes);
+  }
+
   /** The k closest nodes to `target` that answered, closest first. */
   async findNode(target: string | Uint8Array, options: OperationOptions = {}): Promise<ContactInfo[]> {
     this.#assertOpen();
@@ -397,6 +513,12 @@ export class DHT extends Emitter<DHTEvents> {
     if (!Number.isInteger(value) || value < 1 || value > max) throw SpydhtError.invalidArgument(`ttl must be an integer from 1 to ${max} seconds`);
     return value;
   }
+}
+
+function seqOption(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 0) throw SpydhtError.invalidArgument(`${what} must be an integer from 0 to 2^53 − 1`);
+  return value;
 }
 
 function asBytes(value: string | Uint8Array, what: string): Uint8Array {

@@ -19,6 +19,7 @@ import type { NetworkConfig } from './network.js';
 import type { OpContext } from './ops/context.js';
 import { join } from './ops/join.js';
 import { Operations } from './ops/operations.js';
+import { storeMutableAt, storeOnClosest } from './ops/mutable.js';
 import { replicate, storeAt } from './ops/put.js';
 import { ProxyServer } from './relay/proxy.js';
 import { SignalRelay } from './relay/signal-relay.js';
@@ -29,6 +30,8 @@ import { spokenTransports, type Contact, type ContactInfo } from './routing/cont
 import { KnownPeers, type RelayPeer } from './routing/known-peers.js';
 import { DEFAULT_MAX_PER_IP, RoutingTable } from './routing/table.js';
 import { Responder } from './serve.js';
+import { MutableResponder } from './serve-mutable.js';
+import { MutableStore } from './storage/mutable-store.js';
 import type { RecordRules } from './storage/record.js';
 import { LocalStore, type LocalStoreOptions } from './storage/store.js';
 import type { Transport } from './transport/transport.js';
@@ -98,6 +101,7 @@ export class Engine implements OpContext {
   readonly rpc: Rpc;
   readonly table: RoutingTable;
   readonly store: LocalStore;
+  readonly mutableStore: MutableStore;
   readonly lookups: Lookups;
   readonly peers = new KnownPeers();
   readonly admission: Admission;
@@ -109,6 +113,7 @@ export class Engine implements OpContext {
   readonly #signals: SignalRelay;
   readonly #proxy: ProxyServer;
   readonly #responder: Responder;
+  readonly #mutableResponder: MutableResponder;
   readonly #maintenance: Maintenance;
   readonly #emit: EngineInit['emit'];
   readonly #listens: EngineInit['listens'];
@@ -137,6 +142,8 @@ export class Engine implements OpContext {
 
     this.table = new RoutingTable({ localId: identity.id, k: this.k, maxPerIp: init.maxPerIp, ...prefixLimits(init), now: () => clock.now() });
     this.store = new LocalStore(init.storage, { tombstoneSeconds: config.maxTtlSeconds + config.maxSkewSeconds, random });
+    this.mutableStore = new MutableStore(init.storage, this.store, { random });
+    this.store.shareBoundsWith(this.mutableStore);
     this.rpc = new Rpc({
       identity,
       crypto,
@@ -186,6 +193,17 @@ export class Engine implements OpContext {
       onStored: (key) => this.#emit('stored', { key: toHex(key) }),
       onDeleted: (key) => this.#emit('deleted', { key: toHex(key) }),
     });
+    this.#mutableResponder = new MutableResponder({
+      crypto,
+      rules: this.rules,
+      store: this.mutableStore,
+      limits,
+      clock,
+      count,
+      contactsFor: (target, req, budget) => this.#responder.contactsFor(target, req, budget),
+      onStored: (key) => this.#emit('stored', { key: toHex(key) }),
+      onDeleted: (key) => this.#emit('deleted', { key: toHex(key) }),
+    });
     this.#proxy = new ProxyServer(this, (options, fn) => this.operations.run(options, fn), limits);
     this.#maintenance = new Maintenance({
       selfId: identity.id,
@@ -203,6 +221,11 @@ export class Engine implements OpContext {
       refresh: (target) => this.operations.run({}, (signal) => this.lookups.nodes(target, signal)),
       republish: (record) => this.operations.run({}, (signal) => replicate(this, record, signal)),
       storeAt: (contact, record) => storeAt(this, peerOf(contact), record),
+      mutable: {
+        store: this.mutableStore,
+        republish: (record) => this.operations.run({}, (signal) => storeOnClosest(this, record, undefined, undefined, signal)),
+        storeAt: (contact, record) => storeMutableAt(this, peerOf(contact), record, undefined),
+      },
     });
 
     for (const t of init.transports) {
@@ -256,6 +279,7 @@ export class Engine implements OpContext {
     this.lookups.heardFrom(m.senderId);
     if (m.type === MessageType.SIGNAL) return this.#signals.handle(m, { address: req.from, ip: req.ip }, this.#knownPeer(m.senderId, req.from));
     if (m.flags & Flags.PROXY) return this.#proxy.serve(req);
+    if (m.type === MessageType.FIND_MUTABLE || m.type === MessageType.STORE_MUTABLE) return this.#mutableResponder.respond(req);
     return this.#responder.respond(req);
   }
 

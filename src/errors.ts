@@ -20,7 +20,11 @@ export type SpydhtErrorCode =
   | 'INVALID_ARGUMENT'
   | 'NOT_OWNER'
   | 'BOOTSTRAP_FAILED'
-  | 'MISSING_DEPENDENCY';
+  | 'MISSING_DEPENDENCY'
+  /** putMutable with `cas`: the key's seq moved past `cas` (someone else wrote); read and retry. */
+  | 'CAS_CONFLICT'
+  /** putMutable with a `seq` not above the newest copy: the holders refuse it. */
+  | 'STALE_SEQ';
 
 export class SpydhtError extends Error {
   readonly code: SpydhtErrorCode;

@@ -2,7 +2,7 @@
  * spydht — browser-safe entry. Nothing here imports Node built-ins; Node extras (UDP, node:crypto,
  * CLI) live in "spydht/node".
  */
-export { DHT, DHTValue, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_K, DEFAULT_ALPHA, MAX_SAVED_CONTACTS } from './dht.js';
+export { DHT, DHTValue, MutableValue, MAX_SALT_BYTES, MAX_SEQ, DEFAULT_TTL_SECONDS, DEFAULT_OPERATION_TIMEOUT_MS, DEFAULT_K, DEFAULT_ALPHA, MAX_SAVED_CONTACTS } from './dht.js';
 export type {
   DHTOptions,
   DHTEvents,
@@ -12,6 +12,10 @@ export type {
   OperationOptions,
   PutResult,
   FindValueResult,
+  PutMutableOptions,
+  PutMutableResult,
+  GetMutableOptions,
+  DeleteMutableOptions,
   RoutingSnapshot,
   RoutingView,
   StorageView,

@@ -9,8 +9,10 @@ import { compareDistance, equalIds, randomIdInBucket, type NodeId } from './id.j
 import type { Admission } from './routing/admission.js';
 import type { Contact } from './routing/contact.js';
 import type { RoutingTable } from './routing/table.js';
+import type { MutableStore } from './storage/mutable-store.js';
 import type { LocalStore } from './storage/store.js';
 import type { WireRecord } from './wire/messages.js';
+import type { WireMutableRecord } from './wire/mutable.js';
 
 export const TICK_MS = 5_000;
 /** A bucket untouched this long gets a lookup into it. */
@@ -44,6 +46,12 @@ export interface MaintenanceOptions {
   refresh: (target: NodeId) => Promise<unknown>;
   republish: (record: WireRecord) => Promise<unknown>;
   storeAt: (contact: Contact, record: WireRecord) => Promise<unknown>;
+  /** Mutable records are swept, republished and handed over like immutable ones. */
+  mutable?: {
+    store: MutableStore;
+    republish: (record: WireMutableRecord) => Promise<unknown>;
+    storeAt: (contact: Contact, record: WireMutableRecord) => Promise<unknown>;
+  };
 }
 
 export class Maintenance {
@@ -70,7 +78,7 @@ export class Maintenance {
 
   /** A new contact: if it is now among the k closest to keys we hold, it may get them from us. */
   contactAdded(c: Contact): void {
-    if (this.#options.store.size > 0 && this.#handovers.length < MAX_HANDOVER_QUEUE) this.#handovers.push(c);
+    if (this.#options.store.size + (this.#options.mutable?.store.size ?? 0) > 0 && this.#handovers.length < MAX_HANDOVER_QUEUE) this.#handovers.push(c);
   }
 
   #tick(): void {
@@ -86,6 +94,7 @@ export class Maintenance {
     if (now - this.#lastSweep >= SWEEP_EVERY_MS) {
       this.#lastSweep = now;
       o.store.sweep(Math.floor(now / 1000));
+      o.mutable?.store.sweep(Math.floor(now / 1000));
     }
 
     if (!this.#refreshing && o.table.size > 0) {
@@ -104,6 +113,8 @@ export class Maintenance {
 
     if (!o.client) {
       for (const record of o.store.dueForRepublish(now, MAX_REPUBLISH_PER_TICK)) o.republish(record).catch(() => {});
+      const m = o.mutable;
+      if (m) for (const record of m.store.dueForRepublish(now, MAX_REPUBLISH_PER_TICK)) m.republish(record).catch(() => {});
       this.#handOver();
     }
   }
@@ -117,13 +128,16 @@ export class Maintenance {
     for (let n = 0; n < MAX_HANDOVERS_PER_TICK && this.#handovers.length; n++) {
       const c = this.#handovers.shift()!;
       if (!table.has(c.id)) continue;
-      for (const { record } of store.entries()) {
-        const closest = table.closest(record.key, k + 1);
+      const handsOver = (key: Uint8Array): boolean => {
+        const closest = table.closest(key, k + 1);
         const others = closest.filter((x) => !equalIds(x.id, c.id));
         const newIsClose = closest.slice(0, k).some((x) => equalIds(x.id, c.id));
-        const selfIsPrimary = others.length === 0 || compareDistance(selfId, others[0]!.id, record.key) < 0;
-        if (newIsClose && selfIsPrimary) this.#options.storeAt(c, record).catch(() => {});
-      }
+        const selfIsPrimary = others.length === 0 || compareDistance(selfId, others[0]!.id, key) < 0;
+        return newIsClose && selfIsPrimary;
+      };
+      for (const { record } of store.entries()) if (handsOver(record.key)) this.#options.storeAt(c, record).catch(() => {});
+      const m = this.#options.mutable;
+      if (m) for (const { record } of m.store.entries()) if (handsOver(record.key)) m.storeAt(c, record).catch(() => {});
     }
   }
 }

@@ -67,6 +67,11 @@ export class Responder {
     }
   }
 
+  /** `#closestFor` within `budget` bytes of body (the rest of a reply that carries a value too). */
+  contactsFor(target: Uint8Array, req: IncomingRequest, budget: number): WireContact[] {
+    return this.#closestFor(target, { ...req, bodyBudget: budget });
+  }
+
   /**
    * The k closest contacts to `target` that the asker can reach (by the SPEAKS_* flags it sent),
    * never the asker itself, cut to fit the reply budget.

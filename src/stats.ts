@@ -62,6 +62,11 @@ export const DHT_COUNTERS = [
   'storeInvalid',
   'storeFull',
   'deleteInvalid',
+  /** Mutable records: a STORE_MUTABLE that failed validation; refused as older than the held copy (or a replay); refused by `cas`; stale holders a get sent the newest to. */
+  'mutableInvalid',
+  'mutableStale',
+  'mutableCasMismatch',
+  'mutableRepaired',
   // Work done for others (relay/)
   'proxied',
   /** PROXY refused: the client's address had not proven itself (no valid token), or its IP or prefix was over the write limit. */
@@ -89,7 +94,9 @@ export type DHTStats = { readonly [K in DHTCounterName]?: number } & {
   readonly contacts: number;
   /** Records held for the swarm. */
   readonly records: number;
-  /** Label and content bytes held. */
+  /** Mutable records held for the swarm (one per key: the newest copy). */
+  readonly mutableRecords: number;
+  /** Label and content bytes held (salt and content for mutable records). */
   readonly storedBytes: number;
   /** Requests waiting for a reply. */
   readonly pendingRequests: number;

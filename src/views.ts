@@ -8,6 +8,7 @@ import { idFromHex, isId, type NodeId } from './id.js';
 import type { Engine } from './engine.js';
 import type { ContactInfo } from './routing/contact.js';
 import type { WireRecord } from './wire/messages.js';
+import type { WireMutableRecord } from './wire/mutable.js';
 
 /** A verified value returned by `get` (and each record a node holds, in `storage.records()`). */
 export class DHTValue {
@@ -34,6 +35,34 @@ export class DHTValue {
 
   labelText(): string {
     return fromUtf8(this.label);
+  }
+}
+
+/** A verified mutable record returned by `getMutable`: the newest copy the lookup found. */
+export class MutableValue {
+  /** The record's key (hex): SHA-256 of the owner's public key and the salt (PROTOCOL.md §15). */
+  readonly key: string;
+  /** Hex public key of the owner, who signed this copy. */
+  readonly owner: string;
+  readonly salt: Uint8Array;
+  /** Sequence number: a later version of the key has a higher one. */
+  readonly seq: number;
+  readonly content: Uint8Array;
+  readonly expiresAt: Date;
+
+  /** @internal */
+  constructor(record: WireMutableRecord) {
+    this.key = toHex(record.key);
+    this.owner = toHex(record.publicKey);
+    this.salt = record.salt;
+    this.seq = record.seq;
+    this.content = record.content;
+    this.expiresAt = new Date(record.expiresAt * 1000);
+  }
+
+  /** Content as UTF-8 text (throws TypeError if it is not valid UTF-8). */
+  text(): string {
+    return fromUtf8(this.content);
   }
 }
 

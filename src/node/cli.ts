@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The spydht command line: run a UDP node, or put / get / delete through a short-lived client
- * node. Exit codes: 0 success, 1 failure, 2 not found (get), 64 usage error (EXIT_HELP below).
+ * node. Exit codes: 0 success, 1 failure, 2 not found (get, get-mutable), 64 usage error (EXIT_HELP below).
  * stdout carries results only (a key, a value, a node's status lines); progress and errors go
  * to stderr.
  */
@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   Identity,
+  MAX_SALT_BYTES,
   SpydhtError,
   isSpydhtError,
   contactsPathFor,
@@ -25,6 +26,7 @@ import {
   networkConfig,
   nodeCrypto,
   reachableAddresses,
+  toHex,
   udpTransportOf,
   type ContactInfo,
   type DHT,
@@ -58,7 +60,7 @@ const EXIT_HELP = `Exit codes:
   0   success
   1   failure: no bootstrap node answered (or one of another network), a host name did not resolve,
       the operation failed or timed out, not the owner (delete), a dependency is missing (signal)
-  2   not found (get)
+  2   not found (get, get-mutable)
   64  usage error: unknown command or option, a missing or malformed argument (an address, a
       KEY, --ttl beyond the network's longest lifetime …), an --identity file that does not exist`;
 
@@ -105,6 +107,28 @@ ${JOIN_HELP}
       --timeout SECONDS      give up after this long (default 30)`,
     options: ['host', 'bootstrap', 'identity', 'timeout', 'join-timeout'],
   },
+  'put-mutable': {
+    summary: 'store the next version of a mutable record under your public key; prints "PUBLIC_KEY SEQ"',
+    usage: 'spydht put-mutable CONTENT --bootstrap HOST:PORT [--salt SALT] [--cas SEQ] [--seq SEQ] [--ttl SECONDS] [--identity FILE]',
+    details: `  CONTENT "-" reads standard input. The record's key is your public key and the salt; each put
+  is one seq above the newest found (anyone reads it with "spydht get-mutable PUBLIC_KEY").
+${JOIN_HELP}
+      --salt SALT            tells apart several records of yours (default: none; at most 64 bytes)
+      --cas SEQ              write only if the record is still at SEQ (else exit 1, CAS_CONFLICT)
+      --seq SEQ              the seq to write (default: one above the newest found)
+  -t, --ttl SECONDS          lifetime (default 86400; at most the network's longest, 604800 by default)
+  -i, --identity FILE        owner key pair (default: your identity in ${DEFAULT_IDENTITY_HINT}, created on first use)
+      --timeout SECONDS      give up after this long (default 30)`,
+    options: ['host', 'bootstrap', 'ttl', 'identity', 'timeout', 'join-timeout', 'salt', 'cas', 'seq'],
+  },
+  'get-mutable': {
+    summary: 'print the newest version of the mutable record of PUBLIC_KEY (its seq on stderr; exit 2 if not found)',
+    usage: 'spydht get-mutable PUBLIC_KEY --bootstrap HOST:PORT [--salt SALT]',
+    details: `${JOIN_HELP}
+      --salt SALT            the record's salt (default: none)
+      --timeout SECONDS      give up after this long (default 30)`,
+    options: ['host', 'bootstrap', 'timeout', 'join-timeout', 'salt'],
+  },
   signal: {
     summary: 'run the bootstrap / signaling server (WebSocket for browsers + UDP) until Ctrl-C',
     usage: 'spydht signal [--port PORT] [--host IP] [--udp-port PORT] [--bootstrap HOST:PORT ...] [--identity FILE]',
@@ -135,6 +159,9 @@ const OPTIONS = {
   'id-difficulty': { type: 'string' },
   'pow-base-bits': { type: 'string' },
   'udp-port': { type: 'string' },
+  salt: { type: 'string' },
+  cas: { type: 'string' },
+  seq: { type: 'string' },
 } as const;
 
 const NETWORK_OPTIONS = ['network', 'id-difficulty', 'pow-base-bits'];
@@ -179,6 +206,9 @@ type Values = {
   'id-difficulty'?: string;
   'pow-base-bits'?: string;
   'udp-port'?: string;
+  salt?: string;
+  cas?: string;
+  seq?: string;
 };
 
 function integer(values: Values, name: keyof Values, min: number, max: number): number | undefined {
@@ -275,8 +305,9 @@ function checkHost(host: string | undefined): void {
 }
 
 function checkKey(key: string | undefined, command: Command): string {
-  if (key === undefined) throw new UsageError(`${command} needs a KEY (64 hex digits)`);
-  if (!/^[0-9a-fA-F]{64}$/.test(key)) throw new UsageError(`a KEY is 64 hex digits, got "${key}"`);
+  const what = command === 'get-mutable' ? 'PUBLIC_KEY' : 'KEY';
+  if (key === undefined) throw new UsageError(`${command} needs a ${what} (64 hex digits)`);
+  if (!/^[0-9a-fA-F]{64}$/.test(key)) throw new UsageError(`a ${what} is 64 hex digits, got "${key}"`);
   return key.toLowerCase();
 }
 
@@ -440,6 +471,45 @@ async function runDelete(positionals: string[], values: Values, network: Network
   return EXIT_OK;
 }
 
+async function runPutMutable(positionals: string[], values: Values, network: NetworkOptions, config: NetworkConfig): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError(`put-mutable needs CONTENT (got ${positionals.length} arguments)`);
+  const texts = requireBootstrap(values, 'put-mutable');
+  const ttl = integer(values, 'ttl', 1, config.maxTtlSeconds);
+  const cas = integer(values, 'cas', 0, Number.MAX_SAFE_INTEGER);
+  const seq = integer(values, 'seq', 0, Number.MAX_SAFE_INTEGER);
+  const salt = checkSalt(values.salt);
+  const targets = await bootstrapTargets(texts);
+  const content = positionals[0] === '-' ? await readStdin() : positionals[0]!;
+  const identity = await ownerForPut(values, config);
+  const result = await withClient({ values, network, targets, identity }, (dht) =>
+    withProgress('finding the newest version, then proof of work and STORE on the closest nodes', dht.putMutable(content, { salt, cas, seq, ttl })),
+  );
+  out(`${toHex(identity.publicKey)} ${result.seq}`);
+  return EXIT_OK;
+}
+
+async function runGetMutable(positionals: string[], values: Values, network: NetworkOptions, config: NetworkConfig): Promise<number> {
+  if (positionals.length > 1) throw new UsageError(`get-mutable takes one PUBLIC_KEY (got ${positionals.length} arguments)`);
+  const publicKey = checkKey(positionals[0], 'get-mutable');
+  const salt = checkSalt(values.salt);
+  const targets = await bootstrapTargets(requireBootstrap(values, 'get-mutable'));
+  const identity = await oneOffIdentity(config);
+  const value = await withClient({ values, network, targets, identity }, (dht) => withProgress('asking the closest nodes for the newest version', dht.getMutable(publicKey, { salt })));
+  if (!value) {
+    err(`not found: ${publicKey}${salt ? ` (salt "${salt}")` : ''}`);
+    return EXIT_NOT_FOUND;
+  }
+  err(`seq ${value.seq}`);
+  process.stdout.write(value.content);
+  process.stdout.write('\n');
+  return EXIT_OK;
+}
+
+function checkSalt(salt: string | undefined): string | undefined {
+  if (salt !== undefined && Buffer.byteLength(salt) > MAX_SALT_BYTES) throw new UsageError(`--salt is at most ${MAX_SALT_BYTES} bytes`);
+  return salt;
+}
+
 async function runSignal(values: Values, network: NetworkOptions, config: NetworkConfig): Promise<number> {
   const port = integer(values, 'port', 0, 65535) ?? 0;
   const udpPort = integer(values, 'udp-port', 0, 65535);
@@ -560,6 +630,10 @@ async function main(argv: string[]): Promise<number> {
       return runGet(positionals, values, network, config);
     case 'delete':
       return runDelete(positionals, values, network);
+    case 'put-mutable':
+      return runPutMutable(positionals, values, network, config);
+    case 'get-mutable':
+      return runGetMutable(positionals, values, network, config);
     case 'signal':
       if (positionals.length > 0) throw new UsageError(`signal takes no arguments (got "${positionals.join(' ')}")`);
       return runSignal(values, network, config);

@@ -13,6 +13,7 @@ import type { Rpc } from '../rpc/rpc.js';
 import type { KnownPeers } from '../routing/known-peers.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { RecordRules } from '../storage/record.js';
+import type { MutableStore } from '../storage/mutable-store.js';
 import type { LocalStore } from '../storage/store.js';
 
 export interface OpContext {
@@ -28,6 +29,8 @@ export interface OpContext {
   readonly rpc: Rpc;
   readonly table: RoutingTable;
   readonly store: LocalStore;
+  /** Mutable records held for the swarm (one copy per key, the newest). */
+  readonly mutableStore: MutableStore;
   readonly lookups: Lookups;
   readonly peers: KnownPeers;
   readonly solver: PowSolver;

@@ -8,13 +8,16 @@ import { lookupValue } from '../ops/get.js';
 import { PROXY_TIMEOUT_MS } from '../ops/bridge.js';
 import { nowSeconds, type OpContext } from '../ops/context.js';
 import type { OperationOptions } from '../ops/operations.js';
+import { getMutable, storeOnClosest, tallyStatus } from '../ops/mutable.js';
 import { replicate } from '../ops/put.js';
 import type { RequestLimits } from '../rpc/limits.js';
 import type { IncomingRequest } from '../rpc/rpc.js';
+import { compareSummaries, summaryOf, validateMutableRecord } from '../storage/mutable-record.js';
 import { validateRecord } from '../storage/record.js';
 import { addressKey } from '../wire/address.js';
 import { toHex } from '../bytes.js';
 import { MessageType, StoreStatus, type Body, type WireRecord } from '../wire/messages.js';
+import { MutableStoreStatus, RECORD_TAG_BYTES, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
 
 /** A bridge runs at most this many client operations at once. */
 const MAX_PROXY_OPERATIONS = 32;
@@ -36,9 +39,10 @@ export class ProxyServer {
   }
 
   /**
-   * Answers a FIND_VALUE or STORE that carries the PROXY flag; undefined: no reply. Only for a
-   * client that proved its address (it echoed our token: a forged source cannot make us fan out a
-   * lookup), and each operation costs it a write from its IP's and prefix's budget, as a STORE does.
+   * Answers a FIND_VALUE, STORE, FIND_MUTABLE or STORE_MUTABLE that carries the PROXY flag;
+   * undefined: no reply. Only for a client that proved its address (it echoed our token: a forged
+   * source cannot make us fan out a lookup), and each operation costs it a write from its IP's and
+   * prefix's budget, as a STORE does.
    */
   async serve(req: IncomingRequest): Promise<Body | undefined> {
     const m = req.message;
@@ -52,6 +56,8 @@ export class ProxyServer {
     try {
       if (m.type === MessageType.FIND_VALUE) return await this.#get(m.key);
       if (m.type === MessageType.STORE) return await this.#put(m.record);
+      if (m.type === MessageType.FIND_MUTABLE) return await this.#getMutable(m.key, m.known, req.tokenValid);
+      if (m.type === MessageType.STORE_MUTABLE) return await this.#putMutable(m.record, m.cas);
       return undefined;
     } finally {
       this.#running.delete(dedupe);
@@ -73,6 +79,30 @@ export class ProxyServer {
       ));
     if (record) return { type: MessageType.VALUE, record };
     return { type: MessageType.NODES, valueWithheld: false, contacts: [] };
+  }
+
+  /** A whole mutable get (with its read repair) for a client; the record only if newer than the client's. */
+  async #getMutable(key: Uint8Array, known: MutableSummary | undefined, tokenValid: boolean): Promise<Body> {
+    const ctx = this.#ctx;
+    const found = await this.#run({ timeoutMs: PROXY_TIMEOUT_MS }, (signal) => getMutable(ctx, key, signal)).catch(() => undefined);
+    const record = found?.newest;
+    if (!record) return { type: MessageType.NODES, valueWithheld: false, contacts: [] };
+    if (known && compareSummaries(summaryOf(record), known) <= 0) return { type: MessageType.MUTABLE_VALUE, summary: summaryOf(record), contacts: [] };
+    if (tokenValid) return { type: MessageType.MUTABLE_VALUE, record, contacts: [] };
+    return { type: MessageType.NODES, valueWithheld: true, contacts: [] };
+  }
+
+  /** Validates a client's mutable record, stores it on the k closest (with its `cas`) and answers with the outcome. */
+  async #putMutable(record: WireMutableRecord, cas: number | undefined): Promise<Body> {
+    const ctx = this.#ctx;
+    if (!(await validateMutableRecord(ctx.crypto, ctx.rules, record, nowSeconds(ctx))).ok) {
+      return { type: MessageType.STORE_MUTABLE_ACK, status: MutableStoreStatus.INVALID, held: undefined };
+    }
+    const tally = await this.#run({ timeoutMs: PROXY_TIMEOUT_MS }, (signal) => storeOnClosest(ctx, record, cas, undefined, signal)).catch(() => undefined);
+    if (!tally) return { type: MessageType.STORE_MUTABLE_ACK, status: MutableStoreStatus.FULL, held: undefined };
+    // The tag is unknown here (several holders answered): the seq is what the client needs.
+    const held = tally.highestHeld === undefined ? undefined : { seq: tally.highestHeld, tag: new Uint8Array(RECORD_TAG_BYTES) };
+    return { type: MessageType.STORE_MUTABLE_ACK, status: tallyStatus(tally, cas), held };
   }
 
   async #put(record: WireRecord): Promise<Body> {

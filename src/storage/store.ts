@@ -57,6 +57,8 @@ export class LocalStore {
   readonly #records = new Map<string, StoredRecord>();
   readonly #tombstones: LruMap<string, Tombstone>;
   readonly #schedule: StoreSchedule;
+  /** What the mutable store holds: both kinds together stay within maxRecords and maxBytes. */
+  #others: { readonly size: number; readonly bytes: number } = { size: 0, bytes: 0 };
   #bytes = 0;
 
   constructor(options: LocalStoreOptions = {}, schedule: Partial<StoreSchedule> = {}) {
@@ -72,6 +74,11 @@ export class LocalStore {
 
   get size(): number {
     return this.#records.size;
+  }
+
+  /** Counts `others` (the mutable store) against this store's bounds too. */
+  shareBoundsWith(others: { readonly size: number; readonly bytes: number }): void {
+    this.#others = others;
   }
 
   get bytes(): number {
@@ -129,7 +136,7 @@ export class LocalStore {
       return StoreStatus.STORED;
     }
     const size = recordSize(record);
-    if (this.#records.size >= this.maxRecords || this.#bytes + size > this.maxBytes) return StoreStatus.FULL;
+    if (this.#records.size + this.#others.size >= this.maxRecords || this.#bytes + this.#others.bytes + size > this.maxBytes) return StoreStatus.FULL;
     this.#records.set(hex, { record, storedAt: nowMs, republishAt });
     this.#bytes += size;
     return StoreStatus.STORED;

@@ -7,8 +7,23 @@ import { SpydhtError } from '../errors.js';
 import { ID_BYTES, type NodeId } from '../id.js';
 import { DecodeFailure, Reader, Writer } from './codec.js';
 import { MAX_ADDRESS_BYTES, type PeerAddress } from './address.js';
+import {
+  readFindMutable,
+  readMutableRecord,
+  readMutableStoreStatus,
+  readStoreMutable,
+  readSummary,
+  writeFindMutable,
+  writeMutableRecord,
+  writeStoreMutable,
+  writeSummary,
+  type MutableStoreStatusCode,
+  type MutableSummary,
+  type WireMutableRecord,
+} from './mutable.js';
 
-export const PROTOCOL_VERSION = 2;
+/** 3: mutable records (message types 16–19, PROTOCOL.md §15). */
+export const PROTOCOL_VERSION = 3;
 /** No datagram over this size is ever sent or accepted (the original's 5 KB cap). */
 export const MAX_MESSAGE_BYTES = 5120;
 export const NETWORK_ID_BYTES = 4;
@@ -43,6 +58,13 @@ export const MessageType = {
    * token (proving we receive at our address) and carries an auth trailer (proving our key).
    */
   HELLO: 13,
+  /** Mutable records (PROTOCOL.md §15): get by key, saying which copy the asker has already. */
+  FIND_MUTABLE: 16,
+  /** The holder's copy, in full or as a summary (seq and tag), and contacts closer to the key. */
+  MUTABLE_VALUE: 17,
+  /** Store a mutable record, optionally only if the holder's seq is not above `cas`. */
+  STORE_MUTABLE: 18,
+  STORE_MUTABLE_ACK: 19,
 } as const;
 export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType];
 
@@ -53,6 +75,8 @@ export const REQUEST_TYPES: ReadonlySet<number> = new Set([
   MessageType.STORE,
   MessageType.DELETE,
   MessageType.SIGNAL,
+  MessageType.FIND_MUTABLE,
+  MessageType.STORE_MUTABLE,
 ]);
 
 /** The reply type each request expects. */
@@ -63,6 +87,8 @@ export const REPLY_TO: Readonly<Record<number, readonly number[]>> = {
   [MessageType.STORE]: [MessageType.STORE_ACK],
   [MessageType.DELETE]: [MessageType.DELETE_ACK],
   [MessageType.SIGNAL]: [MessageType.SIGNAL_ACK],
+  [MessageType.FIND_MUTABLE]: [MessageType.NODES, MessageType.MUTABLE_VALUE],
+  [MessageType.STORE_MUTABLE]: [MessageType.STORE_MUTABLE_ACK],
 };
 
 export const Flags = {
@@ -173,7 +199,13 @@ export type Body =
   /** Signaling for a transport link (WebRTC), relayed by a node linked to the target. */
   | { type: typeof MessageType.SIGNAL; target: NodeId; source: NodeId; payload: Uint8Array }
   | { type: typeof MessageType.SIGNAL_ACK; status: SignalStatusCode }
-  | { type: typeof MessageType.HELLO };
+  | { type: typeof MessageType.HELLO }
+  | { type: typeof MessageType.FIND_MUTABLE; key: Uint8Array; known: MutableSummary | undefined; pad: number }
+  /** `record` (the full copy) or `summary` (the copy is not preferred to the one the asker has). */
+  | { type: typeof MessageType.MUTABLE_VALUE; record?: WireMutableRecord; summary?: MutableSummary; contacts: WireContact[] }
+  | { type: typeof MessageType.STORE_MUTABLE; cas: number | undefined; record: WireMutableRecord }
+  /** `held`: the copy the holder keeps after this store (none: it holds nothing). */
+  | { type: typeof MessageType.STORE_MUTABLE_ACK; status: MutableStoreStatusCode; held: MutableSummary | undefined };
 
 export interface Header {
   networkId: Uint8Array;
@@ -261,6 +293,20 @@ function writeBody(w: Writer, b: Body): void {
       w.fixed(b.target, ID_BYTES, 'target').fixed(b.source, ID_BYTES, 'source').bytes16(b.payload, MAX_SIGNAL_PAYLOAD_BYTES, 'signal payload');
       return;
     case MessageType.HELLO:
+      return;
+    case MessageType.FIND_MUTABLE:
+      writeFindMutable(w, b.key, b.known);
+      writePad(w, b.pad);
+      return;
+    case MessageType.MUTABLE_VALUE:
+      writeMutableValue(w, b);
+      return;
+    case MessageType.STORE_MUTABLE:
+      writeStoreMutable(w, b.cas, b.record);
+      return;
+    case MessageType.STORE_MUTABLE_ACK:
+      w.u8(b.status).u8(b.held ? 1 : 0);
+      if (b.held) writeSummary(w, b.held);
       return;
     case MessageType.DELETE:
       w.fixed(b.proof.key, ID_BYTES, 'key')
@@ -405,6 +451,18 @@ function readBody(r: Reader, type: number): Body {
     }
     case MessageType.HELLO:
       return { type };
+    case MessageType.FIND_MUTABLE:
+      return { type, ...readFindMutable(r), pad: readPad(r) };
+    case MessageType.MUTABLE_VALUE:
+      return readMutableValue(r);
+    case MessageType.STORE_MUTABLE:
+      return { type, ...readStoreMutable(r) };
+    case MessageType.STORE_MUTABLE_ACK: {
+      const status = readMutableStoreStatus(r);
+      const has = r.u8('held flag');
+      if (has > 1) throw new DecodeFailure('bad held flag');
+      return { type, status, held: has ? readSummary(r) : undefined };
+    }
     default:
       throw new DecodeFailure(`unknown message type ${type}`);
   }
@@ -450,4 +508,25 @@ export function readRecord(r: Reader): WireRecord {
   }
   record.powNonce = r.fixed(POW_NONCE_BYTES, 'pow nonce');
   return record;
+}
+
+/** MUTABLE_VALUE: u8 form (0 record, 1 summary) ‖ record or summary ‖ u8 count ‖ contacts. */
+function writeMutableValue(w: Writer, b: Extract<Body, { type: typeof MessageType.MUTABLE_VALUE }>): void {
+  if ((b.record === undefined) === (b.summary === undefined)) throw new RangeError('a MUTABLE_VALUE carries a record or a summary');
+  if (b.contacts.length > MAX_CONTACTS) throw new RangeError('too many contacts');
+  if (b.record) writeMutableRecord(w.u8(0), b.record);
+  else writeSummary(w.u8(1), b.summary!);
+  w.u8(b.contacts.length);
+  for (const c of b.contacts) writeContact(w, c);
+}
+
+function readMutableValue(r: Reader): Body {
+  const form = r.u8('value form');
+  if (form > 1) throw new DecodeFailure('bad value form');
+  const value = form === 0 ? { record: readMutableRecord(r) } : { summary: readSummary(r) };
+  const count = r.u8('contact count');
+  if (count > MAX_CONTACTS) throw new DecodeFailure(`more than ${MAX_CONTACTS} contacts`);
+  const contacts: WireContact[] = [];
+  for (let i = 0; i < count; i++) contacts.push(readContact(r));
+  return { type: MessageType.MUTABLE_VALUE, ...value, contacts };
 }

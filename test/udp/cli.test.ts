@@ -144,7 +144,7 @@ describe('exit codes and values the parser refuses', () => {
   it('--help documents the exit codes and where your identity lives', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const line of [/^ {2}0 {3}success$/m, /^ {2}1 {3}failure: /m, /^ {2}2 {3}not found \(get\)$/m, /^ {2}64 {2}usage error: /m]) expect(r.stdout).toMatch(line);
+    for (const line of [/^ {2}0 {3}success$/m, /^ {2}1 {3}failure: /m, /^ {2}2 {3}not found \(get, get-mutable\)$/m, /^ {2}64 {2}usage error: /m]) expect(r.stdout).toMatch(line);
     expect(r.stdout).toContain(join(config, 'spydht', 'identity.json'));
     const put = await cli(['put', '--help']);
     expect(put.stdout).toContain('--join-timeout SECONDS');

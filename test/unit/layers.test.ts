@@ -21,7 +21,7 @@ const LAYERS: string[][] = [
   ['routing/'],
   ['lookup/'],
   ['storage/'],
-  ['serve.ts'],
+  ['serve.ts', 'serve-mutable.ts'],
   ['ops/'],
   ['relay/'],
   ['maintenance.ts'],

@@ -10,7 +10,7 @@ import { DHT_COUNTERS } from '../../src/stats.js';
 import { ROOT } from '../helpers/build.js';
 import { createTestnet } from '../helpers/testnet.js';
 
-const ALWAYS = ['contacts', 'records', 'storedBytes', 'pendingRequests'];
+const ALWAYS = ['contacts', 'records', 'mutableRecords', 'storedBytes', 'pendingRequests'];
 const TRANSPORT_KEY = /^(udp|webrtc|ws|sim)\.[A-Za-z.]+$/;
 
 function sources(dir: string): string[] {
@@ -40,6 +40,9 @@ describe('DHT.stats() keys', () => {
       const key = await tn.run(tn.nodes[2]!.put('label', 'content'));
       await tn.run(tn.nodes[9]!.get(key));
       await tn.run(tn.nodes[2]!.delete(key));
+      await tn.run(tn.nodes[3]!.putMutable('v1'));
+      await tn.run(tn.nodes[3]!.putMutable('v2'));
+      await tn.run(tn.nodes[8]!.getMutable(tn.nodes[3]!.identity.publicKey));
       const listed = new Set<string>([...DHT_COUNTERS, ...ALWAYS]);
       for (const node of tn.nodes) {
         const stats = node.stats();

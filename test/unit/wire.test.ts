@@ -26,6 +26,7 @@ import {
   type WireContact,
   type WireRecord,
 } from '../../src/wire/messages.js';
+import { MAX_MUTABLE_VALUE_BYTES, MAX_SALT_BYTES, MAX_SEQ, MutableStoreStatus, type WireMutableRecord } from '../../src/wire/mutable.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -79,6 +80,20 @@ function record(owner: boolean, labelLen = 5, contentLen = 11): WireRecord {
   };
   if (owner) r.owner = { publicKey: fill(32, 110), issuedAt: 1_700_000_000, signature: fill(64, 140) };
   return r;
+}
+
+function mutable(saltLen = 4, contentLen = 9, deleted = false, seq = 7): WireMutableRecord {
+  return {
+    key: fill(ID_BYTES, 51),
+    publicKey: fill(32, 111),
+    salt: fill(saltLen, 61),
+    seq,
+    deleted,
+    content: fill(contentLen, 71),
+    expiresAt: 0xfedcba97,
+    signature: fill(64, 141),
+    powNonce: fill(8, 91),
+  };
 }
 
 type Unsigned = Header & Body;
@@ -136,6 +151,20 @@ function samples(): Array<[string, Unsigned]> {
     ['SIGNAL max', { ...h, type: MessageType.SIGNAL, target: fill(ID_BYTES, 8), source: fill(ID_BYTES, 9), payload: fill(MAX_SIGNAL_PAYLOAD_BYTES, 11) }],
     ...Object.entries(SignalStatus).map(
       ([name, status]): [string, Unsigned] => [`SIGNAL_ACK ${name}`, { ...h, type: MessageType.SIGNAL_ACK, status }],
+    ),
+    ['FIND_MUTABLE', { ...h, type: MessageType.FIND_MUTABLE, key: fill(ID_BYTES, 78), known: undefined, pad: 0 }],
+    ['FIND_MUTABLE known', { ...h, type: MessageType.FIND_MUTABLE, key: fill(ID_BYTES, 78), known: { seq: MAX_SEQ, tag: fill(8, 5) }, pad: 20 }],
+    ['MUTABLE_VALUE record', { ...h, type: MessageType.MUTABLE_VALUE, record: mutable(), contacts: [contact(4, [v4('192.0.2.4', 9)])] }],
+    ['MUTABLE_VALUE deletion', { ...h, type: MessageType.MUTABLE_VALUE, record: mutable(0, 0, true, 2 ** 32 + 5), contacts: [] }],
+    ['MUTABLE_VALUE summary', { ...h, type: MessageType.MUTABLE_VALUE, summary: { seq: 0, tag: fill(8, 6) }, contacts: [contact(5, [v6('::2', 7)])] }],
+    ['STORE_MUTABLE', { ...h, type: MessageType.STORE_MUTABLE, cas: undefined, record: mutable() }],
+    ['STORE_MUTABLE cas', { ...h, type: MessageType.STORE_MUTABLE, cas: 6, record: mutable() }],
+    [
+      'STORE_MUTABLE max value',
+      { ...h, type: MessageType.STORE_MUTABLE, cas: MAX_SEQ - 1, record: mutable(MAX_SALT_BYTES, MAX_MUTABLE_VALUE_BYTES - MAX_SALT_BYTES, false, MAX_SEQ) },
+    ],
+    ...Object.entries(MutableStoreStatus).map(
+      ([name, status]): [string, Unsigned] => [`STORE_MUTABLE_ACK ${name}`, { ...h, type: MessageType.STORE_MUTABLE_ACK, status, held: status === 0 ? undefined : { seq: 9, tag: fill(8, status) } }],
     ),
     [
       'DELETE',
@@ -210,7 +239,7 @@ describe('round trip', () => {
   it('the header layout is what the rejection tests below assume', () => {
     expect(HEADER_BYTES).toBe(56);
     const bytes = encodeMessage({ ...header(Flags.CLIENT | Flags.ROOM), type: MessageType.STORE_ACK, status: 2 });
-    expect(bytes[0]).toBe(2);
+    expect(bytes[0]).toBe(3);
     expect(Array.from(bytes.subarray(1, 5))).toEqual(Array.from(NET));
     expect(bytes[TYPE_AT]).toBe(MessageType.STORE_ACK);
     expect((bytes[FLAGS_AT]! << 8) | bytes[FLAGS_AT + 1]!).toBe(Flags.CLIENT | Flags.ROOM);
@@ -401,7 +430,7 @@ describe('rejections', () => {
 
   it('wrong protocol version', () => {
     const ping = encodeMessage(samples()[0]![1]);
-    for (const version of [0, 1, 3, 0xff]) {
+    for (const version of [0, 1, 2, 4, 0xff]) {
       const bytes = Uint8Array.from(ping);
       bytes[0] = version;
       expectReject(bytes, 'DECODE_ERROR', /unsupported protocol version/);

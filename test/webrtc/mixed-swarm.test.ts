@@ -126,6 +126,29 @@ describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + UDP-only cli
     // itself, and `npm run bench` reports the figure.
   });
 
+  it('browser-like nodes, Node peers and UDP-only clients update one mutable key in turn; every member reads the newest', { timeout: 120_000 }, async () => {
+    // One owner shared by every writer (as one user on several devices); each writes the next seq.
+    const owner = await Identity.generate({ crypto: nodeCrypto, difficulty: NETWORK.idDifficulty });
+    const writers = [tabs[0]!, swarm.bridges[0]!, swarm.clients[0]!, tabs[1]!, swarm.clients[1]!, swarm.bridges[1]!];
+    const members = [...swarm.bridges, ...tabs, ...swarm.clients];
+    // The clients reach WebRTC-only members through their bridge (the server here): it runs their gets and puts.
+    const proxied = (): number => [swarm.server.dht, ...swarm.bridges].reduce((sum, m) => sum + (m.stats().proxied ?? 0), 0);
+    const proxiedBefore = proxied();
+    for (const [i, w] of writers.entries()) {
+      // cas: each writer read the previous version, so none may be overwritten unseen.
+      const r = await w.putMutable(`version ${i + 1}`, { owner, salt: 'shared', cas: i === 0 ? undefined : i });
+      expect(r.seq, `writer ${i}`).toBe(i + 1);
+      for (const m of members) {
+        const v = await m.getMutable(owner.publicKey, { salt: 'shared' });
+        expect([v?.seq, v?.text()], `member ${members.indexOf(m)} after writer ${i}`).toEqual([i + 1, `version ${i + 1}`]);
+      }
+    }
+    expect(proxied() - proxiedBefore).toBeGreaterThanOrEqual(2 * swarm.clients.length);
+    // A client whose cas is stale is refused through its bridge too.
+    const late = await swarm.clients[0]!.putMutable('too late', { owner, salt: 'shared', cas: 2 }).catch((e: unknown) => e);
+    expect((late as { code?: string }).code).toBe('CAS_CONFLICT');
+  });
+
   it('a UDP-only client gets a value only browser members hold, through its bridge', { timeout: 60_000 }, async () => {
     // The members a UDP-only client reaches itself hold no copy, and take none while this runs: a
     // STORE still in flight or a replication to a bridge found later would otherwise put one back.

@@ -1,0 +1,190 @@
+/**
+ * Bounded storage of validated mutable records: one copy per key, the newest (PROTOCOL.md §15).
+ * It trusts its caller to have validated each record; it applies the sequence-number rules, `cas`
+ * and the bounds, which it shares with the immutable store, and keeps each record's republish
+ * schedule.
+ */
+import { equalBytes } from '../bytes.js';
+import { idKey } from '../id.js';
+import { MutableStoreStatus, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
+import { compareSummaries, mutableSize, summaryOf } from './mutable-record.js';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, REPUBLISH_EVERY_MS, type LocalStoreOptions } from './store.js';
+
+/** What the other store holds, counted against the same bounds. */
+export interface StorageUsage {
+  readonly size: number;
+  readonly bytes: number;
+}
+
+export interface StoredMutable {
+  record: WireMutableRecord;
+  /** Clock ms when this node should next republish it. */
+  republishAt: number;
+}
+
+export interface MutablePutResult {
+  status: MutableStoreStatusCode;
+  /** The copy held after this put (none when nothing is held). */
+  held: MutableSummary | undefined;
+  /** What the put replaced (a live copy it superseded), if anything. */
+  replaced?: WireMutableRecord;
+}
+
+export interface MutableStoreSchedule {
+  republishEveryMs: number;
+  /** Uniform in [0, 1): spreads republishing so the holders of one key do not all send at once. */
+  random: () => number;
+}
+
+export class MutableStore {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+  readonly #records = new Map<string, StoredMutable>();
+  readonly #others: StorageUsage;
+  readonly #schedule: MutableStoreSchedule;
+  #bytes = 0;
+
+  /** `others`: the immutable store; both kinds together stay within `maxRecords` and `maxBytes`. */
+  constructor(options: LocalStoreOptions = {}, others: StorageUsage = { size: 0, bytes: 0 }, schedule: Partial<MutableStoreSchedule> = {}) {
+    this.maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.#others = others;
+    this.#schedule = { republishEveryMs: schedule.republishEveryMs ?? REPUBLISH_EVERY_MS, random: schedule.random ?? Math.random };
+  }
+
+  get size(): number {
+    return this.#records.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The live copy held for `key` (a deletion included: the caller decides what to show). */
+  get(key: Uint8Array, nowSeconds: number): WireMutableRecord | undefined {
+    const s = this.#records.get(idKey(key));
+    if (!s || s.record.expiresAt <= nowSeconds) return undefined;
+    return s.record;
+  }
+
+  entries(): StoredMutable[] {
+    return [...this.#records.values()];
+  }
+
+  /**
+   * Applies the rules to a validated record: the same copy again counts as stored; an older one (a
+   * lower seq, or the same seq and not the preferred copy) is refused; with `cas`, a holder whose
+   * seq is above `cas` refuses (someone wrote since the writer read). A newer copy replaces the held
+   * one in place; a new key needs room.
+   */
+  put(record: WireMutableRecord, cas: number | undefined, nowMs: number): MutablePutResult {
+    const hex = idKey(record.key);
+    let held = this.#records.get(hex);
+    if (held && held.record.expiresAt <= nowMs / 1000) {
+      this.#remove(hex, held);
+      held = undefined;
+    }
+    if (held) {
+      const h = held.record;
+      const refusal = judge(record, cas, h);
+      if (refusal) return refusal;
+      const grow = mutableSize(record) - mutableSize(h);
+      if (grow > 0 && this.#bytes + this.#others.bytes + grow > this.maxBytes) return { status: MutableStoreStatus.FULL, held: summaryOf(h) };
+      held.record = copyRecord(record);
+      this.#bytes += grow;
+      return { status: MutableStoreStatus.STORED, held: summaryOf(record), replaced: h };
+    }
+    const size = mutableSize(record);
+    if (this.#records.size + this.#others.size >= this.maxRecords || this.#bytes + this.#others.bytes + size > this.maxBytes) {
+      return { status: MutableStoreStatus.FULL, held: undefined };
+    }
+    this.#records.set(hex, { record: copyRecord(record), republishAt: this.#nextRepublish(nowMs) });
+    this.#bytes += size;
+    return { status: MutableStoreStatus.STORED, held: summaryOf(record) };
+  }
+
+  /**
+   * What `put` would answer without storing, if that answer does not depend on the record being
+   * valid: the same copy again, a `cas` mismatch, or an older copy. The responder asks this before
+   * it validates, so a replayed old version costs a map lookup, not a signature check.
+   */
+  refusal(record: WireMutableRecord, cas: number | undefined, nowMs: number): MutablePutResult | undefined {
+    const held = this.#records.get(idKey(record.key));
+    if (!held || held.record.expiresAt <= nowMs / 1000) return undefined;
+    return judge(record, cas, held.record);
+  }
+
+  /** Up to `max` live records whose republish time has come, each rescheduled one period on. */
+  dueForRepublish(nowMs: number, max: number): WireMutableRecord[] {
+    const out: WireMutableRecord[] = [];
+    for (const entry of this.#records.values()) {
+      if (out.length >= max) break;
+      if (entry.republishAt > nowMs || entry.record.expiresAt <= nowMs / 1000) continue;
+      entry.republishAt = this.#nextRepublish(nowMs);
+      out.push(entry.record);
+    }
+    return out;
+  }
+
+  /** Drops expired records (deletions included: by then every copy they refused has expired too). */
+  sweep(nowSeconds: number): number {
+    let n = 0;
+    for (const [hex, s] of this.#records) {
+      if (s.record.expiresAt <= nowSeconds) {
+        this.#remove(hex, s);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  clear(): void {
+    this.#records.clear();
+    this.#bytes = 0;
+  }
+
+  #nextRepublish(nowMs: number): number {
+    return nowMs + this.#schedule.republishEveryMs * (1 + 0.1 * this.#schedule.random());
+  }
+
+  #remove(hex: string, s: StoredMutable): void {
+    this.#records.delete(hex);
+    this.#bytes -= mutableSize(s.record);
+  }
+}
+
+/** The holder rules against the held copy `h`: a refusal, or undefined when `record` is newer. */
+function judge(record: WireMutableRecord, cas: number | undefined, h: WireMutableRecord): MutablePutResult | undefined {
+  const order = compareSummaries(summaryOf(record), summaryOf(h));
+  // A retransmitted STORE (its ACK lost) must not turn into a cas mismatch: same copy first.
+  if (order === 0 && equalBytes(record.signature, h.signature)) return { status: MutableStoreStatus.ALREADY_HELD, held: summaryOf(h) };
+  if (cas !== undefined && h.seq > cas) return { status: MutableStoreStatus.CAS_MISMATCH, held: summaryOf(h) };
+  if (order <= 0) return { status: h.deleted ? MutableStoreStatus.DELETED : MutableStoreStatus.STALE_SEQ, held: summaryOf(h) };
+  return undefined;
+}
+
+/**
+ * Decoded fields are views into their datagram: a record kept for hours is copied into one buffer
+ * of its own, so it does not keep a 5 KB datagram (or a reused receive buffer) alive.
+ */
+function copyRecord(r: WireMutableRecord): WireMutableRecord {
+  const buf = new Uint8Array(32 + 32 + r.salt.length + r.content.length + 64 + 8);
+  let at = 0;
+  const take = (b: Uint8Array): Uint8Array => {
+    buf.set(b, at);
+    const view = buf.subarray(at, at + b.length);
+    at += b.length;
+    return view;
+  };
+  return {
+    key: take(r.key),
+    publicKey: take(r.publicKey),
+    salt: take(r.salt),
+    seq: r.seq,
+    deleted: r.deleted,
+    content: take(r.content),
+    expiresAt: r.expiresAt,
+    signature: take(r.signature),
+    powNonce: take(r.powNonce),
+  };
+}
