@@ -1,6 +1,6 @@
 /**
- * Mutable records over real UDP sockets (loopback, one IP per node so the per-IP limit stays at
- * its default): updates, a holder that missed an update (read repair), writers racing with cas,
+ * Mutable records over real UDP sockets (loopback, one IP and one /24 per node so the per-IP and
+ * per-prefix limits stay at their defaults): updates, a holder that missed an update (read repair), writers racing with cas,
  * and a replayed old version.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +18,10 @@ const NETWORK = { name: 'spydht-udp-mutable', idDifficulty: 4, powBaseBits: 8 };
 const nodes: DHT[] = [];
 
 beforeAll(async () => {
-  const first = await createNode({ host: '127.0.31.1', network: NETWORK });
+  const first = await createNode({ host: '127.31.1.1', network: NETWORK });
   nodes.push(first);
   const [bootstrap] = first.localAddresses().map((a) => first.formatAddress(a));
-  for (let i = 2; i <= 10; i++) nodes.push(await createNode({ host: `127.0.31.${i}`, network: NETWORK, bootstrap: [bootstrap!] }));
+  for (let i = 2; i <= 10; i++) nodes.push(await createNode({ host: `127.31.${i}.1`, network: NETWORK, bootstrap: [bootstrap!] }));
 }, 60_000);
 
 afterAll(async () => {
