@@ -460,11 +460,13 @@ describe('WebRtcTransport over node-datachannel', () => {
     c!.t.send(a.addr, bytes(2));
     await until(() => a.t.stats.dropped.unprovenIpLimit === 1, 'a to close c’s link for its IP', WAIT_MS);
     expect(a.t.links().map((l) => l.id)).toEqual([toHex(b!.id)]);
+    // (c would retry with fresh offers, each closed the same way; it stops here.)
+    await c!.t.close();
     // Once b has proven itself, its link no longer counts against the IP's unproven share.
     a.t.peerVerified(b!.addr);
     d!.t.send(a.addr, bytes(3));
     await until(() => has(a, 3), 'd→a', WAIT_MS);
-    expect(a.t.stats.dropped.unprovenIpLimit).toBe(1);
+    expect(a.t.links().find((l) => l.id === toHex(d!.id))?.state).toBe('open');
   });
 
   it('maxLinks: with every slot still connecting, the datagram is dropped and counted', async () => {
