@@ -449,6 +449,26 @@ describe('WebRtcTransport over node-datachannel', () => {
     expect(a.t.stats.earnedEvicted).toBe(1);
   });
 
+  it('unproven incoming links per ICE remote IP: over the cap, the newcomer is closed once its IP is known', async () => {
+    const bus = new SignalBus();
+    // Every peer here connects from this host's address; loopback too is counted, for the test.
+    const a = await newPeer(bus, { maxUnprovenPerIp: 1, limitLoopback: true });
+    const [b, c, d] = await newPeers(3, bus);
+    b!.t.send(a.addr, bytes(1));
+    await until(() => has(a, 1), 'b→a', WAIT_MS);
+    await until(() => a.t.links().some((l) => l.ip !== undefined), 'a to learn b’s IP', WAIT_MS);
+    c!.t.send(a.addr, bytes(2));
+    await until(() => a.t.stats.dropped.unprovenIpLimit === 1, 'a to close c’s link for its IP', WAIT_MS);
+    expect(a.t.links().map((l) => l.id)).toEqual([toHex(b!.id)]);
+    // (c would retry with fresh offers, each closed the same way; it stops here.)
+    await c!.t.close();
+    // Once b has proven itself, its link no longer counts against the IP's unproven share.
+    a.t.peerVerified(b!.addr);
+    d!.t.send(a.addr, bytes(3));
+    await until(() => has(a, 3), 'd→a', WAIT_MS);
+    expect(a.t.links().find((l) => l.id === toHex(d!.id))?.state).toBe('open');
+  });
+
   it('maxLinks: with every slot still connecting, the datagram is dropped and counted', async () => {
     const bus = new SignalBus();
     const a = await newPeer(bus, { maxLinks: 1 });
