@@ -15,21 +15,7 @@
  * node at its first contact, `ready` once the join is done, `usableAt` is the page-clock ms when the
  * forms were enabled, `timings` the page-clock ms of each step. data-testid attributes on everything.
  */
-import {
-  createBrowserNode,
-  createWebCryptoBackend,
-  generateIdentityInWorker,
-  isSpydhtError,
-  loadOrCreateIdentity,
-  networkConfig,
-  toHex,
-  type ContactInfo,
-  type CryptoBackend,
-  type DHT,
-  type DHTMessageEvent,
-  type Identity,
-  type NetworkOptions,
-} from 'spydht';
+import { createBrowserNode, isSpydhtError, toHex, type ContactInfo, type DHT, type DHTMessageEvent, type NetworkOptions } from 'spydht';
 import { KIND_LABELS, describeAddress, kindOf, type ContactKind } from './kinds.js';
 import { describeOwner } from './owner.js';
 import { KIND_COLOURS, freshness, routingPicture } from './picture.js';
@@ -331,20 +317,16 @@ async function start(): Promise<DHT> {
   setStatus('starting', `solving the ID puzzle, connecting to ${signalingUrl} …`);
   // Join after the listeners are on, so the table and the log show the join itself.
   timings.scriptStart = performance.now();
-  // The identity first, on its own, so the page can report how long each part of the start takes.
-  const crypto = await createWebCryptoBackend();
-  const difficulty = networkConfig(crypto, network).idDifficulty;
-  const generate = (o: { crypto: CryptoBackend; difficulty: number }): Promise<Identity> => generateIdentityInWorker(o);
-  const identity = persist ? await loadOrCreateIdentity({ crypto, difficulty, storage: 'indexeddb', generate }) : await generate({ crypto, difficulty });
-  timings.identity = performance.now();
+  // The identity is this tab's own (its slot, kept across reloads) unless ?persist=0; the page
+  // reports how long it took apart from the rest of the start.
   const node = await createBrowserNode({
+    identityStorage: persist ? 'indexeddb' : false,
+    onIdentity: () => (timings.identity = performance.now()),
     signalingUrls,
     signalingOrder: params.get('signalOrder') === 'in-order' ? 'in-order' : 'shuffle',
     // Which server this tab uses now (the page shows it; a failover changes it).
     onSignalingChange: (url) => ($('signal-url').textContent = url ?? `none: reconnecting to one of ${signalingUrl} …`),
     network,
-    crypto,
-    identity,
     autoBootstrap: false,
     ...(maxPerIp ? { maxPerIp } : {}),
   });

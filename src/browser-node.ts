@@ -40,6 +40,12 @@ export interface BrowserNodeOptions extends Omit<DHTOptions, 'transports' | 'boo
   signalingOrder?: 'shuffle' | 'in-order';
   /** Told the URL of the server the node is linked to now, and undefined while it is reconnecting. */
   onSignalingChange?: (url: string | undefined) => void;
+  /**
+   * Told the node's identity as soon as it is ready (loaded from this tab's slot, or generated:
+   * the ID puzzle takes a second or two), before the node connects: a page can show its ID and
+   * how long each step of the start took.
+   */
+  onIdentity?: (identity: Identity) => void;
   /** Backoff between rounds of reconnect attempts, ms (default 1,000 … 30,000). */
   reconnect?: { minMs?: number; maxMs?: number };
   network?: NetworkOptions;
@@ -93,6 +99,7 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<DH
     signalingUrls,
     signalingOrder = 'shuffle',
     onSignalingChange,
+    onIdentity,
     reconnect,
     network,
     identityStorage = 'indexeddb',
@@ -136,6 +143,7 @@ export async function createBrowserNode(options: BrowserNodeOptions): Promise<DH
     const identity =
       options.identity ??
       (storage ? await loadOrCreateIdentity({ crypto, difficulty: config.idDifficulty, storage, key, generate }) : await generate({ crypto, difficulty: config.idDifficulty }));
+    onIdentity?.(identity);
     const contactsStore = storage && saveContacts !== false ? contactsInIdentityStorage(storage, `${key}/contacts`) : undefined;
     const contacts = givenContacts ?? (contactsStore ? await loadSavedContacts(contactsStore) : undefined);
 
