@@ -44,6 +44,8 @@ export interface MaintenanceOptions {
   refresh: (target: NodeId) => Promise<unknown>;
   republish: (record: WireRecord) => Promise<unknown>;
   storeAt: (contact: Contact, record: WireRecord) => Promise<unknown>;
+  /** The replica locations of a key (storage/placement.ts). */
+  locations: (key: Uint8Array) => NodeId[];
 }
 
 export class Maintenance {
@@ -118,11 +120,15 @@ export class Maintenance {
       const c = this.#handovers.shift()!;
       if (!table.has(c.id)) continue;
       for (const { record } of store.entries()) {
-        const closest = table.closest(record.key, k + 1);
-        const others = closest.filter((x) => !equalIds(x.id, c.id));
-        const newIsClose = closest.slice(0, k).some((x) => equalIds(x.id, c.id));
-        const selfIsPrimary = others.length === 0 || compareDistance(selfId, others[0]!.id, record.key) < 0;
-        if (newIsClose && selfIsPrimary) this.#options.storeAt(c, record).catch(() => {});
+        // At any of the key's locations (each has its own k holders).
+        const due = this.#options.locations(record.key).some((loc) => {
+          const closest = table.closest(loc, k + 1);
+          const others = closest.filter((x) => !equalIds(x.id, c.id));
+          const newIsClose = closest.slice(0, k).some((x) => equalIds(x.id, c.id));
+          const selfIsPrimary = others.length === 0 || compareDistance(selfId, others[0]!.id, loc) < 0;
+          return newIsClose && selfIsPrimary;
+        });
+        if (due) this.#options.storeAt(c, record).catch(() => {});
       }
     }
   }

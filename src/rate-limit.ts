@@ -72,4 +72,11 @@ export class RateLimiter {
     this.#global.take(t);
     return true;
   }
+
+  /** Takes up to `n` more tokens from `key` (a penalty: what is not there is not owed). */
+  drain(key: string, n: number): void {
+    const t = this.now();
+    const b = this.#keys.get(key);
+    if (b) b.take(t, Math.min(n, Math.floor(b.available(t))));
+  }
 }

@@ -52,7 +52,15 @@ export const DHT_COUNTERS = [
   'storeRateLimited',
   'storeInvalid',
   'storeFull',
+  /** A STORE refused because this node knows 2k nodes closer to every location of the key (placement). */
+  'storeNotResponsible',
+  /** A record evicted to make room in a full store (the largest sender's farthest record). */
+  'storeEvicted',
+  /** A STORE refused because the store is full and its sender's IP or prefix holds its quota. */
+  'storeOverQuota',
   'deleteInvalid',
+  /** A DELETE older than the held record (a replay, or an owner whose record was signed ahead of its clock). */
+  'deleteStale',
   // Work done for others (relay/)
   'proxied',
   'signalsSent',
@@ -75,7 +83,7 @@ export type DHTStats = { readonly [K in DHTCounterName]?: number } & {
   readonly contacts: number;
   /** Records held for the swarm. */
   readonly records: number;
-  /** Label and content bytes held. */
+  /** Bytes held: the records' full wire size. */
   readonly storedBytes: number;
   /** Requests waiting for a reply. */
   readonly pendingRequests: number;

@@ -19,6 +19,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   writes: { perKeyRate: 20, perKeyBurst: 40, globalRate: 1000, globalBurst: 2000, maxKeys: 4096 },
 };
 
+/** Write tokens a refused (misplaced) STORE costs, the one taken to admit it included. */
+export const WRITE_REFUSAL_COST = 10;
+
 export class RequestLimits {
   readonly #requests: RateLimiter;
   readonly #writes: RateLimiter;
@@ -36,5 +39,14 @@ export class RequestLimits {
   /** One STORE or DELETE from `ip`: false means answer "rate limited" without validating it. */
   admitWrite(ip: string): boolean {
     return this.#writes.take(ip);
+  }
+
+  /**
+   * A write this node refused as misplaced (it is not among the nodes that should hold the key)
+   * costs `ip` WRITE_REFUSAL_COST writes in all: spraying records at every node drains the
+   * sprayer's budget, while an honest node, which stores at the closest nodes, never pays it.
+   */
+  chargeRefusedWrite(ip: string): void {
+    this.#writes.drain(ip, WRITE_REFUSAL_COST - 1);
   }
 }

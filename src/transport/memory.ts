@@ -59,10 +59,14 @@ export class SimNetwork {
     return this.#rand();
   }
 
-  /** A fresh IPv4 address in 10.0.0.0/8 (simulated only: nothing is sent on a real network). */
+  /**
+   * A fresh IPv4 address in 10.0.0.0/8 (simulated only: nothing is sent on a real network), each in
+   * a /24 of its own as unrelated hosts on the internet are: limits and quotas per prefix treat
+   * one /24 as one sender. Tests place several nodes in one /24 by passing `ip`.
+   */
   allocateIp(): string {
     const n = this.#nextIp++;
-    return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+    return `10.${(n >> 8) & 255}.${n & 255}.${1 + ((n >> 16) & 127)}`;
   }
 
   /** Attaches an endpoint at ip:port (a fresh IP when omitted). */

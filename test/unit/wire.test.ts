@@ -142,11 +142,15 @@ function samples(): Array<[string, Unsigned]> {
       {
         ...h,
         type: MessageType.DELETE,
-        proof: { key: fill(ID_BYTES, 5), publicKey: fill(32, 6), issuedAt: 0xffffffff, signature: fill(64, 7) },
+        proof: { key: fill(ID_BYTES, 5), publicKey: fill(32, 6), issuedAt: 0xffffffff, signature: fill(64, 7), powNonce: fill(8, 8) },
       },
     ],
     ...Object.entries(DeleteStatus).map(
-      ([name, status]): [string, Unsigned] => [`DELETE_ACK ${name}`, { ...h, type: MessageType.DELETE_ACK, status }],
+      ([name, status]): [string, Unsigned] => [
+        `DELETE_ACK ${name}`,
+        // STALE carries the held record's issue time; no other status carries anything.
+        status === DeleteStatus.STALE ? { ...h, type: MessageType.DELETE_ACK, status, heldIssuedAt: 0xfffffffe } : { ...h, type: MessageType.DELETE_ACK, status },
+      ],
     ),
     ['PING want-auth client', { ...header(Flags.WANT_AUTH | Flags.CLIENT), type: MessageType.PING, pad: 0 }],
   ];
@@ -210,7 +214,7 @@ describe('round trip', () => {
   it('the header layout is what the rejection tests below assume', () => {
     expect(HEADER_BYTES).toBe(56);
     const bytes = encodeMessage({ ...header(Flags.CLIENT | Flags.ROOM), type: MessageType.STORE_ACK, status: 2 });
-    expect(bytes[0]).toBe(2);
+    expect(bytes[0]).toBe(3);
     expect(Array.from(bytes.subarray(1, 5))).toEqual(Array.from(NET));
     expect(bytes[TYPE_AT]).toBe(MessageType.STORE_ACK);
     expect((bytes[FLAGS_AT]! << 8) | bytes[FLAGS_AT + 1]!).toBe(Flags.CLIENT | Flags.ROOM);
@@ -401,7 +405,7 @@ describe('rejections', () => {
 
   it('wrong protocol version', () => {
     const ping = encodeMessage(samples()[0]![1]);
-    for (const version of [0, 1, 3, 0xff]) {
+    for (const version of [0, 1, 2, 4, 0xff]) {
       const bytes = Uint8Array.from(ping);
       bytes[0] = version;
       expectReject(bytes, 'DECODE_ERROR', /unsupported protocol version/);
@@ -545,10 +549,10 @@ describe('rejections', () => {
   });
 
   it('store and delete status out of range', () => {
-    for (const status of [StoreStatus.RATE_LIMITED + 1, 0x80, 0xff]) {
+    for (const status of [StoreStatus.NOT_RESPONSIBLE + 1, 0x80, 0xff]) {
       expectReject(concat(rawHeader(MessageType.STORE_ACK), [status]), 'DECODE_ERROR', /unknown store status/);
     }
-    for (const status of [DeleteStatus.RATE_LIMITED + 1, 0x80, 0xff]) {
+    for (const status of [DeleteStatus.STALE + 1, 0x80, 0xff]) {
       expectReject(concat(rawHeader(MessageType.DELETE_ACK), [status]), 'DECODE_ERROR', /unknown delete status/);
     }
     for (const status of [SignalStatus.RATE_LIMITED + 1, 0xff]) {
