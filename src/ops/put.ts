@@ -74,7 +74,7 @@ export interface Replicated {
  * Stores a record at its replica locations (default: all of them; a republishing holder passes
  * the ones it serves): at each, on the k closest nodes with at most MAX_HOLDERS_PER_PREFIX per IP
  * prefix, and here when this node is among them. Succeeds when more than one distinct node
- * confirmed (or every node there is did, in a swarm of one or two): a single ack may be a liar's.
+ * confirmed (or, in a swarm of one, this node itself): a single ack may be a liar's.
  */
 export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal, locations?: NodeId[]): Promise<Replicated> {
   const { k, store } = ctx;
@@ -129,8 +129,8 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
       else if (status === StoreStatus.DELETED) deleted++;
     }),
   );
-  // More than one holder, unless the swarm (as far as the lookups saw) has fewer nodes than that.
-  const needed = Math.min(MIN_HOLDERS, seen.size + (ctx.client ? 0 : 1));
+  // More than one holder, unless this node is alone in its swarm (it knows and found nobody).
+  const needed = seen.size === 0 && ctx.table.size === 0 ? 1 : MIN_HOLDERS;
   if (holders.size === 0 || holders.size < needed) {
     if (deleted > 0) throw new SpydhtError('NOT_STORED', 'the owner deleted this record; its tombstone refuses it');
     if (full > 0 && holders.size === 0) throw new SpydhtError('STORAGE_FULL', `every node asked (${full}) is full`);

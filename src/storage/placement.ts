@@ -8,8 +8,16 @@
  * of them (PROTOCOL.md §9, SECURITY.md "Storage").
  *
  * Placement. A node accepts a STORE only when, for some location of the key, fewer than
- * PLACEMENT_SLACK × k of its routing contacts are closer to that location than itself. Why the
- * slack (2k rather than k) is safe:
+ * PLACEMENT_SLACK × k nodes are closer to that location than itself, as far as it can tell: the
+ * routing contacts it knows to be closer, or, when the location lies in one of its full buckets
+ * far from its own neighbourhood, the nodes that bucket's region must hold. (Every node of bucket i
+ * is closer to a location in bucket i than the node itself, but a bucket keeps only k of them:
+ * counting known contacts alone, a node far from a key still counts fewer than 2k closer about
+ * once in 2^(full buckets deeper than i) and accepts, which lets a key land on ~k × log2(N/k) / 2
+ * nodes. The region of bucket i holds about k × 2^(b − i − 1) nodes, b the bits the node shares
+ * with its k-th closest contact; half of that is counted, so a true holder, for which fewer than k
+ * nodes lie closer, is refused only if that region holds under a quarter of its expected count.)
+ * Why the slack (2k rather than k) is safe:
  * - Every contact counted is a node whose key this node verified, so a high count is evidence,
  *   never a guess: a node refuses only when it knows 2k real nodes nearer than itself.
  * - A sparse table (a young node, a small swarm) knows fewer nodes than exist, which can only
@@ -23,7 +31,7 @@
  */
 import { concatBytes, utf8 } from '../bytes.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { compareDistance, type NodeId } from '../id.js';
+import { commonPrefixLength, compareDistance, type NodeId } from '../id.js';
 import type { Contact } from '../routing/contact.js';
 
 /** Independent points per key, each with k replicas. */
@@ -44,6 +52,9 @@ export function replicaLocations(crypto: CryptoBackend, key: Uint8Array): NodeId
 export interface ClosestContacts {
   readonly k: number;
   closest(target: NodeId, count: number): Contact[];
+  bucketSize(index: number): number;
+  /** Bits shared with the k-th closest contact (undefined with fewer than k contacts). */
+  neighbourhoodBits(): number | undefined;
 }
 
 /** How many known contacts are closer to `location` than `selfId`, counting up to `limit`. */
@@ -57,10 +68,21 @@ export function contactsCloser(table: ClosestContacts, selfId: NodeId, location:
   return n;
 }
 
+/**
+ * Nodes that must lie closer to `location` than this node, by its own neighbourhood's density:
+ * half the expected population of the location's bucket region when that bucket is full, else 0.
+ */
+export function estimatedCloser(table: ClosestContacts, selfId: NodeId, location: NodeId): number {
+  const bits = table.neighbourhoodBits();
+  const index = commonPrefixLength(selfId, location);
+  if (bits === undefined || index >= bits || table.bucketSize(index) < table.k) return 0;
+  return table.k * 2 ** Math.min(30, bits - index - 2);
+}
+
 /** This node is plausibly among the nodes that should hold `location` (see the file comment). */
 export function responsibleFor(table: ClosestContacts, selfId: NodeId, location: NodeId): boolean {
   const limit = PLACEMENT_SLACK * table.k;
-  return contactsCloser(table, selfId, location, limit) < limit;
+  return estimatedCloser(table, selfId, location) < limit && contactsCloser(table, selfId, location, limit) < limit;
 }
 
 /** The locations of `key` this node is plausibly responsible for (none: refuse a STORE). */
