@@ -11,7 +11,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 
 /** Bottom to top. A path matches the first entry that is its file or a folder containing it. */
 const LAYERS: string[][] = [
-  ['bytes.ts', 'id.ts', 'errors.ts', 'clock.ts', 'lru.ts', 'events.ts', 'abort.ts', 'random.ts', 'rate-limit.ts', 'dom-types.ts'],
+  ['bytes.ts', 'id.ts', 'errors.ts', 'clock.ts', 'lru.ts', 'events.ts', 'abort.ts', 'random.ts', 'rate-limit.ts', 'ip-prefix.ts', 'dom-types.ts'],
   ['crypto/'],
   ['wire/'],
   ['network.ts'],
