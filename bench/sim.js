@@ -5,8 +5,11 @@
  *   npm run sim -- --nodes 10000            # joins 10,000 nodes, then puts and gets at 0 % and 10 % loss
  *   npm run sim -- --nodes 100000 --ops 50  # internet scale (see BENCHMARKS.md for time and memory)
  *
+ *   npm run sim -- --nodes 1000 --sybil 0.1,0.2,0.3,0.4 --ops 1000   # the Sybil curve (SECURITY.md)
+ *
  * Options: --nodes N (10000), --ops N puts and N gets per loss rate (200), --loss 0,0.1 (the loss
- * rates), --batch N nodes joining at once (20), --seed N (1), --no-ideal (skip the ideal-table
+ * rates), --sybil F,F… (instead of loss rates: the given fractions of nodes turn hostile, cumulatively,
+ * a quarter each silent, lying, dropping stores, forging values; honest nodes put and get at each), --batch N nodes joining at once (20), --seed N (1), --no-ideal (skip the ideal-table
  * limit), --json FILE (write every figure). Latency is SimNetwork's 10 + U[0, 20) ms one way
  * (40 ms mean round trip), node:crypto, the cheap test network (2-bit ID puzzle, 6-bit proof of
  * work: both are measured on their own in `npm run bench`). Runs with --expose-gc to measure the
@@ -34,6 +37,7 @@ const BATCH = Number(arg('--batch', 20));
 const SEED = Number(arg('--seed', 1));
 const IDEAL = !argv.includes('--no-ideal');
 const JSON_OUT = arg('--json');
+const SYBIL = arg('--sybil') === undefined ? undefined : String(arg('--sybil')).split(',').map(Number);
 
 const { createTestnet, seededRandom, randomIndex } = await import('../dist/node/index.js');
 
@@ -71,7 +75,8 @@ say(`joined in ${joinSeconds.toFixed(0)} s: ${(joinDatagrams / N).toFixed(0)} da
 const random = seededRandom(SEED + 1);
 const pick = () => tn.nodes[randomIndex(random, tn.nodes.length)];
 const phases = [];
-for (const loss of LOSSES) {
+const sybil = SYBIL ? await sybilCurve() : undefined;
+for (const loss of SYBIL ? [] : LOSSES) {
   tn.net.conditions.loss = loss;
   const puts = [];
   const keys = [];
@@ -136,7 +141,68 @@ if (IDEAL) {
 }
 
 say(`done: ${totalSeconds.toFixed(0)} s for the swarm (join ${joinSeconds.toFixed(0)} s), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
-if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ n: N, ops: OPS, seed: SEED, meanRttMs: MEAN_RTT_MS, joinSeconds, totalSeconds, joinDatagramsPerNode: joinDatagrams / N, heapKiBPerNode: heap, tables, phases, ideal }, null, 2));
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ n: N, ops: OPS, seed: SEED, meanRttMs: MEAN_RTT_MS, joinSeconds, totalSeconds, joinDatagramsPerNode: joinDatagrams / N, heapKiBPerNode: heap, tables, phases, sybil, ideal }, null, 2));
+
+/**
+ * For each fraction, more nodes turn hostile (a quarter of each kind, bench/lib/adversary.js), then
+ * OPS honest puts and OPS honest gets of those keys, each from a random honest node holding no copy.
+ */
+async function sybilCurve() {
+  const { makeHostile, MISBEHAVIOURS } = await import('./lib/adversary.js');
+  const order = [...tn.nodes];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = randomIndex(random, i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const allies = new Set();
+  const hostile = new Set();
+  const levels = [];
+  for (const fraction of SYBIL) {
+    while (hostile.size < Math.round(fraction * N)) {
+      const node = order[hostile.size];
+      hostile.add(node);
+      await makeHostile(node, MISBEHAVIOURS[hostile.size % MISBEHAVIOURS.length], allies);
+    }
+    const honest = tn.nodes.filter((n) => !hostile.has(n));
+    const pickHonest = () => honest[randomIndex(random, honest.length)];
+    const keys = [];
+    const puts = [];
+    for (let i = 0; i < OPS; i++) {
+      const [sent, start] = [tn.net.stats.sent, tn.clock.now()];
+      const content = `sybil ${fraction} value ${i}`;
+      try {
+        const r = await tn.run(pickHonest().publish(`sybil ${fraction} ${i}`, content));
+        keys.push({ key: r.key, content });
+        puts.push({ ok: true, ms: tn.clock.now() - start, datagrams: tn.net.stats.sent - sent, stored: r.stored, prefixes: r.prefixes });
+      } catch {
+        puts.push({ ok: false });
+      }
+    }
+    const gets = [];
+    for (let i = 0; i < OPS && keys.length > 0; i++) {
+      const want = keys[i % keys.length];
+      let node = pickHonest();
+      while (node.storage.has(want.key)) node = pickHonest();
+      const [sent, start] = [tn.net.stats.sent, tn.clock.now()];
+      const r = await tn.run(node.findValue(want.key)).catch(() => undefined);
+      gets.push({ ok: r?.value?.text() === want.content, ms: tn.clock.now() - start, datagrams: tn.net.stats.sent - sent });
+    }
+    const okPuts = puts.filter((p) => p.ok);
+    const okGets = gets.filter((g) => g.ok);
+    const level = {
+      fraction,
+      hostile: hostile.size,
+      puts: { ok: okPuts.length, total: puts.length, ms: summary(okPuts.map((p) => p.ms)), datagrams: summary(okPuts.map((p) => p.datagrams)), stored: summary(okPuts.map((p) => p.stored)) },
+      gets: { ok: okGets.length, total: gets.length, ms: summary(okGets.map((g) => g.ms)), p99Ms: quantile99(okGets.map((g) => g.ms)), datagrams: summary(okGets.map((g) => g.datagrams)) },
+    };
+    levels.push(level);
+    say(
+      `${(fraction * 100).toFixed(0)} % hostile (${hostile.size}): puts ${level.puts.ok}/${level.puts.total} (median ${level.puts.ms.median} ms, ${level.puts.datagrams.median} datagrams, ${level.puts.stored.median} holders); ` +
+        `gets ${level.gets.ok}/${level.gets.total} = ${((100 * level.gets.ok) / Math.max(1, level.gets.total)).toFixed(2)} % (median ${level.gets.ms.median} ms, p99 ${level.gets.p99Ms} ms, ${level.gets.datagrams.median} datagrams)`,
+    );
+  }
+  return levels;
+}
 
 function quantile99(xs) {
   const s = [...xs].sort((a, b) => a - b);

@@ -111,8 +111,14 @@ export interface DeleteOptions extends OperationOptions {
 
 export interface PutResult {
   key: string;
-  /** Nodes that confirmed the store (this one included when it is among the closest). */
+  /**
+   * Distinct nodes that confirmed the store, over all the key's replica locations (this one
+   * included when it is a holder). A put succeeds only when more than one did (or every node of a
+   * swarm of one or two): one ack may come from a node that drops the record.
+   */
   stored: number;
+  /** Distinct IP prefixes (/24 IPv4, /64 IPv6) among those nodes. */
+  prefixes: number;
 }
 
 export interface FindValueResult {
@@ -320,7 +326,7 @@ export class DHT extends Emitter<DHTEvents> {
     return (await this.publish(label, content, options)).key;
   }
 
-  /** Like `put`, also telling how many nodes confirmed the store. */
+  /** Like `put`, also telling how many distinct nodes (and IP prefixes) confirmed the store. */
   async publish(label: string | Uint8Array, content: string | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     this.#assertOpen();
     const input = {
@@ -330,8 +336,8 @@ export class DHT extends Emitter<DHTEvents> {
       owner: options.owner === undefined ? this.identity : options.owner ?? undefined,
     };
     const e = this.#engine;
-    const { record, stored } = await e.operations.run(options, (signal) => publish(e, input, signal));
-    return { key: toHex(record.key), stored };
+    const { record, stored, prefixes } = await e.operations.run(options, (signal) => publish(e, input, signal));
+    return { key: toHex(record.key), stored, prefixes };
   }
 
   /** Finds a value by key (hex or bytes); resolves undefined when no node has it. Verified before returning. */
@@ -352,7 +358,8 @@ export class DHT extends Emitter<DHTEvents> {
 
   /**
    * Deletes an owned record everywhere it is stored. The owner's signed delete leaves a tombstone,
-   * so a stale copy cannot be stored again. Resolves with how many nodes accepted the delete.
+   * so a stale copy cannot be stored again. Resolves with how many nodes removed a copy (0 when
+   * none held one); rejects with NOT_OWNER when holders say the record is someone else's.
    */
   async delete(key: string | Uint8Array, options: DeleteOptions = {}): Promise<number> {
     this.#assertOpen();

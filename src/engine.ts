@@ -33,6 +33,7 @@ import { Responder } from './serve.js';
 import { MutableResponder } from './serve-mutable.js';
 import { MutableStore } from './storage/mutable-store.js';
 import type { RecordRules } from './storage/record.js';
+import { replicaLocations, responsibleLocations } from './storage/placement.js';
 import { LocalStore, type LocalStoreOptions } from './storage/store.js';
 import type { Transport } from './transport/transport.js';
 import { sameAddress, type PeerAddress } from './wire/address.js';
@@ -141,7 +142,13 @@ export class Engine implements OpContext {
     const limits = new RequestLimits(init.limits, () => clock.now(), nodesPerIp);
 
     this.table = new RoutingTable({ localId: identity.id, k: this.k, maxPerIp: init.maxPerIp, ...prefixLimits(init), now: () => clock.now() });
-    this.store = new LocalStore(init.storage, { tombstoneSeconds: config.maxTtlSeconds + config.maxSkewSeconds, random });
+    this.store = new LocalStore(init.storage, {
+      tombstoneSeconds: config.maxTtlSeconds + config.maxSkewSeconds,
+      random,
+      localId: identity.id,
+      locate: (key) => replicaLocations(crypto, key),
+      count,
+    });
     this.mutableStore = new MutableStore(init.storage, this.store, { random });
     this.store.shareBoundsWith(this.mutableStore);
     this.rpc = new Rpc({
@@ -219,13 +226,15 @@ export class Engine implements OpContext {
       hasBootstrap: () => this.bootstrapAddresses.length > 0,
       rebootstrap: () => this.operations.run({}, (signal) => join(this, this.bootstrapAddresses, signal)),
       refresh: (target) => this.operations.run({}, (signal) => this.lookups.nodes(target, signal)),
-      republish: (record) => this.operations.run({}, (signal) => replicate(this, record, signal)),
+      // A holder re-stores at the locations it serves, so each location keeps itself alive on its own.
+      republish: (record) => this.operations.run({}, (signal) => replicate(this, record, signal, this.#republishLocations(record.key))),
       storeAt: (contact, record) => storeAt(this, peerOf(contact), record),
       mutable: {
         store: this.mutableStore,
         republish: (record) => this.operations.run({}, (signal) => storeOnClosest(this, record, undefined, undefined, signal)),
         storeAt: (contact, record) => storeMutableAt(this, peerOf(contact), record, undefined),
       },
+      locations: (key) => replicaLocations(crypto, key),
     });
 
     for (const t of init.transports) {
@@ -239,6 +248,11 @@ export class Engine implements OpContext {
     this.table.on('removed', (c) => this.#emit('contact-removed', this.contactInfo(c)));
     this.table.on('updated', (c) => this.#emit('contact-updated', this.contactInfo(c)));
     this.#maintenance.start();
+  }
+
+  #republishLocations(key: Uint8Array): NodeId[] | undefined {
+    const mine = responsibleLocations(this.crypto, this.table, this.identity.id, key);
+    return mine.length > 0 ? mine : undefined;
   }
 
   count(what: string): void {

@@ -52,6 +52,8 @@ export interface MaintenanceOptions {
     republish: (record: WireMutableRecord) => Promise<unknown>;
     storeAt: (contact: Contact, record: WireMutableRecord) => Promise<unknown>;
   };
+  /** The replica locations of a key (storage/placement.ts). */
+  locations: (key: Uint8Array) => NodeId[];
 }
 
 export class Maintenance {
@@ -128,16 +130,19 @@ export class Maintenance {
     for (let n = 0; n < MAX_HANDOVERS_PER_TICK && this.#handovers.length; n++) {
       const c = this.#handovers.shift()!;
       if (!table.has(c.id)) continue;
-      const handsOver = (key: Uint8Array): boolean => {
-        const closest = table.closest(key, k + 1);
+      const handsOverAt = (loc: Uint8Array): boolean => {
+        const closest = table.closest(loc, k + 1);
         const others = closest.filter((x) => !equalIds(x.id, c.id));
         const newIsClose = closest.slice(0, k).some((x) => equalIds(x.id, c.id));
-        const selfIsPrimary = others.length === 0 || compareDistance(selfId, others[0]!.id, key) < 0;
+        const selfIsPrimary = others.length === 0 || compareDistance(selfId, others[0]!.id, loc) < 0;
         return newIsClose && selfIsPrimary;
       };
-      for (const { record } of store.entries()) if (handsOver(record.key)) this.#options.storeAt(c, record).catch(() => {});
+      // An immutable record at any of its key's locations (each has its own k holders).
+      for (const { record } of store.entries()) {
+        if (this.#options.locations(record.key).some(handsOverAt)) this.#options.storeAt(c, record).catch(() => {});
+      }
       const m = this.#options.mutable;
-      if (m) for (const { record } of m.store.entries()) if (handsOver(record.key)) m.storeAt(c, record).catch(() => {});
+      if (m) for (const { record } of m.store.entries()) if (handsOverAt(record.key)) m.storeAt(c, record).catch(() => {});
     }
   }
 }

@@ -84,4 +84,10 @@ export class RateLimiter {
     this.#global.take(t);
     return true;
   }
+
+  /** Takes up to `n` more tokens from `key` (a penalty: what is not there is not owed). */
+  drain(key: string, n: number): void {
+    const b = this.#keys.get(key);
+    if (b) b.tokens = Math.max(0, b.tokens - n);
+  }
 }

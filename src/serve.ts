@@ -10,6 +10,7 @@ import type { RequestLimits } from './rpc/limits.js';
 import type { IncomingRequest, Rpc } from './rpc/rpc.js';
 import type { Contact } from './routing/contact.js';
 import type { RoutingTable } from './routing/table.js';
+import { responsibleLocations } from './storage/placement.js';
 import { validateDeleteProof, validateRecord, type RecordRules } from './storage/record.js';
 import type { LocalStore } from './storage/store.js';
 import { Writer } from './wire/codec.js';
@@ -61,7 +62,7 @@ export class Responder {
       case MessageType.STORE:
         return { type: MessageType.STORE_ACK, status: await this.#store(req) };
       case MessageType.DELETE:
-        return { type: MessageType.DELETE_ACK, status: await this.#delete(req) };
+        return this.#delete(req);
       default:
         return undefined;
     }
@@ -116,33 +117,54 @@ export class Responder {
       return StoreStatus.RATE_LIMITED;
     }
     const record = req.message.record;
+    // Placement before any crypto: a node that knows 2k nodes nearer to every location of the key
+    // is not one of its holders, and one proof of work must not buy room on every node.
+    if (!this.#responsible(record.key)) {
+      count('storeNotResponsible');
+      this.#options.limits.chargeRefusedWrite(req.ip);
+      return StoreStatus.NOT_RESPONSIBLE;
+    }
     const now = clock.now();
     const check = await validateRecord(crypto, rules, record, Math.floor(now / 1000));
     if (!check.ok) {
       count('storeInvalid');
       return StoreStatus.INVALID;
     }
-    const status = store.put(record, now);
+    const status = store.put(record, now, req.ip);
     if (status === StoreStatus.STORED) this.#options.onStored?.(record.key);
     if (status === StoreStatus.FULL) count('storeFull');
     return status;
   }
 
-  async #delete(req: IncomingRequest): Promise<DeleteStatusCode> {
-    if (req.message.type !== MessageType.DELETE) return DeleteStatus.INVALID;
-    if (!this.#options.limits.admitWrite(req.ip)) return DeleteStatus.RATE_LIMITED;
+  async #delete(req: IncomingRequest): Promise<Body> {
+    const ack = (status: DeleteStatusCode, heldIssuedAt?: number): Body => ({ type: MessageType.DELETE_ACK, status, heldIssuedAt });
+    if (req.message.type !== MessageType.DELETE) return ack(DeleteStatus.INVALID);
+    const { store, count } = this.#options;
+    if (!this.#options.limits.admitWrite(req.ip)) return ack(DeleteStatus.RATE_LIMITED);
     const proof = req.message.proof;
     // A signature check per IP and prefix, apart from the write budget: a flood of bogus proofs
     // costs its sender its own budget, not everyone's share of our CPU.
-    if (!this.#options.limits.admitVerification(req.ip)) return DeleteStatus.RATE_LIMITED;
-    // Signature first, then ownership inside the store: nothing is removed on an unchecked claim.
+    if (!this.#options.limits.admitVerification(req.ip)) return ack(DeleteStatus.RATE_LIMITED);
+    // Proof of work and signature first, then ownership inside the store: nothing is removed on an unchecked claim.
     if (!(await validateDeleteProof(this.#options.crypto, this.#options.rules, proof, this.#nowSeconds())).ok) {
-      this.#options.count('deleteInvalid');
-      return DeleteStatus.INVALID;
+      count('deleteInvalid');
+      return ack(DeleteStatus.INVALID);
     }
-    const status = this.#options.store.delete(proof);
+    // A tombstone for a key not held guards against a stale copy arriving later, which only a
+    // node that would accept that copy needs to remember.
+    if (!store.entry(proof.key) && !this.#responsible(proof.key)) return ack(DeleteStatus.NOT_HELD);
+    const status = store.delete(proof);
     if (status === DeleteStatus.DELETED) this.#options.onDeleted?.(proof.key);
-    return status;
+    if (status === DeleteStatus.STALE) {
+      count('deleteStale');
+      return ack(status, store.issuedAtOf(proof.key));
+    }
+    return ack(status);
+  }
+
+  #responsible(key: Uint8Array): boolean {
+    const { crypto, table } = this.#options;
+    return responsibleLocations(crypto, table, table.localId, key).length > 0;
   }
 
   #nowSeconds(): number {

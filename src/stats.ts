@@ -61,12 +61,20 @@ export const DHT_COUNTERS = [
   'storeRateLimited',
   'storeInvalid',
   'storeFull',
+  /** A STORE refused because this node knows 2k nodes closer to every location of the key (placement). */
+  'storeNotResponsible',
+  /** A record evicted to make room in a full store (the largest sender's farthest record). */
+  'storeEvicted',
+  /** A STORE refused because the store is full and its sender's IP or prefix holds its quota. */
+  'storeOverQuota',
   'deleteInvalid',
   /** Mutable records: a STORE_MUTABLE that failed validation; refused as older than the held copy (or a replay); refused by `cas`; stale holders a get sent the newest to. */
   'mutableInvalid',
   'mutableStale',
   'mutableCasMismatch',
   'mutableRepaired',
+  /** A DELETE older than the held record (a replay, or an owner whose record was signed ahead of its clock). */
+  'deleteStale',
   // Work done for others (relay/)
   'proxied',
   /** PROXY refused: the client's address had not proven itself (no valid token), or its IP or prefix was over the write limit. */
@@ -96,7 +104,7 @@ export type DHTStats = { readonly [K in DHTCounterName]?: number } & {
   readonly records: number;
   /** Mutable records held for the swarm (one per key: the newest copy). */
   readonly mutableRecords: number;
-  /** Label and content bytes held (salt and content for mutable records). */
+  /** Bytes held: immutable records at their full wire size, mutable ones their salt and content. */
   readonly storedBytes: number;
   /** Requests waiting for a reply. */
   readonly pendingRequests: number;

@@ -14,7 +14,7 @@ import { SpydhtError } from '../errors.js';
 import type { CryptoBackend } from './backend.js';
 import { SLICE_MS, yieldToEventLoop } from './yield.js';
 
-const POW_TAG = utf8('spydht/pow/v1');
+const POW_TAG = utf8('spydht/pow/v2');
 export const NONCE_BYTES = 8;
 /** Default base difficulty: ~16k hashes for a small one-day record (tens of ms). */
 export const DEFAULT_POW_BASE_BITS = 14;

@@ -466,8 +466,8 @@ async function runDelete(positionals: string[], values: Values, network: Network
   const key = checkKey(positionals[0], 'delete');
   const targets = await bootstrapTargets(requireBootstrap(values, 'delete'));
   const identity = await ownerForDelete(values, network);
-  const accepted = await withClient({ values, network, targets, identity }, (dht) => withProgress('deleting everywhere it is stored', dht.delete(key)));
-  out(`deleted ${key} (${accepted} nodes accepted)`);
+  const removed = await withClient({ values, network, targets, identity }, (dht) => withProgress('deleting everywhere it is stored', dht.delete(key)));
+  out(`deleted ${key} (${removed} copies removed)`);
   return EXIT_OK;
 }
 

@@ -1,48 +1,80 @@
 /**
- * Deleting an owned record everywhere it is stored: the owner signs a delete, every one of the k
- * closest nodes checks it and keeps a tombstone, so a stale copy cannot be stored again.
+ * Deleting an owned record everywhere it is stored: the owner signs a delete (with a small proof
+ * of work, the price of a tombstone), every holder at every replica location checks it and keeps
+ * a tombstone, so a stale copy cannot be stored again.
  */
 import type { Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
-import { equalIds, type NodeId } from '../id.js';
+import { equalIds, idKey, type NodeId } from '../id.js';
+import type { LookupPeer } from '../lookup/lookup.js';
+import { replicaLocations } from '../storage/placement.js';
 import { createDeleteProof } from '../storage/record.js';
-import { DeleteStatus, MessageType } from '../wire/messages.js';
+import { DeleteStatus, MessageType, type DeleteProof } from '../wire/messages.js';
 import { nowSeconds, type OpContext } from './context.js';
 
 /** Transmissions of each DELETE. */
 const DELETE_ATTEMPTS = 3;
 
-/** Resolves with how many nodes accepted the delete (removed the record or kept a tombstone). */
+/**
+ * Resolves with how many nodes removed a copy of the record (0 when nobody held one: the nodes
+ * asked still keep a tombstone against a stale copy). A holder whose copy was signed later than
+ * the delete (a clock ahead of ours when it was stored) answers with that issue time; the delete
+ * is then signed again at that time, as long as it is not beyond the skew every node tolerates.
+ */
 export async function deleteEverywhere(ctx: OpContext, key: NodeId, owner: Identity, signal: AbortSignal): Promise<number> {
   const held = ctx.store.entry(key)?.record;
   if (held && (!held.owner || !equalIds(held.owner.publicKey, owner.publicKey))) {
     throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
   }
-  const proof = await createDeleteProof(ctx.rules, owner, key, nowSeconds(ctx));
-  let accepted = 0;
-  let deleted = 0;
+  const work = { crypto: ctx.crypto, solver: ctx.solver, signal };
+  const [proof, lookups] = await Promise.all([
+    createDeleteProof(ctx.rules, owner, key, nowSeconds(ctx), work),
+    Promise.all(replicaLocations(ctx.crypto, key).map((loc) => ctx.lookups.nodes(loc, signal))),
+  ]);
+  const peers = new Map<string, LookupPeer>();
+  for (const r of lookups) for (const p of r.closest) peers.set(idKey(p.id), p);
+
+  let removed = 0;
   let notOwner = 0;
-  if (!ctx.client && ctx.store.delete(proof) === DeleteStatus.DELETED) {
-    accepted++;
-    deleted++;
+  const stale: { peer: LookupPeer | undefined; issuedAt: number }[] = [];
+  const apply = async (p: DeleteProof, targets: (LookupPeer | undefined)[]): Promise<void> => {
+    await Promise.all(
+      targets.map(async (peer) => {
+        if (!peer) {
+          // This node's own copy.
+          const status = ctx.store.delete(p);
+          if (status === DeleteStatus.DELETED) removed++;
+          if (status === DeleteStatus.STALE) stale.push({ peer, issuedAt: ctx.store.issuedAtOf(key) ?? 0 });
+          return;
+        }
+        try {
+          const reply = await ctx.rpc.request(peer.address, { type: MessageType.DELETE, proof: p }, { expectId: peer.id, attempts: DELETE_ATTEMPTS, signal });
+          if (reply.message.type !== MessageType.DELETE_ACK) return;
+          const { status, heldIssuedAt } = reply.message;
+          if (status === DeleteStatus.DELETED) removed++;
+          if (status === DeleteStatus.NOT_OWNER) notOwner++;
+          if (status === DeleteStatus.STALE && heldIssuedAt !== undefined) stale.push({ peer, issuedAt: heldIssuedAt });
+        } catch {
+          // Unreachable peers simply do not count.
+        }
+      }),
+    );
+  };
+  await apply(proof, [...(ctx.client ? [] : [undefined]), ...peers.values()]);
+
+  // Copies signed ahead of our clock: sign again at the latest such time we may sign (a time
+  // beyond now + SKEW would be refused by every node, and could be a liar's bait to make our
+  // tombstone outlive our next put).
+  const limit = nowSeconds(ctx) + ctx.rules.maxSkewSeconds;
+  const retry = stale.filter((s) => s.issuedAt > proof.issuedAt && s.issuedAt <= limit);
+  if (retry.length > 0) {
+    const issuedAt = Math.max(...retry.map((s) => s.issuedAt));
+    const again = await createDeleteProof(ctx.rules, owner, key, issuedAt, work);
+    stale.length = 0;
+    await apply(again, retry.map((s) => s.peer));
   }
-  const closest = await ctx.lookups.nodes(key, signal);
-  await Promise.all(
-    closest.closest.map(async (peer) => {
-      try {
-        const reply = await ctx.rpc.request(peer.address, { type: MessageType.DELETE, proof }, { expectId: peer.id, attempts: DELETE_ATTEMPTS, signal });
-        if (reply.message.type !== MessageType.DELETE_ACK) return;
-        const status = reply.message.status;
-        if (status === DeleteStatus.DELETED || status === DeleteStatus.NOT_HELD) accepted++;
-        if (status === DeleteStatus.DELETED) deleted++;
-        if (status === DeleteStatus.NOT_OWNER) notOwner++;
-      } catch {
-        // Unreachable peers simply do not count.
-      }
-    }),
-  );
   // Holders that refuse prove the record exists under another owner; nodes that merely do not
   // hold it (and only keep a tombstone) must not turn a non-owner's delete into a "success".
-  if (deleted === 0 && notOwner > 0) throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
-  return accepted;
+  if (removed === 0 && notOwner > 0) throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
+  return removed;
 }

@@ -9,8 +9,12 @@ import type { LookupPeer, LookupResult, QueryOutcome } from '../lookup/lookup.js
 import { VALUE_LOOKUP } from '../lookup/lookups.js';
 import { verifyRecordForKey } from '../storage/record.js';
 import { MessageType, type WireRecord } from '../wire/messages.js';
+import { replicaLocations } from '../storage/placement.js';
 import { proxyGet } from './bridge.js';
 import { nowSeconds, type OpContext } from './context.js';
+
+/** FIND_VALUE requests in flight at a further replica location. */
+const ALPHA_AT_LOCATION = 4;
 
 export interface Found {
   record: WireRecord | undefined;
@@ -25,14 +29,44 @@ export async function localValue(ctx: OpContext, key: NodeId): Promise<WireRecor
   return record && (await verifyRecordForKey(ctx.crypto, ctx.rules, record, key, nowSeconds(ctx))) ? record : undefined;
 }
 
-/** Looks the value up in the network (not here). */
+/**
+ * Looks the value up in the network (not here): at the key first, then, if nobody there had it
+ * (an eclipsed key: the nodes closest to it were ground to lie), at its other replica locations.
+ */
 export async function findValue(ctx: OpContext, key: NodeId, signal: AbortSignal): Promise<Found> {
   const result = await lookupValue(ctx, key, signal);
   let record = result.value;
+  let { hops, queried } = result;
+  for (const loc of replicaLocations(ctx.crypto, key).slice(1)) {
+    if (record) break;
+    const found = await valueAtLocation(ctx, key, loc, signal);
+    record = found.value;
+    hops += found.hops;
+    queried += found.queried;
+  }
   // A client may not reach the members that store the value (a UDP-only peer in a swarm of
   // WebRTC members): ask its bridges to look it up for it.
   if (!record && ctx.client) record = await proxyGet(ctx, key, signal);
-  return { record, hops: result.hops, queried: result.queried };
+  return { record, hops, queried };
+}
+
+/**
+ * The value at one further replica location: a node lookup to the location (FIND_NODE answers
+ * point toward it, where FIND_VALUE answers would point back toward the key), then FIND_VALUE to
+ * the closest nodes found, nearest first, α at a time, until one returns a value that verifies.
+ */
+async function valueAtLocation(ctx: OpContext, key: NodeId, location: NodeId, signal: AbortSignal): Promise<{ value?: WireRecord; hops: number; queried: number }> {
+  const nodes = await ctx.lookups.nodes(location, signal);
+  let queried = nodes.queried;
+  const peers = [...nodes.closest];
+  while (peers.length > 0) {
+    const batch = peers.splice(0, ALPHA_AT_LOCATION);
+    queried += batch.length;
+    const values = await Promise.all(batch.map((peer) => queryValue(ctx, peer, key, () => {}, signal).then((o) => o.value, () => undefined)));
+    const value = values.find((v) => v !== undefined);
+    if (value) return { value, hops: nodes.hops + 1, queried };
+  }
+  return { hops: nodes.hops, queried };
 }
 
 /** The FIND_VALUE lookup itself (a bridge runs it for its clients too). */

@@ -1,19 +1,27 @@
 /**
- * Putting a record: solve its proof of work, find the k closest nodes to its key and STORE it on
- * each (keeping a copy here when this node is among them). Republishing and the bridge proxy reuse
- * `replicate`; maintenance hands records to new close nodes with `storeAt`.
+ * Putting a record: solve its proof of work, find the k closest nodes to each replica location of
+ * its key (storage/placement.ts) and STORE it on each (keeping a copy here when this node is among
+ * them). Republishing and the bridge proxy reuse `replicate`; maintenance hands records to new
+ * close nodes with `storeAt`.
  */
 import type { Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
-import { compareDistance } from '../id.js';
+import { compareDistance, idKey, type NodeId } from '../id.js';
+import { ipPrefix } from '../ip-prefix.js';
 import type { LookupPeer } from '../lookup/lookup.js';
+import { replicaLocations } from '../storage/placement.js';
 import { createRecord } from '../storage/record.js';
+import { LOCAL_SENDER } from '../storage/store.js';
 import { MessageType, StoreStatus, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
 import { proxyPut } from './bridge.js';
 import { nowSeconds, type OpContext } from './context.js';
 
 /** Transmissions of each STORE. */
 const STORE_ATTEMPTS = 3;
+/** Replicas one IP prefix (/24, /64) may hold at one location. */
+export const MAX_HOLDERS_PER_PREFIX = 2;
+/** Distinct holders a put needs: one ack alone may come from a node that drops the record. */
+export const MIN_HOLDERS = 2;
 
 export interface PublishInput {
   label: Uint8Array;
@@ -25,11 +33,13 @@ export interface PublishInput {
 
 export interface Published {
   record: WireRecord;
-  /** Nodes that confirmed the store (this one included when it is among the closest). */
+  /** Distinct nodes that confirmed the store, over every replica location (this one included when it is a holder). */
   stored: number;
+  /** Distinct IP prefixes (/24, /64) among them; nodes whose address carries no IP count as their own prefix. */
+  prefixes: number;
 }
 
-/** Creates the record (proof of work, owner signature) and stores it on the k closest nodes. */
+/** Creates the record (proof of work, owner signature) and stores it at every replica location of its key. */
 export async function publish(ctx: OpContext, input: PublishInput, signal: AbortSignal): Promise<Published> {
   let record: WireRecord;
   try {
@@ -48,44 +58,92 @@ export async function publish(ctx: OpContext, input: PublishInput, signal: Abort
     if (err instanceof RangeError) throw SpydhtError.invalidArgument(err.message);
     throw err;
   }
-  // A client may not reach the members that should hold it: its bridges store it for it.
+  // A client may not reach the members that should hold it: its bridges store it for it (a bridge
+  // answers "stored" only when its own replicate met the rule below).
   const proxied = ctx.client && ctx.peers.entryCount > 0 ? await proxyPut(ctx, record, signal) : 0;
-  return { record, stored: proxied > 0 ? proxied : await replicate(ctx, record, signal) };
+  if (proxied > 0) return { record, stored: proxied, prefixes: proxied };
+  return { record, ...(await replicate(ctx, record, signal)) };
 }
 
-/** Stores a record on the k closest nodes (and here, when this node is among them); resolves with how many confirmed. */
-export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal): Promise<number> {
+export interface Replicated {
+  stored: number;
+  prefixes: number;
+}
+
+/**
+ * Stores a record at its replica locations (default: all of them; a republishing holder passes
+ * the ones it serves): at each, on the k closest nodes with at most MAX_HOLDERS_PER_PREFIX per IP
+ * prefix, and here when this node is among them. Succeeds when more than one distinct node
+ * confirmed (or, in a swarm of one, this node itself): a single ack may be a liar's.
+ */
+export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal, locations?: NodeId[]): Promise<Replicated> {
   const { k, store } = ctx;
-  const result = await ctx.lookups.nodes(record.key, signal);
-  let stored = 0;
+  const targets = locations ?? replicaLocations(ctx.crypto, record.key);
+  const results = await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal)));
+  const holders = new Set<string>();
+  const prefixes = new Set<string>();
+  const seen = new Set<string>();
+  let selfStored = false;
   let full = 0;
   let deleted = 0;
-  const farthest = result.closest[k - 1];
-  const selfAmongClosest = !ctx.client && (!farthest || compareDistance(ctx.identity.id, farthest.id, record.key) < 0);
-  let targets = result.closest;
-  if (selfAmongClosest) {
-    const status = store.put(record, ctx.clock.now());
-    if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) {
-      stored++;
-      // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
-      targets = result.closest.slice(0, k - 1);
+  const sends: { peer: LookupPeer; prefix: string }[] = [];
+  const queued = new Set<string>();
+  targets.forEach((loc, i) => {
+    const closest = results[i]!.closest;
+    for (const p of closest) seen.add(idKey(p.id));
+    const farthest = closest[k - 1];
+    let room = k;
+    if (!ctx.client && !selfStored && (!farthest || compareDistance(ctx.identity.id, farthest.id, loc) < 0)) {
+      const status = store.put(record, ctx.clock.now());
+      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) {
+        selfStored = true;
+        // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
+        room = k - 1;
+      }
     }
+    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets two replicas, not k.
+    const perPrefix = new Map<string, number>();
+    for (const peer of closest) {
+      if (room <= 0) break;
+      const prefix = prefixOf(ctx, peer);
+      const n = perPrefix.get(prefix) ?? 0;
+      if (n >= MAX_HOLDERS_PER_PREFIX) continue;
+      perPrefix.set(prefix, n + 1);
+      room--;
+      if (queued.has(idKey(peer.id))) continue;
+      queued.add(idKey(peer.id));
+      sends.push({ peer, prefix });
+    }
+  });
+  if (selfStored) {
+    holders.add(idKey(ctx.identity.id));
+    prefixes.add(LOCAL_SENDER);
   }
   await Promise.all(
-    targets.map(async (peer) => {
+    sends.map(async ({ peer, prefix }) => {
       const status = await storeAt(ctx, peer, record, signal);
-      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) stored++;
-      else if (status === StoreStatus.FULL) full++;
+      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) {
+        holders.add(idKey(peer.id));
+        prefixes.add(prefix);
+      } else if (status === StoreStatus.FULL) full++;
       else if (status === StoreStatus.DELETED) deleted++;
     }),
   );
-  if (stored === 0) {
+  // More than one holder, unless this node is alone in its swarm (it knows and found nobody).
+  const needed = seen.size === 0 && ctx.table.size === 0 ? 1 : MIN_HOLDERS;
+  if (holders.size === 0 || holders.size < needed) {
     if (deleted > 0) throw new SpydhtError('NOT_STORED', 'the owner deleted this record; its tombstone refuses it');
-    if (full > 0) throw new SpydhtError('STORAGE_FULL', `every node asked (${full}) is full`);
-    if (result.closest.length === 0) throw new SpydhtError('NO_CONTACTS', 'no node to store on: bootstrap first');
-    throw new SpydhtError('NOT_STORED', `none of ${result.closest.length} nodes confirmed the store`);
+    if (full > 0 && holders.size === 0) throw new SpydhtError('STORAGE_FULL', `every node asked (${full}) is full`);
+    if (seen.size === 0 && !selfStored) throw new SpydhtError('NO_CONTACTS', 'no node to store on: bootstrap first');
+    throw new SpydhtError('NOT_STORED', `${holders.size} of ${sends.length + (selfStored ? 1 : 0)} nodes confirmed the store; ${needed} needed`);
   }
-  return stored;
+  return { stored: holders.size, prefixes: prefixes.size };
+}
+
+/** A peer's IP prefix as a holder; a peer reached by node ID (WebRTC) is its own prefix. */
+function prefixOf(ctx: OpContext, peer: LookupPeer): string {
+  const ip = ctx.rpc.ipOf(peer.address);
+  return ip ? ipPrefix(ip) : `id:${idKey(peer.id)}`;
 }
 
 /** One STORE; resolves with the peer's status, or undefined when it did not answer. */

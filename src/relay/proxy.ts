@@ -109,7 +109,11 @@ export class ProxyServer {
     const ctx = this.#ctx;
     const check = await validateRecord(ctx.crypto, ctx.rules, record, nowSeconds(ctx));
     if (!check.ok) return { type: MessageType.STORE_ACK, status: StoreStatus.INVALID };
-    const stored = await this.#run({ timeoutMs: PROXY_TIMEOUT_MS }, (signal) => replicate(ctx, record, signal)).catch(() => 0);
-    return { type: MessageType.STORE_ACK, status: stored > 0 ? StoreStatus.STORED : StoreStatus.FULL };
+    // replicate() throws unless more than one distinct node confirmed.
+    const stored = await this.#run({ timeoutMs: PROXY_TIMEOUT_MS }, (signal) => replicate(ctx, record, signal)).then(
+      () => true,
+      () => false,
+    );
+    return { type: MessageType.STORE_ACK, status: stored ? StoreStatus.STORED : StoreStatus.FULL };
   }
 }

@@ -42,6 +42,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
  */
 export const PREFIX_SHARE = 4;
 
+/** Write tokens a refused (misplaced) STORE costs, the one taken to admit it included. */
+export const WRITE_REFUSAL_COST = 10;
+
 /** One limit per IP, per prefix and in total. */
 export class PrefixRateLimiter {
   readonly #perIp: RateLimiter;
@@ -60,6 +63,13 @@ export class PrefixRateLimiter {
       },
       now,
     );
+  }
+
+  /** Takes up to `n` more tokens from `ip`'s own bucket and its prefix's (a penalty). */
+  drain(ip: string, n: number): void {
+    this.#perIp.drain(ip, n);
+    const narrow = ipPrefixes(ip).narrow;
+    if (narrow !== ip) this.#perPrefix.drain(narrow, n);
   }
 
   /**
@@ -114,5 +124,14 @@ export class RequestLimits {
   /** One signature check forced by input from `ip`: false means drop (or refuse) it unchecked. */
   admitVerification(ip: string): boolean {
     return this.#verifications.take(ip);
+  }
+
+  /**
+   * A write this node refused as misplaced (it is not among the nodes that should hold the key)
+   * costs `ip` WRITE_REFUSAL_COST writes in all: spraying records at every node drains the
+   * sprayer's budget, while an honest node, which stores at the closest nodes, never pays it.
+   */
+  chargeRefusedWrite(ip: string): void {
+    this.#writes.drain(ip, WRITE_REFUSAL_COST - 1);
   }
 }

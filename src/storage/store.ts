@@ -1,17 +1,33 @@
 /**
  * Bounded local storage of validated records and delete tombstones. It trusts its caller to have
- * validated records and delete signatures; it enforces ownership, tombstones and the bounds, and
- * keeps each record's republish schedule.
+ * validated records and delete signatures; it enforces ownership, tombstones, the bounds and the
+ * per-sender quotas, and keeps each record's republish schedule.
+ *
+ * Full is not a wall: a full store evicts to make room, taking from the sender (IP prefix) that
+ * holds the largest share the record that lies farthest from this node's ID, so what this node is
+ * responsible for stays and one sender's flood can only ever displace its own records once it
+ * holds more than its quota. A sender already at its quota is refused while the store is full.
  */
 import { equalBytes } from '../bytes.js';
-import { idKey } from '../id.js';
+import { compareDistance, idKey, type NodeId } from '../id.js';
+import { ipPrefix } from '../ip-prefix.js';
 import { LruMap } from '../lru.js';
 import { DeleteStatus, StoreStatus, type DeleteProof, type DeleteStatusCode, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
 import { recordSize } from './record.js';
 
 export const DEFAULT_MAX_RECORDS = 10_000;
 export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
+/** Tombstones of records this node held (and, separately, as many for deletes of keys it did not hold). */
 export const DEFAULT_MAX_TOMBSTONES = 10_000;
+/**
+ * While the store is full, one IP may hold at most this share of its records and bytes, and one
+ * prefix (/24, /64) twice as much: eight prefixes at their quota are needed to fill a node, and
+ * an honest sender below its quota always finds room.
+ */
+export const DEFAULT_IP_SHARE = 1 / 16;
+export const DEFAULT_PREFIX_SHARE = 1 / 8;
+/** The `from` of records this node stored for its own user (replicate): never over a quota. */
+export const LOCAL_SENDER = 'local';
 /** Every holder re-stores each record to the k closest nodes this often (plus up to 10 % jitter). */
 export const REPUBLISH_EVERY_MS = 60 * 60_000;
 /** Default tombstone lifetime for a key not held: the default longest TTL (7 days) plus 300 s of skew. */
@@ -23,6 +39,10 @@ export interface StoredRecord {
   storedAt: number;
   /** Clock ms when this node should next republish it. */
   republishAt: number;
+  /** The canonical IP that first stored it here (LOCAL_SENDER for this node's own puts). */
+  from: string;
+  /** The record's replica location nearest this node: eviction takes the farthest first. */
+  near: NodeId;
 }
 
 interface Tombstone {
@@ -35,8 +55,21 @@ interface Tombstone {
 
 export interface LocalStoreOptions {
   maxRecords?: number;
+  /** Bound on the records' full wire size (recordSize). */
   maxBytes?: number;
   maxTombstones?: number;
+  /** Share of records and bytes one IP may hold while the store is full (default 1/16). */
+  ipShare?: number;
+  /** Share one /24 or /64 may hold while the store is full (default 1/8). */
+  prefixShare?: number;
+}
+
+/** Records and bytes one sender (an IP or a prefix) holds here. */
+interface Usage {
+  records: number;
+  bytes: number;
+  /** Keys it stored (idKey), to find its farthest record without scanning the whole store. */
+  keys: Set<string>;
 }
 
 /** Timing the engine derives from the network's settings (not user options). */
@@ -49,26 +82,46 @@ export interface StoreSchedule {
   republishEveryMs: number;
   /** Uniform in [0, 1): spreads republishing so the holders of one key do not all send at once. */
   random: () => number;
+  /** This node's ID: eviction keeps what lies closest to it (undefined: evicts the oldest). */
+  localId: NodeId | undefined;
+  /** A key's replica locations: a record is as near as its nearest location (default: the key). */
+  locate: (key: Uint8Array) => NodeId[];
+  /** Adds one to a stats counter (evictions, refusals over quota). */
+  count: (what: 'storeEvicted' | 'storeOverQuota') => void;
 }
 
 export class LocalStore {
   readonly maxRecords: number;
   readonly maxBytes: number;
   readonly #records = new Map<string, StoredRecord>();
-  readonly #tombstones: LruMap<string, Tombstone>;
+  /** Tombstones of records held here: only a real removal (of a record that paid its proof of work) adds one. */
+  readonly #heldTombstones: LruMap<string, Tombstone>;
+  /** Tombstones of deletes for keys not held: a flood of these evicts only its own kind. */
+  readonly #unknownTombstones: LruMap<string, Tombstone>;
   readonly #schedule: StoreSchedule;
   /** What the mutable store holds: both kinds together stay within maxRecords and maxBytes. */
   #others: { readonly size: number; readonly bytes: number } = { size: 0, bytes: 0 };
+  readonly #byIp = new Map<string, Usage>();
+  readonly #byPrefix = new Map<string, Usage>();
+  readonly #ipShare: number;
+  readonly #prefixShare: number;
   #bytes = 0;
 
   constructor(options: LocalStoreOptions = {}, schedule: Partial<StoreSchedule> = {}) {
     this.maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-    this.#tombstones = new LruMap(options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES);
+    const maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
+    this.#heldTombstones = new LruMap(maxTombstones);
+    this.#unknownTombstones = new LruMap(maxTombstones);
+    this.#ipShare = options.ipShare ?? DEFAULT_IP_SHARE;
+    this.#prefixShare = options.prefixShare ?? DEFAULT_PREFIX_SHARE;
     this.#schedule = {
       tombstoneSeconds: schedule.tombstoneSeconds ?? DEFAULT_TOMBSTONE_SECONDS,
       republishEveryMs: schedule.republishEveryMs ?? REPUBLISH_EVERY_MS,
       random: schedule.random ?? Math.random,
+      localId: schedule.localId,
+      locate: schedule.locate ?? ((key) => [key]),
+      count: schedule.count ?? (() => {}),
     };
   }
 
@@ -85,8 +138,15 @@ export class LocalStore {
     return this.#bytes;
   }
 
+  /** Tombstones of both kinds. */
   get tombstones(): number {
-    return this.#tombstones.size;
+    return this.#heldTombstones.size + this.#unknownTombstones.size;
+  }
+
+  /** Records and bytes stored here by one IP, or by one prefix ("a.b.c.0/24", "x:x:x:x::/64"). */
+  usage(sender: string): { records: number; bytes: number } {
+    const u = this.#byIp.get(sender) ?? this.#byPrefix.get(sender);
+    return { records: u?.records ?? 0, bytes: u?.bytes ?? 0 };
   }
 
   get(key: Uint8Array, nowSeconds: number): WireRecord | undefined {
@@ -118,13 +178,20 @@ export class LocalStore {
     return out;
   }
 
-  /** Stores a validated record. Never evicts another record to make room: a full store says so. */
-  put(record: WireRecord, nowMs: number): StoreStatusCode {
+  /**
+   * Stores a validated record sent by `from` (its canonical IP; LOCAL_SENDER for this node's own
+   * put). A full store evicts (see the file comment); FULL only for a sender at its quota, or a
+   * record larger than the whole store.
+   */
+  put(record: WireRecord, nowMs: number, from: string = LOCAL_SENDER): StoreStatusCode {
+    // Already expired here (the validator's skew allowance lets it through): nothing to keep.
+    if (record.expiresAt <= Math.floor(nowMs / 1000)) return StoreStatus.INVALID;
     const republishAt = this.#nextRepublish(nowMs);
     const hex = idKey(record.key);
-    const tomb = record.owner && this.#tombstones.peek(tombstoneKey(hex, record.owner.publicKey));
-    if (tomb && record.owner && equalBytes(tomb.publicKey, record.owner.publicKey) && record.owner.issuedAt <= tomb.issuedAt) {
-      return StoreStatus.DELETED;
+    if (record.owner) {
+      const tk = tombstoneKey(hex, record.owner.publicKey);
+      const tomb = this.#heldTombstones.peek(tk) ?? this.#unknownTombstones.peek(tk);
+      if (tomb && record.owner.issuedAt <= tomb.issuedAt) return StoreStatus.DELETED;
     }
     const held = this.#records.get(hex);
     if (held) {
@@ -132,40 +199,64 @@ export class LocalStore {
       held.republishAt = Math.max(held.republishAt, republishAt);
       // Same key means same label, content and owner; keep the copy that lives longer.
       if (!isNewer(record, held.record)) return StoreStatus.ALREADY_HELD;
+      this.#account(hex, held, -1);
       held.record = record;
+      this.#account(hex, held, 1);
       return StoreStatus.STORED;
     }
     const size = recordSize(record);
-    if (this.#records.size + this.#others.size >= this.maxRecords || this.#bytes + this.#others.bytes + size > this.maxBytes) return StoreStatus.FULL;
-    this.#records.set(hex, { record, storedAt: nowMs, republishAt });
-    this.#bytes += size;
+    if (size > this.maxBytes || this.maxRecords < 1) return StoreStatus.FULL;
+    if (!this.#fits(size)) {
+      if (this.#atQuota(from, size)) {
+        this.#schedule.count('storeOverQuota');
+        return StoreStatus.FULL;
+      }
+      while (!this.#fits(size)) {
+        if (!this.#evictOne()) return StoreStatus.FULL;
+      }
+    }
+    const entry: StoredRecord = { record, storedAt: nowMs, republishAt, from, near: this.#nearest(record.key) };
+    this.#records.set(hex, entry);
+    this.#account(hex, entry, 1);
     return StoreStatus.STORED;
   }
 
+  /** The owner's issue time of a held record (what a STALE delete answer carries). */
+  issuedAtOf(key: Uint8Array): number | undefined {
+    return this.#records.get(idKey(key))?.record.owner?.issuedAt;
+  }
+
   /**
-   * Applies a delete whose signature the caller verified. Ownership is checked here, before
-   * anything is removed (the original removed first and checked afterwards).
+   * Applies a delete whose signature (and, for keys not held, proof of work) the caller verified.
+   * Ownership is checked here, before anything is removed (the original removed first and checked
+   * afterwards).
    */
   delete(proof: DeleteProof): DeleteStatusCode {
     const untilIfUnknown = proof.issuedAt + this.#schedule.tombstoneSeconds;
     const hex = idKey(proof.key);
     const held = this.#records.get(hex);
+    const tk = tombstoneKey(hex, proof.publicKey);
     if (held) {
       const owner = held.record.owner;
       if (!owner || !equalBytes(owner.publicKey, proof.publicKey)) return DeleteStatus.NOT_OWNER;
-      if (proof.issuedAt < owner.issuedAt) return DeleteStatus.INVALID; // an old delete replayed against a newer store
+      // An old delete replayed against a newer store, or an owner whose record was signed ahead of
+      // its clock: the answer carries the record's issuedAt so a real owner can sign again.
+      if (proof.issuedAt < owner.issuedAt) return DeleteStatus.STALE;
       this.#remove(hex, held);
-      this.#tombstones.set(tombstoneKey(hex, proof.publicKey), { publicKey: proof.publicKey.slice(), issuedAt: proof.issuedAt, until: held.record.expiresAt });
+      this.#unknownTombstones.delete(tk);
+      // Copied: the proof is a view into its datagram, which must not stay alive for a tombstone.
+      this.#heldTombstones.set(tk, { publicKey: proof.publicKey.slice(), issuedAt: proof.issuedAt, until: held.record.expiresAt });
       return DeleteStatus.DELETED;
     }
     // Not held: remember the delete so a stale copy cannot be stored here later. A tombstone only
     // blocks stores by the same key owner, so a forged one cannot block anybody else's record; and
     // tombstones are kept per (key, signer), so a forged one cannot displace the real owner's either.
-    const tk = tombstoneKey(hex, proof.publicKey);
-    const prior = this.#tombstones.peek(tk);
+    const prior = this.#heldTombstones.peek(tk) ?? this.#unknownTombstones.peek(tk);
     if (!prior || proof.issuedAt > prior.issuedAt) {
-      // Copied: the proof is a view into its datagram, which must not stay alive for a tombstone.
-      this.#tombstones.set(tk, { publicKey: proof.publicKey.slice(), issuedAt: proof.issuedAt, until: untilIfUnknown });
+      const tomb = { publicKey: proof.publicKey.slice(), issuedAt: proof.issuedAt, until: Math.max(untilIfUnknown, prior?.until ?? 0) };
+      // A held record's tombstone stays in its own budget when a later delete refreshes it.
+      if (this.#heldTombstones.has(tk)) this.#heldTombstones.set(tk, tomb);
+      else this.#unknownTombstones.set(tk, tomb);
     }
     return DeleteStatus.NOT_HELD;
   }
@@ -179,14 +270,88 @@ export class LocalStore {
         n++;
       }
     }
-    for (const [hex, t] of [...this.#tombstones.entries()]) if (t.until <= nowSeconds) this.#tombstones.delete(hex);
+    for (const tombs of [this.#heldTombstones, this.#unknownTombstones]) {
+      for (const [hex, t] of [...tombs.entries()]) if (t.until <= nowSeconds) tombs.delete(hex);
+    }
     return n;
   }
 
   clear(): void {
     this.#records.clear();
-    this.#tombstones.clear();
+    this.#heldTombstones.clear();
+    this.#unknownTombstones.clear();
+    this.#byIp.clear();
+    this.#byPrefix.clear();
     this.#bytes = 0;
+  }
+
+  /** Room for one more record of `size` bytes, counting what the mutable store holds too. */
+  #fits(size: number): boolean {
+    return this.#records.size + this.#others.size < this.maxRecords && this.#bytes + this.#others.bytes + size <= this.maxBytes;
+  }
+
+  /** `from` (its IP or its prefix) already holds its quota, counting a new record of `size` bytes. */
+  #atQuota(from: string, size: number): boolean {
+    if (from === LOCAL_SENDER) return false;
+    const over = (u: Usage | undefined, share: number): boolean =>
+      u !== undefined && (u.records + 1 > Math.max(1, Math.floor(this.maxRecords * share)) || u.bytes + size > this.maxBytes * share);
+    return over(this.#byIp.get(from), this.#ipShare) || over(this.#byPrefix.get(ipPrefix(from)), this.#prefixShare);
+  }
+
+  /**
+   * Evicts one record: from the prefix holding the largest share of the store (never this node's
+   * own puts while anybody else holds any), the one farthest from this node's ID.
+   */
+  #evictOne(): boolean {
+    let victim: Usage | undefined;
+    let victimShare = -1;
+    for (const [prefix, u] of this.#byPrefix) {
+      if (prefix === LOCAL_SENDER && this.#byPrefix.size > 1) continue;
+      const share = Math.max(u.records / this.maxRecords, u.bytes / this.maxBytes);
+      if (share > victimShare) [victim, victimShare] = [u, share];
+    }
+    if (!victim) return false;
+    const localId = this.#schedule.localId;
+    let farthest: StoredRecord | undefined;
+    let farthestHex = '';
+    for (const hex of victim.keys) {
+      const s = this.#records.get(hex)!;
+      const worse = !farthest || (localId ? compareDistance(s.near, farthest.near, localId) > 0 : s.storedAt < farthest.storedAt);
+      if (worse) [farthest, farthestHex] = [s, hex];
+    }
+    if (!farthest) return false;
+    this.#remove(farthestHex, farthest);
+    this.#schedule.count('storeEvicted');
+    return true;
+  }
+
+  /** Adds (sign 1) or takes away (sign −1) a record from the totals and its sender's usage. */
+  #account(hex: string, s: StoredRecord, sign: 1 | -1): void {
+    const size = recordSize(s.record);
+    this.#bytes += sign * size;
+    const prefix = s.from === LOCAL_SENDER ? LOCAL_SENDER : ipPrefix(s.from);
+    for (const [map, key] of [
+      [this.#byIp, s.from],
+      [this.#byPrefix, prefix],
+    ] as const) {
+      let u = map.get(key);
+      if (!u) map.set(key, (u = { records: 0, bytes: 0, keys: new Set() }));
+      u.bytes += sign * size;
+      if (sign > 0 && !u.keys.has(hex)) {
+        u.keys.add(hex);
+        u.records++;
+      } else if (sign < 0 && u.keys.delete(hex)) {
+        u.records--;
+      }
+      if (u.records === 0) map.delete(key);
+    }
+  }
+
+  #nearest(key: Uint8Array): NodeId {
+    const localId = this.#schedule.localId;
+    const locations = this.#schedule.locate(key);
+    if (!localId) return key;
+    return locations.reduce((best, loc) => (compareDistance(loc, best, localId) < 0 ? loc : best), locations[0] ?? key);
   }
 
   #nextRepublish(nowMs: number): number {
@@ -195,7 +360,7 @@ export class LocalStore {
 
   #remove(hex: string, s: StoredRecord): void {
     this.#records.delete(hex);
-    this.#bytes -= recordSize(s.record);
+    this.#account(hex, s, -1);
   }
 }
 

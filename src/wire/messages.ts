@@ -1,5 +1,5 @@
 /**
- * The spydht wire format, version 1 (PROTOCOL.md is the normative description).
+ * The spydht wire format, version 3 (PROTOCOL.md is the normative description).
  * Every datagram is one message: a fixed header, a type-specific body, and an optional
  * authentication trailer (public key + Ed25519 signature over everything before it).
  */
@@ -22,7 +22,7 @@ import {
   type WireMutableRecord,
 } from './mutable.js';
 
-/** 3: mutable records (message types 16–19, PROTOCOL.md §15). */
+/** 3: mutable records (message types 16–19, PROTOCOL.md §15); proof of work priced on the record's wire size with a lifetime floor; DELETE carries proof of work; STORE_ACK not responsible; DELETE_ACK stale. */
 export const PROTOCOL_VERSION = 3;
 /** No datagram over this size is ever sent or accepted (the original's 5 KB cap). */
 export const MAX_MESSAGE_BYTES = 5120;
@@ -141,6 +141,11 @@ export const StoreStatus = {
   /** The owner deleted this record; the tombstone refuses it. */
   DELETED: 4,
   RATE_LIMITED: 5,
+  /**
+   * Refused: the responder knows 2k or more nodes closer to every location of the key than
+   * itself, so it is not among the nodes that should hold it (placement).
+   */
+  NOT_RESPONSIBLE: 6,
 } as const;
 export type StoreStatusCode = (typeof StoreStatus)[keyof typeof StoreStatus];
 
@@ -151,6 +156,12 @@ export const DeleteStatus = {
   INVALID: 2,
   NOT_OWNER: 3,
   RATE_LIMITED: 4,
+  /**
+   * The held record was signed later than the delete (a replayed delete, or a record signed with
+   * a clock ahead): nothing removed; the reply carries the record's issuedAt so its owner can sign
+   * a delete that is not older.
+   */
+  STALE: 5,
 } as const;
 export type DeleteStatusCode = (typeof DeleteStatus)[keyof typeof DeleteStatus];
 
@@ -183,6 +194,8 @@ export interface DeleteProof {
   issuedAt: number;
   /** Ed25519 over ("spydht/delete/v1", network, key, issuedAt). */
   signature: Uint8Array;
+  /** Proof of work over the signed delete: what a tombstone for a key not held costs (PROTOCOL.md §9). */
+  powNonce: Uint8Array;
 }
 
 export type Body =
@@ -195,7 +208,8 @@ export type Body =
   | { type: typeof MessageType.STORE; record: WireRecord }
   | { type: typeof MessageType.STORE_ACK; status: StoreStatusCode }
   | { type: typeof MessageType.DELETE; proof: DeleteProof }
-  | { type: typeof MessageType.DELETE_ACK; status: DeleteStatusCode }
+  /** `heldIssuedAt`: with status STALE only, the held record's issuedAt. */
+  | { type: typeof MessageType.DELETE_ACK; status: DeleteStatusCode; heldIssuedAt?: number }
   /** Signaling for a transport link (WebRTC), relayed by a node linked to the target. */
   | { type: typeof MessageType.SIGNAL; target: NodeId; source: NodeId; payload: Uint8Array }
   | { type: typeof MessageType.SIGNAL_ACK; status: SignalStatusCode }
@@ -285,9 +299,12 @@ function writeBody(w: Writer, b: Body): void {
       writeRecord(w, b.record);
       return;
     case MessageType.STORE_ACK:
-    case MessageType.DELETE_ACK:
     case MessageType.SIGNAL_ACK:
       w.u8(b.status);
+      return;
+    case MessageType.DELETE_ACK:
+      w.u8(b.status);
+      if (b.status === DeleteStatus.STALE) w.u32(b.heldIssuedAt ?? 0);
       return;
     case MessageType.SIGNAL:
       w.fixed(b.target, ID_BYTES, 'target').fixed(b.source, ID_BYTES, 'source').bytes16(b.payload, MAX_SIGNAL_PAYLOAD_BYTES, 'signal payload');
@@ -312,7 +329,8 @@ function writeBody(w: Writer, b: Body): void {
       w.fixed(b.proof.key, ID_BYTES, 'key')
         .fixed(b.proof.publicKey, 32, 'publicKey')
         .u32(b.proof.issuedAt)
-        .fixed(b.proof.signature, 64, 'signature');
+        .fixed(b.proof.signature, 64, 'signature')
+        .fixed(b.proof.powNonce, POW_NONCE_BYTES, 'pow nonce');
       return;
   }
 }
@@ -419,7 +437,7 @@ function readBody(r: Reader, type: number): Body {
       return { type, record: readRecord(r) };
     case MessageType.STORE_ACK: {
       const status = r.u8('status');
-      if (status > StoreStatus.RATE_LIMITED) throw new DecodeFailure(`unknown store status ${status}`);
+      if (status > StoreStatus.NOT_RESPONSIBLE) throw new DecodeFailure(`unknown store status ${status}`);
       return { type, status: status as StoreStatusCode };
     }
     case MessageType.DELETE:
@@ -430,11 +448,13 @@ function readBody(r: Reader, type: number): Body {
           publicKey: r.fixed(32, 'publicKey'),
           issuedAt: r.u32('issuedAt'),
           signature: r.fixed(64, 'signature'),
+          powNonce: r.fixed(POW_NONCE_BYTES, 'pow nonce'),
         },
       };
     case MessageType.DELETE_ACK: {
       const status = r.u8('status');
-      if (status > DeleteStatus.RATE_LIMITED) throw new DecodeFailure(`unknown delete status ${status}`);
+      if (status > DeleteStatus.STALE) throw new DecodeFailure(`unknown delete status ${status}`);
+      if (status === DeleteStatus.STALE) return { type, status, heldIssuedAt: r.u32('heldIssuedAt') };
       return { type, status: status as DeleteStatusCode };
     }
     case MessageType.SIGNAL: {

@@ -113,7 +113,7 @@ describe("the README's command-line session, in a fresh project", () => {
       } else if (command === 'delete') {
         const r = await run(line);
         expect(r.code, r.stderr).toBe(0);
-        expect(r.stdout).toMatch(/^deleted [0-9a-f]{64} \([1-9]\d* nodes accepted\)$/m);
+        expect(r.stdout).toMatch(/^deleted [0-9a-f]{64} \([1-9]\d* copies removed\)$/m);
         const gone = await run(commands.find((c) => words(c)[2] === 'get')!);
         expect(gone.code).toBe(2);
       } else if (command === '--help') {

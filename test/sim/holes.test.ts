@@ -11,6 +11,8 @@ import { isSpydhtError } from '../../src/errors.js';
 import { commonPrefixLength, compareDistance, idToHex, type NodeId } from '../../src/id.js';
 import { REFRESH_IDLE_MS } from '../../src/maintenance.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
+import { inThreadPowSolver } from '../../src/crypto/pow.js';
+import { replicaLocations } from '../../src/storage/placement.js';
 import { createDeleteProof, type RecordRules } from '../../src/storage/record.js';
 import type { MemoryTransport } from '../../src/transport/memory.js';
 import type { SimClock } from '../../src/transport/sim-clock.js';
@@ -94,13 +96,15 @@ describe('holes of the original spydht, end to end', () => {
     for (let i = 0; i < 20; i++) keys.push(await t.run(t.nodes[1 + (i % 39)]!.put(`hole 2 #${i}`, `value ${i}`)));
     // The boot node holds only the records whose keys it is close to, not all of them.
     expect(boot.storage.size).toBeLessThan(keys.length);
+    // The k closest to each of the key's replica locations (the key itself and one derived from it).
+    const replicas = (keyBytes: Uint8Array): DHT[] => [...new Set(replicaLocations(nodeCrypto, keyBytes).flatMap((loc) => closestNodes(t.nodes, loc, 8)))];
     for (const key of keys) {
       const keyBytes = Uint8Array.from(Buffer.from(key, 'hex'));
       const holders = t.nodes.filter((n) => n.internals.store.entry(keyBytes)).map((n) => n.id);
-      // Exactly the k nodes closest to the key hold it: the publisher and the boot node only when among them.
-      expect(holders.sort()).toEqual(closestNodes(t.nodes, keyBytes, 8).map((n) => n.id).sort());
+      // Exactly those nodes hold it: the publisher and the boot node only when among them.
+      expect(holders.sort()).toEqual(replicas(keyBytes).map((n) => n.id).sort());
     }
-    const bootShare = keys.filter((key) => closestNodes(t.nodes, Uint8Array.from(Buffer.from(key, 'hex')), 8).includes(boot));
+    const bootShare = keys.filter((key) => replicas(Uint8Array.from(Buffer.from(key, 'hex'))).includes(boot));
     expect(boot.storage.size).toBe(bootShare.length);
   });
 
@@ -282,8 +286,9 @@ describe('holes of the original spydht, end to end', () => {
     const attacker = await Raw.create(t);
     const rules = rulesOf(owner);
     const now = Math.floor(t.clock.now() / 1000);
-    const validForK1 = await createDeleteProof(rules, owner.identity, key1, now);
-    const attackersOwn = await createDeleteProof(rules, attacker.identity, key2, now);
+    const work = { crypto: nodeCrypto, solver: inThreadPowSolver(nodeCrypto) };
+    const validForK1 = await createDeleteProof(rules, owner.identity, key1, now, work);
+    const attackersOwn = await createDeleteProof(rules, attacker.identity, key2, now, work);
     const attempts = [
       { proof: { ...validForK1, key: key2 }, want: DeleteStatus.INVALID }, // replayed against another key
       { proof: { ...validForK1, key: key2, signature: nodeCrypto.randomBytes(64) }, want: DeleteStatus.INVALID },
@@ -348,10 +353,15 @@ describe('holes of the original spydht, end to end', () => {
 
     // The tolerance is bounded: a clock 10 minutes ahead signs "in the future" and is refused.
     const far = await t.addNode({ clock: skewed(600_000) });
-    const r = await t.run(far.publish('hole 9 far', 'too early'));
-    expect(r.stored).toBeLessThanOrEqual(1); // at most its own copy
-    const keyBytes = Uint8Array.from(Buffer.from(r.key, 'hex'));
-    expect(t.nodes.filter((n) => n !== far && n.internals.store.entry(keyBytes))).toHaveLength(0);
+    const before = new Set(t.nodes.flatMap((n) => n.internals.store.entries().map((e) => toHex(e.record.key))));
+    // At most its own copy: one holder is not a successful put.
+    const err = await t.run(far.publish('hole 9 far', 'too early')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isSpydhtError(err, 'NOT_STORED')).toBe(true);
+    const others = t.nodes.filter((n) => n !== far).flatMap((n) => n.internals.store.entries().map((e) => toHex(e.record.key)));
+    expect(others.filter((k) => !before.has(k))).toHaveLength(0);
   });
 
   it('hole 10: a full bucket pings its oldest contact: kept if it answers, replaced if not', async () => {

@@ -63,7 +63,7 @@ describe('put, get and delete with no identity flags', () => {
 
     const del = await cli(['delete', key(put), '-b', seed, ...TEST_NETWORK_ARGS]);
     expect(del.code, del.stderr).toBe(0);
-    expect(del.stdout).toMatch(/^deleted [0-9a-f]{64} \([1-9]\d* nodes accepted\)$/m);
+    expect(del.stdout).toMatch(/^deleted [0-9a-f]{64} \([1-9]\d* copies removed\)$/m);
     const gone = await cli(['get', key(put), '-b', seed, ...TEST_NETWORK_ARGS]);
     expect(gone.code).toBe(2);
     expect(gone.stderr).toContain(`not found: ${key(put)}`);

@@ -175,7 +175,7 @@ describe('CLI (node dist/node/cli.js)', () => {
     const del = await runCli(['delete', ownedKey, '-b', seed, '--identity', idFile, ...TEST_NETWORK_ARGS]);
     expect(problems(del.stderr)).toEqual([]);
     expect(del.code).toBe(0);
-    expect(del.stdout).toMatch(/^deleted [0-9a-f]{64} \(\d+ nodes accepted\)$/m);
+    expect(del.stdout).toMatch(/^deleted [0-9a-f]{64} \(\d+ copies removed\)$/m);
     const gone = await runCli(['get', ownedKey, '-b', seed, ...TEST_NETWORK_ARGS]);
     expect(gone.code).toBe(2);
     expect(gone.stderr).toMatch(/not found/);

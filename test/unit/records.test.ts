@@ -9,6 +9,7 @@ import {
   createRecord,
   deleteSigningBytes,
   recordKey,
+  POW_MIN_TTL_SECONDS,
   recordSize,
   storeSigningBytes,
   validateDeleteProof,
@@ -30,6 +31,7 @@ import {
 
 const crypto = nodeCrypto;
 const solver = inThreadPowSolver(crypto);
+const WORK = { crypto, solver };
 const NET = Uint8Array.from([9, 8, 7, 6]);
 const OTHER_NET = Uint8Array.from([9, 8, 7, 5]);
 const rules: RecordRules = { networkId: NET, powBaseBits: 8, maxTtlSeconds: 7 * 86400, maxSkewSeconds: 300 };
@@ -175,10 +177,11 @@ describe('createRecord / validateRecord', () => {
 
   it('a store signature cannot be used as a delete proof (hole 8)', async () => {
     const owned = await make({ owner: alice });
-    const proof: DeleteProof = { key: owned.key, publicKey: alice.publicKey, issuedAt: owned.owner!.issuedAt, signature: owned.owner!.signature };
-    expect((await validateDeleteProof(crypto, rules, proof, NOW)).ok).toBe(false);
-    const real = await createDeleteProof(rules, alice, owned.key, NOW);
+    const real = await createDeleteProof(rules, alice, owned.key, owned.owner!.issuedAt, WORK);
     expect((await validateDeleteProof(crypto, rules, real, NOW)).ok).toBe(true);
+    // The store's signature in place of the delete's (the proof of work is the real delete's).
+    const proof: DeleteProof = { ...real, signature: owned.owner!.signature };
+    expect(await validateDeleteProof(crypto, rules, proof, NOW)).toEqual({ ok: false, reason: 'bad signature' });
     // Bound to key and network.
     expect((await validateDeleteProof(crypto, rules, { ...real, key: new Uint8Array(32) }, NOW)).ok).toBe(false);
     expect((await validateDeleteProof(crypto, { ...rules, networkId: OTHER_NET }, real, NOW)).ok).toBe(false);
@@ -190,8 +193,43 @@ describe('createRecord / validateRecord', () => {
     expect(await reason(within)).toBe('ok');
     const beyond = await withSignatureOver((key, exp) => storeSigningBytes(NET, key, exp, NOW + 301), NOW + 301);
     expect(await reason(beyond)).toMatch(/future/);
-    const proof = await createDeleteProof(rules, alice, within.key, NOW + 301);
+    const proof = await createDeleteProof(rules, alice, within.key, NOW + 301, WORK);
     expect((await validateDeleteProof(crypto, rules, proof, NOW)).ok).toBe(false);
+  });
+
+  it('prices proof of work on the full wire size and at least an hour of lifetime', async () => {
+    // An attacker's short-lived record: it expires in a minute, and the verifier's skew allowance
+    // would discount even that to nothing. Solve it at the old price (label and content bytes only,
+    // zero lifetime) but not at the new one: validation must refuse it.
+    const label = utf8('cheap');
+    const content = utf8('x');
+    const key = recordKey(crypto, label, content, alice.publicKey);
+    const expiresAt = NOW + 60;
+    const r: WireRecord = { key, label, content, expiresAt, powNonce: new Uint8Array(8) };
+    r.owner = { publicKey: alice.publicKey, issuedAt: NOW, signature: await alice.sign(storeSigningBytes(NET, key, expiresAt, NOW)) };
+    const input = powInput(crypto, { networkId: NET, key, size: recordSize(r), expiresAt });
+    const oldTarget = powTarget(powWork(rules.powBaseBits, label.length + content.length, 0));
+    const newTarget = powTarget(powWork(rules.powBaseBits, recordSize(r), POW_MIN_TTL_SECONDS));
+    expect(recordSize(r)).toBe(32 + 1 + 5 + 2 + 1 + 4 + 1 + 100 + 8);
+    const nonce = new Uint8Array(8);
+    for (let i = 0; !(checkPow(crypto, input, nonce, oldTarget) && !checkPow(crypto, input, nonce, newTarget)); i++) new DataView(nonce.buffer).setUint32(4, i);
+    expect(await reason({ ...r, powNonce: nonce })).toMatch(/proof of work/);
+    // What createRecord solves for a one-minute record passes.
+    expect(await reason(await make({ ttl: 60, owner: alice }))).toBe('ok');
+  });
+
+  it('a delete carries proof of work bound to its key, signer and issue time', async () => {
+    const real = await createDeleteProof(rules, alice, new Uint8Array(32).fill(3), NOW, WORK);
+    expect((await validateDeleteProof(crypto, rules, real, NOW)).ok).toBe(true);
+    // Most nonces miss the target (~1 in 300 meets it at 8 base bits): find one that does not.
+    let bad: Uint8Array | undefined;
+    for (let i = 0; i < 100 && !bad; i++) {
+      const nonce = new Uint8Array(8);
+      new DataView(nonce.buffer).setUint32(4, i);
+      if (!(await validateDeleteProof(crypto, rules, { ...real, powNonce: nonce }, NOW)).ok) bad = nonce;
+    }
+    expect(bad).toBeDefined();
+    expect(await validateDeleteProof(crypto, rules, { ...real, powNonce: bad! }, NOW)).toEqual({ ok: false, reason: 'insufficient proof of work' });
   });
 
   it('accepts a record made by a clock 4 minutes ahead or behind (hole 9)', async () => {
@@ -247,32 +285,74 @@ function rec(o: { size?: number; expiresAt?: number; owner?: Uint8Array; issuedA
 }
 
 function delProof(key: Uint8Array, publicKey: Uint8Array, issuedAt = NOW + 10): DeleteProof {
-  return { key, publicKey, issuedAt, signature: new Uint8Array(64) };
+  return { key, publicKey, issuedAt, signature: new Uint8Array(64), powNonce: new Uint8Array(8) };
 }
 
 const MS = NOW * 1000;
 
 describe('LocalStore', () => {
-  it('maxRecords: a full store says FULL and never evicts others', () => {
-    const s = new LocalStore({ maxRecords: 3 });
-    const held = [rec(), rec(), rec()];
-    for (const r of held) expect(s.put(r, MS)).toBe(StoreStatus.STORED);
-    const extra = rec();
-    expect(s.put(extra, MS)).toBe(StoreStatus.FULL);
-    expect(s.size).toBe(3);
-    for (const r of held) expect(s.get(r.key, NOW)).toBe(r);
-    expect(s.get(extra.key, NOW)).toBeUndefined();
+  it('maxRecords: a full store evicts the record farthest from this node, of the sender holding most', () => {
+    const localId = new Uint8Array(32);
+    const s = new LocalStore({ maxRecords: 4, ipShare: 1, prefixShare: 1 }, { localId });
+    const at = (first: number): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? first : 7));
+    const near = rec({ key: at(0x01) });
+    const far = rec({ key: at(0xf0) });
+    const mid = rec({ key: at(0x40) });
+    const other = rec({ key: at(0xff) });
+    for (const r of [near, far, mid]) expect(s.put(r, MS, '10.0.0.1')).toBe(StoreStatus.STORED);
+    expect(s.put(other, MS, '10.9.9.9')).toBe(StoreStatus.STORED);
+    // Full. 10.0.0.0/24 holds the most: its farthest record goes, not the other sender's (farther) one.
+    const extra = rec({ key: at(0x02) });
+    expect(s.put(extra, MS, '10.5.5.5')).toBe(StoreStatus.STORED);
+    expect(s.size).toBe(4);
+    expect(s.get(far.key, NOW)).toBeUndefined();
+    for (const r of [near, mid, other, extra]) expect(s.get(r.key, NOW)).toBe(r);
+    expect(s.usage('10.0.0.0/24')).toEqual({ records: 2, bytes: 2 * recordSize(near) });
   });
 
-  it('maxBytes: a record that does not fit is refused; bytes are accounted', () => {
-    const s = new LocalStore({ maxBytes: 100 });
+  it('maxBytes: bytes are the records’ wire size; a full store makes room by evicting', () => {
+    const one = recordSize(rec({ size: 60 }));
+    const s = new LocalStore({ maxBytes: 2 * one, ipShare: 1, prefixShare: 1 });
     const a = rec({ size: 60 });
     expect(s.put(a, MS)).toBe(StoreStatus.STORED);
-    expect(s.bytes).toBe(60);
-    expect(s.put(rec({ size: 41 }), MS)).toBe(StoreStatus.FULL);
-    expect(s.get(a.key, NOW)).toBe(a);
-    expect(s.put(rec({ size: 40 }), MS)).toBe(StoreStatus.STORED);
-    expect(s.bytes).toBe(100);
+    expect(s.bytes).toBe(one);
+    expect(s.put(rec({ size: 4000 }), MS)).toBe(StoreStatus.FULL); // larger than the whole store
+    expect(s.put(rec({ size: 60 }), MS)).toBe(StoreStatus.STORED);
+    expect(s.bytes).toBe(2 * one);
+    expect(s.put(rec({ size: 60 }), MS)).toBe(StoreStatus.STORED);
+    expect(s.size).toBe(2);
+    expect(s.bytes).toBe(2 * one);
+  });
+
+  it('a flood from one /24 cannot push out other senders’ records, and an honest store still succeeds', () => {
+    const s = new LocalStore({ maxRecords: 80 }, { localId: new Uint8Array(32) });
+    const honest = Array.from({ length: 20 }, (_, i) => ({ r: rec(), ip: `192.0.${i}.7` }));
+    for (const { r, ip } of honest) expect(s.put(r, MS, ip)).toBe(StoreStatus.STORED);
+    // 1,000 valid records from 254 addresses of one /24: it fills what is free, then only its quota.
+    const statuses = Array.from({ length: 1000 }, (_, i) => s.put(rec(), MS, `203.0.113.${1 + (i % 254)}`));
+    expect(statuses.filter((x) => x === StoreStatus.STORED)).toHaveLength(60);
+    expect(statuses.filter((x) => x === StoreStatus.FULL)).toHaveLength(940);
+    for (const { r } of honest) expect(s.get(r.key, NOW)).toBe(r);
+    // An honest sender during the flood: the flood's own records make room.
+    const late = rec();
+    expect(s.put(late, MS, '198.51.100.1')).toBe(StoreStatus.STORED);
+    expect(s.get(late.key, NOW)).toBe(late);
+    expect(s.usage('203.0.113.0/24').records).toBe(59);
+    for (const { r } of honest) expect(s.get(r.key, NOW)).toBe(r);
+    // One IP alone is held to half a prefix's quota (1/16 of the store) once full.
+    const lone = new LocalStore({ maxRecords: 32 });
+    for (let i = 0; i < 32; i++) lone.put(rec(), MS, `198.18.${i}.1`);
+    const one = Array.from({ length: 10 }, () => lone.put(rec(), MS, '203.0.113.9'));
+    expect(one.filter((x) => x === StoreStatus.STORED)).toHaveLength(2);
+  });
+
+  it('an /64 counts as one sender, and records stored by this node itself are never refused', () => {
+    const s = new LocalStore({ maxRecords: 16 });
+    for (let i = 0; i < 16; i++) s.put(rec(), MS, `2001:db8:${i}::1`);
+    const flood = Array.from({ length: 10 }, (_, i) => s.put(rec(), MS, `2001:db8:ff:1:${i}::1`));
+    expect(flood.filter((x) => x === StoreStatus.STORED)).toHaveLength(2);
+    expect(s.usage('2001:db8:ff:1::/64').records).toBe(2);
+    expect(s.put(rec(), MS)).toBe(StoreStatus.STORED);
   });
 
   it('the same key keeps the later copy', () => {
@@ -316,7 +396,8 @@ describe('LocalStore', () => {
     const s = new LocalStore();
     const owned = rec({ owner: alice.publicKey, issuedAt: NOW + 100 });
     s.put(owned, MS);
-    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 99))).toBe(DeleteStatus.INVALID);
+    expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 99))).toBe(DeleteStatus.STALE);
+    expect(s.issuedAtOf(owned.key)).toBe(NOW + 100);
     expect(s.get(owned.key, NOW)).toBe(owned);
     expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 100))).toBe(DeleteStatus.DELETED);
   });
@@ -362,6 +443,26 @@ describe('LocalStore', () => {
     expect(s.get(owned.key, NOW)).toBeUndefined();
   });
 
+  it('a flood of deletes for keys not held cannot evict the tombstone of a record that was held', () => {
+    const s = new LocalStore({ maxTombstones: 100 });
+    const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
+    s.put(owned, MS);
+    expect(s.delete(delProof(owned.key, alice.publicKey))).toBe(DeleteStatus.DELETED);
+    // Mallory's self-signed deletes of made-up keys, ten times the tombstone budget.
+    for (let i = 0; i < 1000; i++) expect(s.delete(delProof(rec().key, mallory.publicKey))).toBe(DeleteStatus.NOT_HELD);
+    expect(s.tombstones).toBe(101);
+    // A replay of the old STORE still finds the tombstone.
+    expect(s.put(owned, MS)).toBe(StoreStatus.DELETED);
+    expect(s.get(owned.key, NOW)).toBeUndefined();
+  });
+
+  it('an expired record is not stored, even inside the validator’s skew allowance', () => {
+    const s = new LocalStore();
+    expect(s.put(rec({ expiresAt: NOW - 1 }), MS)).toBe(StoreStatus.INVALID);
+    expect(s.put(rec({ expiresAt: NOW }), MS)).toBe(StoreStatus.INVALID);
+    expect(s.size).toBe(0);
+  });
+
   it('get hides expired records; sweep removes expired records and tombstones', () => {
     // A delete of a key not held is remembered for tombstoneSeconds after its issue time (NOW + 10).
     const s = new LocalStore({}, { tombstoneSeconds: 110 });
@@ -378,7 +479,7 @@ describe('LocalStore', () => {
     expect(s.sweep(NOW + 59)).toBe(0);
     expect(s.sweep(NOW + 60)).toBe(1);
     expect(s.size).toBe(1);
-    expect(s.bytes).toBe(5);
+    expect(s.bytes).toBe(recordSize(later));
     // The deleted record's tombstone lasts until it would have expired; the other until its bound.
     expect(s.tombstones).toBe(1);
     s.sweep(NOW + 120);

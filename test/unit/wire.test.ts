@@ -171,11 +171,15 @@ function samples(): Array<[string, Unsigned]> {
       {
         ...h,
         type: MessageType.DELETE,
-        proof: { key: fill(ID_BYTES, 5), publicKey: fill(32, 6), issuedAt: 0xffffffff, signature: fill(64, 7) },
+        proof: { key: fill(ID_BYTES, 5), publicKey: fill(32, 6), issuedAt: 0xffffffff, signature: fill(64, 7), powNonce: fill(8, 8) },
       },
     ],
     ...Object.entries(DeleteStatus).map(
-      ([name, status]): [string, Unsigned] => [`DELETE_ACK ${name}`, { ...h, type: MessageType.DELETE_ACK, status }],
+      ([name, status]): [string, Unsigned] => [
+        `DELETE_ACK ${name}`,
+        // STALE carries the held record's issue time; no other status carries anything.
+        status === DeleteStatus.STALE ? { ...h, type: MessageType.DELETE_ACK, status, heldIssuedAt: 0xfffffffe } : { ...h, type: MessageType.DELETE_ACK, status },
+      ],
     ),
     ['PING want-auth client', { ...header(Flags.WANT_AUTH | Flags.CLIENT), type: MessageType.PING, pad: 0 }],
   ];
@@ -574,10 +578,10 @@ describe('rejections', () => {
   });
 
   it('store and delete status out of range', () => {
-    for (const status of [StoreStatus.RATE_LIMITED + 1, 0x80, 0xff]) {
+    for (const status of [StoreStatus.NOT_RESPONSIBLE + 1, 0x80, 0xff]) {
       expectReject(concat(rawHeader(MessageType.STORE_ACK), [status]), 'DECODE_ERROR', /unknown store status/);
     }
-    for (const status of [DeleteStatus.RATE_LIMITED + 1, 0x80, 0xff]) {
+    for (const status of [DeleteStatus.STALE + 1, 0x80, 0xff]) {
       expectReject(concat(rawHeader(MessageType.DELETE_ACK), [status]), 'DECODE_ERROR', /unknown delete status/);
     }
     for (const status of [SignalStatus.RATE_LIMITED + 1, 0xff]) {
