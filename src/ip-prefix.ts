@@ -5,7 +5,6 @@
  * per-IP limit has a per-prefix twin. Input is a canonical IP (canonicalIp in wire/address.ts);
  * anything else (an address key of a transport that knows no IP) is its own prefix.
  */
-import { ipv6Bytes } from './wire/address.js';
 
 export interface IpPrefixes {
   /** The IPv4 /24 or the IPv6 /64 ("10.1.2.0/24", "2001:db8:0:1::/64"). */
@@ -20,15 +19,21 @@ const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 export function ipPrefixes(ip: string): IpPrefixes {
   if (IPV4.test(ip)) return { narrow: `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`, wide: undefined };
   if (!ip.includes(':')) return { narrow: ip, wide: undefined };
-  let b: Uint8Array;
-  try {
-    b = ipv6Bytes(ip);
-  } catch {
-    return { narrow: ip, wide: undefined };
-  }
-  const group = (i: number): string => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16);
-  const g = [0, 1, 2, 3].map(group);
-  return { narrow: `${g.join(':')}::/64`, wide: `${g.slice(0, 3).join(':')}::/48` };
+  const g = expandIpv6(ip);
+  if (!g) return { narrow: ip, wide: undefined };
+  return { narrow: `${g.slice(0, 4).join(':')}::/64`, wide: `${g.slice(0, 3).join(':')}::/48` };
+}
+
+/** The eight hextets of an IPv6 text (no zone, no IPv4 tail: canonical form has neither), or undefined. */
+function expandIpv6(ip: string): string[] | undefined {
+  const halves = ip.split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return undefined;
+  const all = [...head, ...Array<string>(missing).fill('0'), ...tail];
+  return all.every((h) => /^[0-9a-f]{1,4}$/i.test(h)) ? all.map((h) => h.toLowerCase().replace(/^0+(?=.)/, '')) : undefined;
 }
 
 /** "a.b.c.0/24" for IPv4, the first four hextets + "::/64" for IPv6, else `ip` itself. */

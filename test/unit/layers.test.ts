@@ -14,7 +14,6 @@ const LAYERS: string[][] = [
   ['bytes.ts', 'id.ts', 'errors.ts', 'clock.ts', 'lru.ts', 'events.ts', 'abort.ts', 'random.ts', 'rate-limit.ts', 'ip-prefix.ts', 'dom-types.ts'],
   ['crypto/'],
   ['wire/'],
-  ['ip-prefix.ts'],
   ['network.ts'],
   ['transport/'],
   ['rpc/'],
