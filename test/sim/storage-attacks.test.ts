@@ -88,7 +88,7 @@ describe('storage attacks', () => {
     const key = await t.run(t.nodes[40]!.put('honest', 'value'));
     expect(holdersOf(t.nodes, keyOf(key)).length).toBeGreaterThanOrEqual(2 * k - 1);
     expect((await t.run(t.nodes[70]!.get(key)))?.text()).toBe('value');
-  });
+  }, 120_000);
 
   it('a flood of valid records from one /24 fills only its quota; others’ records stay and an honest put succeeds', async () => {
     tn = await createTestnet(10, { node: { storage: { maxRecords: 60 } } });
