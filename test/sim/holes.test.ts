@@ -3,7 +3,7 @@
  * on the simulated network in virtual time. Each would fail on the original's behaviour.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromUtf8, utf8 } from '../../src/bytes.js';
+import { fromUtf8, toHex, utf8 } from '../../src/bytes.js';
 import type { Clock } from '../../src/clock.js';
 import { Identity, idPuzzleBits } from '../../src/crypto/identity.js';
 import type { DHT } from '../../src/dht.js';
