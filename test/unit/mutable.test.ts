@@ -20,7 +20,7 @@ import { RequestLimits } from '../../src/rpc/limits.js';
 import type { IncomingRequest } from '../../src/rpc/rpc.js';
 import { MutableResponder } from '../../src/serve-mutable.js';
 import { MutableStore } from '../../src/storage/mutable-store.js';
-import { createRecord, recordKey, type RecordRules } from '../../src/storage/record.js';
+import { createRecord, recordKey, recordSize, type RecordRules } from '../../src/storage/record.js';
 import { LocalStore } from '../../src/storage/store.js';
 import { Writer } from '../../src/wire/codec.js';
 import { AUTH_BYTES, MAX_MESSAGE_BYTES, MessageType, StoreStatus, decodeMessage, encodeMessage, type Header } from '../../src/wire/messages.js';
@@ -275,18 +275,25 @@ describe('holder rules (MutableStore)', () => {
   });
 
   it('mutable and immutable records share one bound: neither kind can push the node past maxRecords or maxBytes', async () => {
-    const local = new LocalStore({ maxRecords: 2, maxBytes: 100 });
-    const mutable = new MutableStore({ maxRecords: 2, maxBytes: 100 }, local);
-    local.shareBoundsWith(mutable);
     const imm = await createRecord({ crypto, rules, label: utf8(''), content: utf8('0123456789'), ttlSeconds: DAY, nowSeconds: NOW, solver });
+    // An immutable record counts its full wire size; a mutable one its salt and content: 100 bytes to spare.
+    const maxBytes = recordSize(imm) + 100;
+    const local = new LocalStore({ maxRecords: 2, maxBytes });
+    const mutable = new MutableStore({ maxRecords: 2, maxBytes }, local);
+    local.shareBoundsWith(mutable);
     expect(local.put(imm, NOW_MS)).toBe(StoreStatus.STORED);
     expect(mutable.put(await make({ seq: 1, salt: 'a', content: 'x'.repeat(80) }), undefined, NOW_MS).status).toBe(MutableStoreStatus.STORED);
     // Two records in all: a third of either kind is refused.
     expect(mutable.put(await make({ seq: 1, salt: 'b', content: 'y' }), undefined, NOW_MS).status).toBe(MutableStoreStatus.FULL);
     const imm2 = await createRecord({ crypto, rules, label: utf8(''), content: utf8('z'), ttlSeconds: DAY, nowSeconds: NOW, solver });
-    expect(local.put(imm2, NOW_MS)).toBe(StoreStatus.FULL);
-    // Growing a held key past maxBytes is refused too (10 + 1 + 90 > 100).
-    expect(mutable.put(await make({ seq: 2, salt: 'a', content: 'x'.repeat(90) }), undefined, NOW_MS)).toMatchObject({ status: MutableStoreStatus.FULL, held: { seq: 1 } });
+    // An immutable record makes room by evicting one of its own kind (a full store evicts rather
+    // than refuses), never by growing past the shared bound.
+    local.put(imm2, NOW_MS);
+    expect(local.size + mutable.size).toBeLessThanOrEqual(2);
+    expect(local.bytes + mutable.bytes).toBeLessThanOrEqual(maxBytes);
+    // Growing a held key past maxBytes is refused too (its salt and the content alone exceed the room left).
+    const room = maxBytes - local.bytes;
+    expect(mutable.put(await make({ seq: 2, salt: 'a', content: 'x'.repeat(room) }), undefined, NOW_MS)).toMatchObject({ status: MutableStoreStatus.FULL, held: { seq: 1 } });
   });
 
   it('a kept record does not keep its datagram alive (copied out of the decoded views)', async () => {
