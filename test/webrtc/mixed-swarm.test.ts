@@ -154,12 +154,12 @@ describe('mixed swarm: signaling server + Node peers (UDP+WebRTC) + UDP-only cli
     // STORE still in flight or a replication to a bridge found later would otherwise put one back.
     const reachable = [...swarm.bridges, swarm.server.dht];
     const puts = reachable.map((m) => m.internals.store.put);
+    const key = await tabs[0]!.put('only in tabs', 'held by WebRTC members only');
     for (const m of reachable) {
       m.internals.store.clear();
       m.internals.store.put = () => StoreStatus.FULL;
     }
     try {
-      const key = await tabs[0]!.put('only in tabs', 'held by WebRTC members only');
       const proxied = (): number => reachable.reduce((sum, m) => sum + (m.stats().proxied ?? 0), 0);
       const before = proxied();
       const v = await swarm.clients[0]!.get(key);
