@@ -99,7 +99,9 @@ describe('bootstrap addresses and failures', () => {
     const elapsed = Date.now() - started;
     expect(r.code).toBe(1);
     expect(elapsed).toBeGreaterThanOrEqual(5000);
-    expect(elapsed).toBeLessThan(9000); // 5 s, plus starting a process and an ID puzzle on a busy machine
+    // 5 s, plus starting a process and an ID puzzle, which a busy machine stretches (9.1 s seen); the
+    // message below names the 5 s. The old silence lasted ~19 s.
+    expect(elapsed).toBeLessThan(15_000);
     expect(r.stderr).toContain(`joining through localhost:${dead} (127.0.0.1:${dead}) …`); // progress: it took over a second
     expect(r.stderr).toContain(`no answer from the node at localhost:${dead} (127.0.0.1:${dead}) within 5 s`);
     expect(r.stderr).toContain(`network "${TEST_NETWORK.name}"`);
