@@ -131,8 +131,7 @@ function ipv4Bytes(ip: string): Uint8Array {
   );
 }
 
-/** The 16 bytes of an IPv6 literal (throws on anything else). */
-export function ipv6Bytes(ip: string): Uint8Array {
+function ipv6Bytes(ip: string): Uint8Array {
   let text = ip.toLowerCase();
   // An IPv4 tail ("::ffff:1.2.3.4") becomes two hextets.
   // The dotted quad must be a whole group: without the anchor "::a1.2.3.4" would parse as "::a102:304".

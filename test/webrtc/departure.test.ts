@@ -3,34 +3,17 @@
  * so a tab opened right after is not handed the departed one and does not wait out connect timeouts
  * toward it. Real WebRTC (node-datachannel) between browser-like nodes, a real signaling server.
  */
-import { RTCPeerConnection } from 'node-datachannel/polyfill';
-import { WebSocket } from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createBrowserNode } from '../../src/browser-node.js';
-import { Identity } from '../../src/crypto/identity.js';
-import { inThreadPowSolver } from '../../src/crypto/pow.js';
 import type { DHT } from '../../src/dht.js';
-import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { startLocalSwarm, type LocalSwarm } from '../../src/node/index.js';
-import type { RTCPeerConnectionConstructor } from '../../src/transport/webrtc.js';
-import type { WebSocketConstructor } from '../../src/transport/ws-client.js';
+import { browserLikeNode } from '../helpers/browser-like.js';
 
 const NETWORK = { name: 'departure-test', idDifficulty: 4, powBaseBits: 8 };
 let swarm: LocalSwarm;
 const tabs: DHT[] = [];
 
-async function openTab(): Promise<DHT> {
-  return createBrowserNode({
-    signalingUrl: swarm.url,
-    network: NETWORK,
-    identityStorage: false,
-    identity: await Identity.generate({ crypto: nodeCrypto, difficulty: NETWORK.idDifficulty }),
-    crypto: nodeCrypto,
-    powSolver: inThreadPowSolver(nodeCrypto),
-    maxPerIp: swarm.maxPerIp,
-    RTCPeerConnection: RTCPeerConnection as unknown as RTCPeerConnectionConstructor,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
-  });
+function openTab(): Promise<DHT> {
+  return browserLikeNode(NETWORK, { signalingUrl: swarm.url, maxPerIp: swarm.maxPerIp });
 }
 
 beforeAll(async () => {

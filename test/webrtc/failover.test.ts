@@ -5,20 +5,18 @@
  * a node skips a server that is down at start, fails over when its server stops, keeps working
  * over WebRTC meanwhile, and a closed node stops reconnecting.
  */
-import { RTCPeerConnection } from 'node-datachannel/polyfill';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBrowserNode, signalingUrlOf, type BrowserNodeOptions } from '../../src/browser-node.js';
+import { signalingUrlOf, type BrowserNodeOptions } from '../../src/browser-node.js';
 import { Identity } from '../../src/crypto/identity.js';
-import { inThreadPowSolver } from '../../src/crypto/pow.js';
 import type { DHT } from '../../src/dht.js';
 import { isSpydhtError } from '../../src/errors.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { startLocalSwarm, type LocalSwarm } from '../../src/node/index.js';
 import { networkConfig } from '../../src/network.js';
-import type { RTCPeerConnectionConstructor } from '../../src/transport/webrtc.js';
 import type { WebSocketConstructor } from '../../src/transport/ws-client.js';
 import { FailoverWsTransport } from '../../src/transport/ws-failover.js';
+import { browserLikeNode } from '../helpers/browser-like.js';
 import { until } from '../helpers/wait.js';
 
 const NETWORK = { name: 'failover-test', idDifficulty: 4, powBaseBits: 8 };
@@ -29,18 +27,7 @@ let swarm: LocalSwarm;
 const nodes: DHT[] = [];
 
 async function tab(options: Partial<BrowserNodeOptions>): Promise<DHT> {
-  const node = await createBrowserNode({
-    network: NETWORK,
-    identityStorage: false,
-    identity: await Identity.generate({ crypto: nodeCrypto, difficulty: NETWORK.idDifficulty }),
-    crypto: nodeCrypto,
-    powSolver: inThreadPowSolver(nodeCrypto),
-    maxPerIp: swarm.maxPerIp,
-    RTCPeerConnection: RTCPeerConnection as unknown as RTCPeerConnectionConstructor,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
-    reconnect: { minMs: 50, maxMs: 400 },
-    ...options,
-  });
+  const node = await browserLikeNode(NETWORK, { maxPerIp: swarm.maxPerIp, reconnect: { minMs: 50, maxMs: 400 }, ...options });
   nodes.push(node);
   return node;
 }

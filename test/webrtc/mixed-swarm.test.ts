@@ -5,18 +5,13 @@
  * RTCPeerConnection and ws's WebSocket injected. Real UDP, real WebSocket, real WebRTC. Every put
  * is gettable from every member.
  */
-import { RTCPeerConnection } from 'node-datachannel/polyfill';
-import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBrowserNode } from '../../src/browser-node.js';
 import type { DHT } from '../../src/dht.js';
-import { Identity } from '../../src/crypto/identity.js';
-import { inThreadPowSolver } from '../../src/crypto/pow.js';
-import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { startLocalSwarm, type LocalSwarm } from '../../src/node/index.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { StoreStatus } from '../../src/wire/messages.js';
-import type { RTCPeerConnectionConstructor } from '../../src/transport/webrtc.js';
-import type { WebSocketConstructor } from '../../src/transport/ws-client.js';
+import { browserLikeNode } from '../helpers/browser-like.js';
 
 const NETWORK = { name: 'mixed-test', idDifficulty: 4, powBaseBits: 8 };
 /**
@@ -30,20 +25,7 @@ const tabs: DHT[] = [];
 beforeAll(async () => {
   swarm = await startLocalSwarm({ host: '127.0.0.1', network: NETWORK, bridges: 3, clients: 2, clientsJoin: 'server' });
   for (let i = 0; i < 3; i++) {
-    tabs.push(
-      await createBrowserNode({
-        signalingUrl: swarm.url,
-        network: NETWORK,
-        identityStorage: false,
-        // In a tab these come from a Web Worker; vitest runs sources, so make them on this thread.
-        identity: await Identity.generate({ crypto: nodeCrypto, difficulty: NETWORK.idDifficulty }),
-        crypto: nodeCrypto,
-        powSolver: inThreadPowSolver(nodeCrypto),
-        maxPerIp: swarm.maxPerIp,
-        RTCPeerConnection: RTCPeerConnection as unknown as RTCPeerConnectionConstructor,
-        WebSocket: WebSocket as unknown as WebSocketConstructor,
-      }),
-    );
+    tabs.push(await browserLikeNode(NETWORK, { signalingUrl: swarm.url, maxPerIp: swarm.maxPerIp }));
   }
 }, 120_000);
 
