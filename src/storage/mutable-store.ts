@@ -4,6 +4,7 @@
  * and the bounds, which it shares with the immutable store, and keeps each record's republish
  * schedule.
  */
+import { dueForRepublish, nextRepublish } from './republish.js';
 import { equalBytes } from '../bytes.js';
 import { idKey } from '../id.js';
 import { MutableStoreStatus, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
@@ -116,14 +117,7 @@ export class MutableStore {
 
   /** Up to `max` live records whose republish time has come, each rescheduled one period on. */
   dueForRepublish(nowMs: number, max: number): WireMutableRecord[] {
-    const out: WireMutableRecord[] = [];
-    for (const entry of this.#records.values()) {
-      if (out.length >= max) break;
-      if (entry.republishAt > nowMs || entry.record.expiresAt <= nowMs / 1000) continue;
-      entry.republishAt = this.#nextRepublish(nowMs);
-      out.push(entry.record);
-    }
-    return out;
+    return dueForRepublish(this.#records.values(), nowMs, max, (t) => this.#nextRepublish(t));
   }
 
   /** Drops expired records (deletions included: by then every copy they refused has expired too). */
@@ -144,7 +138,7 @@ export class MutableStore {
   }
 
   #nextRepublish(nowMs: number): number {
-    return nowMs + this.#schedule.republishEveryMs * (1 + 0.1 * this.#schedule.random());
+    return nextRepublish(nowMs, this.#schedule.republishEveryMs, this.#schedule.random);
   }
 
   #remove(hex: string, s: StoredMutable): void {

@@ -8,6 +8,7 @@
  * responsible for stays and one sender's flood can only ever displace its own records once it
  * holds more than its quota. A sender already at its quota is refused while the store is full.
  */
+import { dueForRepublish, nextRepublish } from './republish.js';
 import { equalBytes } from '../bytes.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
 import { ipPrefix } from '../ip-prefix.js';
@@ -168,14 +169,7 @@ export class LocalStore {
    * caller re-stores them to the k closest nodes.
    */
   dueForRepublish(nowMs: number, max: number): WireRecord[] {
-    const out: WireRecord[] = [];
-    for (const entry of this.#records.values()) {
-      if (out.length >= max) break;
-      if (entry.republishAt > nowMs || entry.record.expiresAt <= nowMs / 1000) continue;
-      entry.republishAt = this.#nextRepublish(nowMs);
-      out.push(entry.record);
-    }
-    return out;
+    return dueForRepublish(this.#records.values(), nowMs, max, (t) => this.#nextRepublish(t));
   }
 
   /**
@@ -355,7 +349,7 @@ export class LocalStore {
   }
 
   #nextRepublish(nowMs: number): number {
-    return nowMs + this.#schedule.republishEveryMs * (1 + 0.1 * this.#schedule.random());
+    return nextRepublish(nowMs, this.#schedule.republishEveryMs, this.#schedule.random);
   }
 
   #remove(hex: string, s: StoredRecord): void {
