@@ -13,7 +13,7 @@ import type { LookupPeer } from '../../src/lookup/lookup.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { storeAt } from '../../src/ops/put.js';
 import { replicaLocations } from '../../src/storage/placement.js';
-import { createRecord } from '../../src/storage/record.js';
+import { createRecord, recordKey } from '../../src/storage/record.js';
 import { DeleteStatus, MessageType, StoreStatus, type DeleteProof, type WireRecord } from '../../src/wire/messages.js';
 import { makeHostile } from '../helpers/adversary.js';
 import { SIM_NETWORK, createTestnet, type Testnet } from '../helpers/testnet.js';
@@ -221,11 +221,14 @@ describe('storage attacks', () => {
   it('a put that only one node confirms fails', async () => {
     tn = await createTestnet(30);
     const t = tn;
-    // Every other node refuses: only the putter's own copy confirms.
+    // Every node refuses but the one closest to the key's first location (a k-closest holder
+    // whatever the IDs; the putter itself may be none of them): one confirmation is not enough.
     const putter = t.nodes[5]!;
-    for (const n of t.nodes) if (n !== putter) n.internals.store.put = () => StoreStatus.FULL;
+    const key = recordKey(nodeCrypto, utf8('alone'), utf8('one copy'), putter.identity.publicKey);
+    const acceptor = closestNodes(t.nodes.filter((n) => n !== putter), replicaLocations(nodeCrypto, key)[0]!, 1)[0]!;
+    for (const n of t.nodes) if (n !== acceptor) n.internals.store.put = () => StoreStatus.FULL;
     const err = await rejection(t.run(putter.publish('alone', 'one copy')));
-    expect(isSpydhtError(err, 'NOT_STORED')).toBe(true);
-    expect(putter.storage.size).toBe(1);
+    expect(isSpydhtError(err, 'NOT_STORED'), String(err)).toBe(true);
+    expect(acceptor.storage.size).toBe(1);
   });
 });
