@@ -335,21 +335,47 @@ export interface GenerateIdentityInWorkerOptions extends WorkerPoolOptions {
   /** ID puzzle difficulty. Default: DEFAULT_ID_DIFFICULTY. */
   difficulty?: number;
   signal?: AbortSignal;
+  /**
+   * Workers searching at once (the first to find a key wins, the others are terminated). Default:
+   * one less than the machine's logical cores (`navigator.hardwareConcurrency`), at least 1 and at
+   * most 4: the search divides across idle cores, and one core stays for the page loading beside
+   * it (on a saturated 2-core machine a second searcher only added its start-up cost).
+   */
+  maxWorkers?: number;
+}
+
+/** Searchers for the ID puzzle when not told: every core but one, up to 4 (each worker costs a few MB). */
+const MAX_DEFAULT_SEARCHERS = 4;
+
+function defaultSearchers(): number {
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return typeof cores === 'number' && cores >= 2 ? Math.min(MAX_DEFAULT_SEARCHERS, Math.floor(cores) - 1) : 1;
 }
 
 /**
- * Like `Identity.generate`, but the key search runs in a worker; only the found seed comes back,
- * and the Identity is rebuilt (and its puzzle re-checked) on the calling thread.
+ * Like `Identity.generate`, but the key search runs in workers (one per core by default, racing:
+ * a search is a run of independent random tries, so n searchers take 1/n of the time); only the
+ * found seed comes back, and the Identity is rebuilt (and its puzzle re-checked) on the calling
+ * thread.
  */
 export async function generateIdentityInWorker(options: GenerateIdentityInWorkerOptions = {}): Promise<Identity> {
   const crypto = options.crypto ?? nobleCrypto;
   const difficulty = options.difficulty ?? DEFAULT_ID_DIFFICULTY;
-  const pool = new WorkerPool({ ...options, maxWorkers: 1 });
+  const searchers = Math.max(1, Math.floor(options.maxWorkers ?? defaultSearchers()));
+  const pool = new WorkerPool({ ...options, maxWorkers: searchers });
   try {
-    const reply = await pool.run({ kind: 'identity', difficulty }, options.signal);
+    const runs = Array.from({ length: searchers }, () => pool.run({ kind: 'identity', difficulty }, options.signal));
+    let reply: WorkerReply & { ok: true };
+    try {
+      reply = await Promise.any(runs);
+    } catch (err) {
+      // Every searcher failed (abort, or no worker could start): report the first reason.
+      throw err instanceof AggregateError ? err.errors[0] : err;
+    }
     if (!('seed' in reply)) throw new Error('proof-of-work worker returned no seed');
     return Identity.fromSeed(crypto, fromHex(reply.seed), difficulty);
   } finally {
+    // Terminates the searchers still running; their runs reject with CLOSED, already handled above.
     pool.close();
   }
 }

@@ -214,6 +214,21 @@ describe('generateIdentityInWorker', () => {
     expect(spydht.toHex(b.id)).toBe(spydht.toHex(a.id));
   });
 
+  it('races maxWorkers searchers; the first key found or an abort terminates every one of them', async () => {
+    // Each live worker holds one MessagePort open in this process (the test runner holds others).
+    const ports = (): number => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    const before = ports();
+    const ac = new AbortController();
+    const pending = spydht.generateIdentityInWorker({ difficulty: 40, maxWorkers: 3, signal: ac.signal });
+    await until(() => ports() - before >= 3, 'three searchers running');
+    ac.abort();
+    expect(spydht.isSpydhtError(await rejection(pending), 'ABORTED')).toBe(true);
+    await until(() => ports() <= before, 'every searcher terminated after the abort');
+    const identity = await spydht.generateIdentityInWorker({ difficulty: 8, maxWorkers: 3, crypto: nodeCrypto });
+    expect(idPuzzleBits(nodeCrypto, identity.id)).toBeGreaterThanOrEqual(8);
+    await until(() => ports() <= before, 'the losing searchers terminated');
+  });
+
   it('aborts', async () => {
     const ac = new AbortController();
     const pending = spydht.generateIdentityInWorker({ difficulty: 40, signal: ac.signal });
