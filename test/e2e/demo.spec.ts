@@ -182,7 +182,7 @@ test('a put in tab A is found by tab B and by Node peers; the owner is named as 
   }
   // The README's screenshot: a tab that has put and got a record.
   const shot = test.info().outputPath('demo.png');
-  await tabA.screenshot({ path: shot });
+  await tabA.screenshot({ path: shot, fullPage: true });
   await test.info().attach('demo', { path: shot, contentType: 'image/png' });
   if (process.env.SPYDHT_UPDATE_SCREENSHOT === '1') copyFileSync(shot, join(ROOT, 'docs', 'demo.png'));
 });
