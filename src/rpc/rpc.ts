@@ -258,7 +258,7 @@ export class Rpc {
    * token), or a key was verified at it.
    */
   receivesAt(addr: PeerAddress): boolean {
-    return this.#tokens.echoFor(addr) !== undefined || this.#verified.peek(peerKey(addr)) !== undefined;
+    return this.#tokens.holdsFor(addr) || this.#verified.has(peerKey(addr));
   }
 
   isVerified(id: NodeId, addr: PeerAddress): boolean {
@@ -491,6 +491,8 @@ export class Rpc {
     const token = this.#tokens.echoFor(to);
     if (!token) return;
     this.#hellos.set(toKey, now);
+    // Set in time order: what is older than the gap decides nothing any more.
+    this.#hellos.dropOldestWhile((at) => now - at >= HELLO_MIN_GAP_MS);
     const header = {
       networkId: this.#options.networkId,
       flags: this.#flags | Flags.AUTH,
