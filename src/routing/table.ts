@@ -73,8 +73,11 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   readonly maxPerIp: number;
   readonly maxPerPrefix: number;
   readonly maxPerWidePrefix: number;
-  /** Created on first use: most of the 256 buckets of a node stay empty for ever. */
-  readonly #buckets: (Bucket | undefined)[] = new Array<Bucket | undefined>(ID_BITS);
+  /**
+   * Created on first use: most of the 256 buckets of a node stay empty for ever, and the list grows
+   * only to the deepest bucket used (~log2(N / k) + a few), not 256 slots (2 KiB a node).
+   */
+  readonly #buckets: (Bucket | undefined)[] = [];
   readonly #byId = new Map<string, Contact>();
   /** Contacts per IP and per prefix (keys of both kinds in one map: "10.0.0.1", "10.0.0/24", "2001:db8:0/48"). */
   readonly #perIp = new Map<string, number>();
@@ -357,12 +360,13 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   #deepestNonEmpty(): number {
-    for (let i = ID_BITS - 1; i >= 0; i--) if (this.#buckets[i]?.contacts.length) return i;
+    for (let i = this.#buckets.length - 1; i >= 0; i--) if (this.#buckets[i]?.contacts.length) return i;
     return 0;
   }
 
   #bucket(index: number): Bucket {
     if (index > this.#deepestIndex) this.#deepestIndex = index;
+    while (this.#buckets.length <= index) this.#buckets.push(undefined);
     return (this.#buckets[index] ??= { contacts: [], replacements: [], lastChanged: this.#createdAt });
   }
 }

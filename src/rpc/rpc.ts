@@ -237,7 +237,9 @@ export class Rpc {
       const address = t.speaks & flags ? t.addressOf(id, from) : undefined;
       if (address) out.push(address);
     }
-    return out;
+    // An exact-size copy: a routing-table contact keeps this list for good, and the array `push`
+    // grew has room for 17 (~150 bytes more per contact).
+    return out.slice();
   }
 
   /** Whether `addr` is reached through signaling (its transport opens links on demand, e.g. WebRTC). */
