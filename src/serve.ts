@@ -87,10 +87,12 @@ export class Responder {
     };
     const out: WireContact[] = [];
     let size = NODES_BODY_BASE;
-    for (const c of table.closest(target, table.k + 1, reachable)) {
+    // The common case (the asker speaks every transport we do) needs no filter at all.
+    const reachesAll = rpc.reachableByAll(flags);
+    for (const c of table.closest(target, table.k + 1, reachesAll ? undefined : reachable)) {
       if (equalIds(c.id, asker)) continue;
       // The contact's own list when the asker reaches all of it (the common case: one address); it is only read.
-      const all = c.addresses.length <= 4 && c.addresses.every((a) => rpc.reachableBy(flags, a.kind));
+      const all = c.addresses.length <= 4 && (reachesAll || c.addresses.every((a) => rpc.reachableBy(flags, a.kind)));
       const wc: WireContact = { id: c.id, addresses: all ? c.addresses : c.addresses.filter((a) => rpc.reachableBy(flags, a.kind)).slice(0, 4) };
       const s = contactSize(wc);
       if (size + s > req.bodyBudget || out.length >= table.k) break;

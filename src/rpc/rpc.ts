@@ -227,6 +227,15 @@ export class Rpc {
   }
 
   /**
+   * Whether a node that sent message flags `flags` can reach an address of every kind we have:
+   * then every contact we hold (our contacts' addresses are of our transports' kinds) is reachable by it.
+   */
+  reachableByAll(flags: number): boolean {
+    for (const t of this.#transports.values()) if ((t.speaks & flags) === 0) return false;
+    return true;
+  }
+
+  /**
    * Where others can reach a peer, from the SPEAKS_* flags of its message that came from `from`:
    * each of our transports whose flag it set says how the peer is addressed on it. A private link
    * (the WebSocket to the signaling server) is never among them.
