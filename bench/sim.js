@@ -42,6 +42,11 @@ const SYBIL = arg('--sybil') === undefined ? undefined : String(arg('--sybil')).
 const { createTestnet, seededRandom, randomIndex } = await import('../dist/node/index.js');
 
 const t0 = performance.now();
+/** CPU seconds of this process (user + system): steadier than wall time on a shared machine. */
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const say = (line) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 const heapPerNodeKiB = () => {
   globalThis.gc?.();
@@ -67,10 +72,11 @@ const tn = await createTestnet(N, {
   },
 });
 const joinSeconds = (performance.now() - t0) / 1000;
+const joinCpuSeconds = cpuSeconds();
 const joinDatagrams = tn.net.stats.sent;
 const tables = summary(tn.nodes.map((n) => n.routing.size));
 const heap = heapPerNodeKiB();
-say(`joined in ${joinSeconds.toFixed(0)} s: ${(joinDatagrams / N).toFixed(0)} datagrams per join on average, routing tables median ${tables.median} contacts, heap ${heap.toFixed(0)} KiB/node after gc`);
+say(`joined in ${joinSeconds.toFixed(0)} s (${joinCpuSeconds.toFixed(0)} s CPU, ${((1000 * joinCpuSeconds) / N).toFixed(1)} ms CPU per join): ${(joinDatagrams / N).toFixed(0)} datagrams per join on average, routing tables median ${tables.median} contacts, heap ${heap.toFixed(0)} KiB/node after gc`);
 
 const random = seededRandom(SEED + 1);
 const pick = () => tn.nodes[randomIndex(random, tn.nodes.length)];
@@ -140,8 +146,8 @@ if (IDEAL) {
   );
 }
 
-say(`done: ${totalSeconds.toFixed(0)} s for the swarm (join ${joinSeconds.toFixed(0)} s), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
-if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ n: N, ops: OPS, seed: SEED, meanRttMs: MEAN_RTT_MS, joinSeconds, totalSeconds, joinDatagramsPerNode: joinDatagrams / N, heapKiBPerNode: heap, tables, phases, sybil, ideal }, null, 2));
+say(`done: ${totalSeconds.toFixed(0)} s for the swarm (join ${joinSeconds.toFixed(0)} s; ${cpuSeconds().toFixed(0)} s CPU), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ n: N, ops: OPS, seed: SEED, meanRttMs: MEAN_RTT_MS, joinSeconds, joinCpuSeconds, totalSeconds, joinDatagramsPerNode: joinDatagrams / N, heapKiBPerNode: heap, tables, phases, sybil, ideal }, null, 2));
 
 /**
  * For each fraction, more nodes turn hostile (a quarter of each kind, bench/lib/adversary.js), then

@@ -8,20 +8,46 @@
 
 export interface IpPrefixes {
   /** The IPv4 /24 or the IPv6 /64 ("10.1.2.0/24", "2001:db8:0:1::/64"). */
-  narrow: string;
+  readonly narrow: string;
   /** The IPv6 /48 ("2001:db8:0::/48"); undefined for IPv4 (a /24 is as wide as one operator goes cheaply). */
-  wide: string | undefined;
+  readonly wide: string | undefined;
 }
 
 const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
-/** Prefixes of a canonical IP; an unparsable key (no IP known) is its own prefix. */
+/**
+ * Prefixes of IPs seen lately. Every datagram asks for its sender's prefixes (rate limits, the
+ * routing table's per-prefix counts), and building them means a regex and string slicing: the
+ * answer for an IP never changes, so it is worked out once per IP. Bounded; when full, the oldest
+ * half is dropped (insertion order), which costs one rebuild per dropped IP seen again. One cache
+ * per process: a simulated swarm shares it, a real node has one.
+ */
+const MAX_CACHED_IPS = 16_384;
+const cache = new Map<string, IpPrefixes>();
+
+/** Prefixes of a canonical IP; an unparsable key (no IP known) is its own prefix. The result is shared: do not modify it. */
 export function ipPrefixes(ip: string): IpPrefixes {
-  if (IPV4.test(ip)) return { narrow: `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`, wide: undefined };
-  if (!ip.includes(':')) return { narrow: ip, wide: undefined };
+  let p = cache.get(ip);
+  if (p === undefined) {
+    p = computePrefixes(ip);
+    if (cache.size >= MAX_CACHED_IPS) {
+      let drop = MAX_CACHED_IPS >> 1;
+      for (const key of cache.keys()) {
+        cache.delete(key);
+        if (--drop === 0) break;
+      }
+    }
+    cache.set(ip, p);
+  }
+  return p;
+}
+
+function computePrefixes(ip: string): IpPrefixes {
+  if (IPV4.test(ip)) return Object.freeze({ narrow: `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`, wide: undefined });
+  if (!ip.includes(':')) return Object.freeze({ narrow: ip, wide: undefined });
   const g = expandIpv6(ip);
-  if (!g) return { narrow: ip, wide: undefined };
-  return { narrow: `${g.slice(0, 4).join(':')}::/64`, wide: `${g.slice(0, 3).join(':')}::/48` };
+  if (!g) return Object.freeze({ narrow: ip, wide: undefined });
+  return Object.freeze({ narrow: `${g.slice(0, 4).join(':')}::/64`, wide: `${g.slice(0, 3).join(':')}::/48` });
 }
 
 /** The eight hextets of an IPv6 text (no zone, no IPv4 tail: canonical form has neither), or undefined. */

@@ -44,6 +44,18 @@ export class LruMap<K, V> {
     return this.#map.entries();
   }
 
+  /**
+   * Deletes entries from the least recently used on, while `stale` says so, and stops at the first
+   * it does not: for maps whose recency order is also time order, this forgets what expired in
+   * O(expired + 1).
+   */
+  dropOldestWhile(stale: (value: V, key: K) => boolean): void {
+    for (const [key, value] of this.#map) {
+      if (!stale(value, key)) return;
+      this.#map.delete(key);
+    }
+  }
+
   clear(): void {
     this.#map.clear();
   }

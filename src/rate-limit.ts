@@ -79,15 +79,41 @@ export class RateLimiter {
       b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * rate);
       b.at = t;
     }
-    if (b.tokens < 1 || this.#global.available(t) < 1) return false;
-    b.tokens -= 1;
-    this.#global.take(t);
-    return true;
+    const allowed = b.tokens >= 1 && this.#global.available(t) >= 1;
+    if (allowed) {
+      b.tokens -= 1;
+      this.#global.take(t);
+    }
+    this.#forgetRefilled(t);
+    return allowed;
+  }
+
+  /** Keys tracked now (buckets that have refilled are forgotten). */
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  /**
+   * A bucket untouched for burst ÷ rate seconds has refilled (tokens never go below 0), and a full
+   * bucket is exactly what a new key gets: forgetting it changes no decision. Recency order is time
+   * order (every take or drain refreshes it), so this stops at the first bucket still refilling. A
+   * node then holds buckets only for the peers of the last few seconds, not for all it ever heard.
+   */
+  #forgetRefilled(t: number): void {
+    const refillMs = (1000 * this.opts.perKeyBurst) / this.opts.perKeyRate;
+    this.#keys.dropOldestWhile((b) => t - b.at >= refillMs);
   }
 
   /** Takes up to `n` more tokens from `key` (a penalty: what is not there is not owed). */
   drain(key: string, n: number): void {
     const b = this.#keys.get(key);
-    if (b) b.tokens = Math.max(0, b.tokens - n);
+    if (!b) return;
+    // Brought up to now first, so `at` stays the time of the last change (what #forgetRefilled reads).
+    const t = this.now();
+    if (t > b.at) {
+      b.tokens = Math.min(this.opts.perKeyBurst, b.tokens + ((t - b.at) / 1000) * this.opts.perKeyRate);
+      b.at = t;
+    }
+    b.tokens = Math.max(0, b.tokens - n);
   }
 }

@@ -81,12 +81,19 @@ export class Responder {
     const { rpc, table } = this.#options;
     const asker = req.message.senderId;
     const flags = req.message.flags;
-    const reachable = (c: Contact): boolean => c.addresses.some((a) => rpc.reachableBy(flags, a.kind));
+    const reachable = (c: Contact): boolean => {
+      for (const a of c.addresses) if (rpc.reachableBy(flags, a.kind)) return true;
+      return false;
+    };
     const out: WireContact[] = [];
     let size = NODES_BODY_BASE;
-    for (const c of table.closest(target, table.k + 1, reachable)) {
+    // The common case (the asker speaks every transport we do) needs no filter at all.
+    const reachesAll = rpc.reachableByAll(flags);
+    for (const c of table.closest(target, table.k + 1, reachesAll ? undefined : reachable)) {
       if (equalIds(c.id, asker)) continue;
-      const wc: WireContact = { id: c.id, addresses: c.addresses.filter((a) => rpc.reachableBy(flags, a.kind)).slice(0, 4) };
+      // The contact's own list when the asker reaches all of it (the common case: one address); it is only read.
+      const all = c.addresses.length <= 4 && (reachesAll || c.addresses.every((a) => rpc.reachableBy(flags, a.kind)));
+      const wc: WireContact = { id: c.id, addresses: all ? c.addresses : c.addresses.filter((a) => rpc.reachableBy(flags, a.kind)).slice(0, 4) };
       const s = contactSize(wc);
       if (size + s > req.bodyBudget || out.length >= table.k) break;
       size += s;

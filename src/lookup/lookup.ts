@@ -251,8 +251,10 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       const limit = bursting ? Infinity : narrowed ? o.narrow! : o.alpha;
       bursting = false;
       live = 0;
+      const maxQueries = o.maxQueries ?? Infinity;
       for (const c of sorted) {
-        if (inFlight >= limit || spent) break;
+        // A burst launches several at once: the query budget is checked for each one.
+        if (inFlight >= limit || queried >= maxQueries) break;
         if (idle(c)) continue;
         if (live++ >= o.k) break;
         if (c.state === 'fresh') {

@@ -34,6 +34,8 @@ export interface LookupMode {
   burst?: boolean;
   narrow?: number;
   maxQueries?: number;
+  /** Queries in flight before convergence (default: the node's α). */
+  alpha?: number;
 }
 
 /** A get: α seeds, then one query at a time toward the value (loss widens it again). */
@@ -75,7 +77,7 @@ export class Lookups {
       target,
       selfId: this.#options.selfId,
       k,
-      alpha: this.#options.alpha,
+      alpha: mode.alpha ?? this.#options.alpha,
       seeds: this.seeds(target),
       query: async (peer, onSlow, s) => {
         try {

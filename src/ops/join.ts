@@ -19,8 +19,12 @@ const JOIN_LOOKUP_RETRIES = 2;
  * A join refresh wants a few verified contacts in a bucket nearer the root, not convergence: it
  * stops after JOIN_REFRESH_QUERIES queries, each answer admitting its sender. A bucket that already
  * holds JOIN_REFRESH_ENOUGH contacts is left alone; the rest fill as others' lookups reach us.
+ * It asks one seed first (α = 1): the seeds are contacts we already verified, so a second and a
+ * third seed would earn nothing new, while the first one's reply lists strangers in that bucket,
+ * and the rest of the budget goes to them at once.
  */
 const JOIN_REFRESH_QUERIES = 4;
+const JOIN_REFRESH_ALPHA = 1;
 const JOIN_REFRESH_ENOUGH = 4;
 /** Transmissions of each bootstrap ping. */
 const BOOTSTRAP_PING_ATTEMPTS = 4;
@@ -76,15 +80,19 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
   for (let retry = 0; retry < JOIN_LOOKUP_RETRIES && self.closest.length <= answered; retry++) {
     self = await lookups.nodes(identity.id, signal);
   }
-  // Refresh the buckets nearer the root than our closest neighbour.
+  // Refresh the buckets nearer the root than our closest neighbour, down to the bucket of the
+  // farthest of the k closest: a bucket deeper than that holds nodes nearer to us than the k-th
+  // closest, all of which the self-lookup has just asked (a refresh there re-asked the same nodes).
   const nearest = self.closest[0];
   const depth = nearest ? table.bucketIndex(nearest.id) : 0;
+  const kth = self.closest.length >= ctx.k ? self.closest[self.closest.length - 1] : undefined;
+  const deepest = kth ? Math.min(depth, table.bucketIndex(kth.id) + 1) : depth;
   const refreshes: Promise<unknown>[] = [];
-  for (let i = 0; i < Math.min(depth, MAX_JOIN_REFRESHES); i++) {
+  for (let i = 0; i < Math.min(deepest, MAX_JOIN_REFRESHES); i++) {
     if (table.bucketSize(i) >= JOIN_REFRESH_ENOUGH) continue;
     table.markRefreshed(i);
     const target = randomIdInBucket(identity.id, i, ctx.crypto.randomBytes(32));
-    refreshes.push(lookups.nodes(target, signal, { k: JOIN_REFRESH_ENOUGH, maxQueries: JOIN_REFRESH_QUERIES }).catch(() => {}));
+    refreshes.push(lookups.nodes(target, signal, { k: JOIN_REFRESH_ENOUGH, maxQueries: JOIN_REFRESH_QUERIES, alpha: JOIN_REFRESH_ALPHA }).catch(() => {}));
   }
   await Promise.all(refreshes);
   return table.size;

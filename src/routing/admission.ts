@@ -161,6 +161,8 @@ export class Admission {
     const now = this.#clock.now();
     if (now - (this.#stalePings.peek(key) ?? -Infinity) < STALE_PING_MIN_GAP_MS) return;
     this.#stalePings.set(key, now);
+    // Set in time order: what is older than the gap decides nothing any more.
+    this.#stalePings.dropOldestWhile((at) => now - at >= STALE_PING_MIN_GAP_MS);
     this.checkAlive(stale);
   }
 

@@ -73,8 +73,11 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   readonly maxPerIp: number;
   readonly maxPerPrefix: number;
   readonly maxPerWidePrefix: number;
-  /** Created on first use: most of the 256 buckets of a node stay empty for ever. */
-  readonly #buckets: (Bucket | undefined)[] = new Array<Bucket | undefined>(ID_BITS);
+  /**
+   * Created on first use: most of the 256 buckets of a node stay empty for ever, and the list grows
+   * only to the deepest bucket used (~log2(N / k) + a few), not 256 slots (2 KiB a node).
+   */
+  readonly #buckets: (Bucket | undefined)[] = [];
   readonly #byId = new Map<string, Contact>();
   /** Contacts per IP and per prefix (keys of both kinds in one map: "10.0.0.1", "10.0.0/24", "2001:db8:0/48"). */
   readonly #perIp = new Map<string, number>();
@@ -256,11 +259,17 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     // bit j of (us XOR target) is 1, in increasing j; then the other deeper buckets in decreasing j;
     // then the shallower buckets, s-1 first. Contacts within a bucket are compared; once `count` are
     // in hand after a whole bucket, every bucket still to come is farther.
+    // Buckets never overlap in distance, so each one's contacts are sorted on their own and appended:
+    // no contact is compared with another bucket's (that insertion was the hot spot of every reply).
     const out: Contact[] = [];
     const start = Math.min(this.bucketIndex(target), ID_BITS - 1);
     const take = (i: number): void => {
       const b = this.#buckets[i];
-      if (b) for (const c of b.contacts) if (!filter || filter(c)) insertClosest(out, c, target, count);
+      if (!b || b.contacts.length === 0) return;
+      const from = out.length;
+      for (const c of b.contacts) if (!filter || filter(c)) out.push(c);
+      sortTail(out, from, target);
+      if (out.length > count) out.length = count;
     };
     const xorBit = (j: number): number => ((this.localId[j >> 3]! ^ target[j >> 3]!) >> (7 - (j & 7))) & 1;
     const last = this.#deepestIndex;
@@ -357,21 +366,44 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   #deepestNonEmpty(): number {
-    for (let i = ID_BITS - 1; i >= 0; i--) if (this.#buckets[i]?.contacts.length) return i;
+    for (let i = this.#buckets.length - 1; i >= 0; i--) if (this.#buckets[i]?.contacts.length) return i;
     return 0;
   }
 
   #bucket(index: number): Bucket {
     if (index > this.#deepestIndex) this.#deepestIndex = index;
+    while (this.#buckets.length <= index) this.#buckets.push(undefined);
     return (this.#buckets[index] ??= { contacts: [], replacements: [], lastChanged: this.#createdAt });
   }
 }
 
-/** Inserts `c` into `out` (sorted by distance to `target`, at most `max` long), dropping the farthest. */
-function insertClosest(out: Contact[], c: Contact, target: NodeId, max: number): void {
-  let i = out.length;
-  while (i > 0 && compareDistance(c.id, out[i - 1]!.id, target) < 0) i--;
-  if (i >= max) return;
-  out.splice(i, 0, c);
-  if (out.length > max) out.pop();
+/** Scratch for sortTail's keys (a bucket holds k contacts; grown if k is larger). */
+let keys = new Float64Array(64);
+
+/**
+ * Sorts out[from..] by distance to `target`, nearest first: an insertion sort (a bucket is small) on
+ * the first 32 bits of each distance, worked out once per contact, with the full comparison only
+ * for equal keys.
+ */
+function sortTail(out: Contact[], from: number, target: NodeId): void {
+  const n = out.length - from;
+  if (n < 2) return;
+  if (keys.length < n) keys = new Float64Array(2 * n);
+  const t0 = target[0]!, t1 = target[1]!, t2 = target[2]!, t3 = target[3]!;
+  for (let i = 0; i < n; i++) {
+    const id = out[from + i]!.id;
+    keys[i] = ((id[0]! ^ t0) * 16777216) + (((id[1]! ^ t1) << 16) | ((id[2]! ^ t2) << 8) | (id[3]! ^ t3));
+  }
+  for (let i = 1; i < n; i++) {
+    const c = out[from + i]!;
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && (keys[j]! > key || (keys[j] === key && compareDistance(out[from + j]!.id, c.id, target) > 0))) {
+      out[from + j + 1] = out[from + j]!;
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    out[from + j + 1] = c;
+    keys[j + 1] = key;
+  }
 }

@@ -227,6 +227,15 @@ export class Rpc {
   }
 
   /**
+   * Whether a node that sent message flags `flags` can reach an address of every kind we have:
+   * then every contact we hold (our contacts' addresses are of our transports' kinds) is reachable by it.
+   */
+  reachableByAll(flags: number): boolean {
+    for (const t of this.#transports.values()) if ((t.speaks & flags) === 0) return false;
+    return true;
+  }
+
+  /**
    * Where others can reach a peer, from the SPEAKS_* flags of its message that came from `from`:
    * each of our transports whose flag it set says how the peer is addressed on it. A private link
    * (the WebSocket to the signaling server) is never among them.
@@ -237,7 +246,9 @@ export class Rpc {
       const address = t.speaks & flags ? t.addressOf(id, from) : undefined;
       if (address) out.push(address);
     }
-    return out;
+    // An exact-size copy: a routing-table contact keeps this list for good, and the array `push`
+    // grew has room for 17 (~150 bytes more per contact).
+    return out.slice();
   }
 
   /** Whether `addr` is reached through signaling (its transport opens links on demand, e.g. WebRTC). */
@@ -258,7 +269,7 @@ export class Rpc {
    * token), or a key was verified at it.
    */
   receivesAt(addr: PeerAddress): boolean {
-    return this.#tokens.echoFor(addr) !== undefined || this.#verified.peek(peerKey(addr)) !== undefined;
+    return this.#tokens.holdsFor(addr) || this.#verified.has(peerKey(addr));
   }
 
   isVerified(id: NodeId, addr: PeerAddress): boolean {
@@ -491,6 +502,8 @@ export class Rpc {
     const token = this.#tokens.echoFor(to);
     if (!token) return;
     this.#hellos.set(toKey, now);
+    // Set in time order: what is older than the gap decides nothing any more.
+    this.#hellos.dropOldestWhile((at) => now - at >= HELLO_MIN_GAP_MS);
     const header = {
       networkId: this.#options.networkId,
       flags: this.#flags | Flags.AUTH,

@@ -21,6 +21,8 @@ export class AddressTokens {
   /** Tokens peers gave us, to echo in our next request to them. */
   /** As 8-character strings (one char per byte): a string is a fraction of a Uint8Array's size. */
   readonly #received = new LruMap<PeerKey, string>(MAX_REMEMBERED_TOKENS);
+  #lastKey: PeerKey | undefined;
+  #lastToken: Uint8Array = ZERO_TOKEN;
 
   constructor(private readonly crypto: CryptoBackend) {
     this.#current = crypto.randomBytes(32);
@@ -30,15 +32,29 @@ export class AddressTokens {
   rotate(): void {
     this.#previous = this.#current;
     this.#current = this.crypto.randomBytes(32);
+    this.#lastKey = undefined;
   }
 
   issue(addr: PeerAddress): Uint8Array {
-    return this.#mac(this.#current, addr);
+    return this.#currentMac(addr);
   }
 
   isValid(addr: PeerAddress, token: Uint8Array): boolean {
     if (equalBytes(token, ZERO_TOKEN)) return false;
-    return equalBytes(token, this.#mac(this.#current, addr)) || equalBytes(token, this.#mac(this.#previous, addr));
+    return equalBytes(token, this.#currentMac(addr)) || equalBytes(token, this.#mac(this.#previous, addr));
+  }
+
+  /**
+   * The current token of `addr`, remembered for the last address asked: a request checks the token
+   * it echoes and its reply issues one to the same address, so one HMAC serves both.
+   */
+  #currentMac(addr: PeerAddress): Uint8Array {
+    const key = peerKey(addr);
+    if (key !== this.#lastKey) {
+      this.#lastToken = this.#mac(this.#current, addr);
+      this.#lastKey = key;
+    }
+    return this.#lastToken;
   }
 
   remember(addr: PeerAddress, token: Uint8Array): void {
@@ -48,7 +64,15 @@ export class AddressTokens {
   /** The token to echo to `addr`, or undefined when we have none. */
   echoFor(addr: PeerAddress): Uint8Array | undefined {
     const token = this.#received.get(peerKey(addr));
-    return token === undefined ? undefined : Uint8Array.from(token, (c) => c.charCodeAt(0));
+    if (token === undefined) return undefined;
+    const out = new Uint8Array(token.length);
+    for (let i = 0; i < token.length; i++) out[i] = token.charCodeAt(i);
+    return out;
+  }
+
+  /** Whether we hold a token from `addr` (it answered us there): echoFor without building the bytes. */
+  holdsFor(addr: PeerAddress): boolean {
+    return this.#received.has(peerKey(addr));
   }
 
   /** HMAC over the address's kind byte and data bytes. */

@@ -102,11 +102,12 @@ export class SimNetwork {
     const type = TYPE_NAMES[data[5] ?? 0] ?? 'other';
     this.stats.byType[type] = (this.stats.byType[type] ?? 0) + 1;
     const target = this.#endpoints.get(peerKey(to));
-    const fromIp = from.ip;
-    const toIp = decodeIpPort(to)?.ip;
-    if (toIp !== undefined && this.#groups.size > 0 && this.#groups.get(fromIp) !== this.#groups.get(toIp)) {
-      this.stats.blocked++;
-      return;
+    if (this.#groups.size > 0) {
+      const toIp = decodeIpPort(to)?.ip;
+      if (toIp !== undefined && this.#groups.get(from.ip) !== this.#groups.get(toIp)) {
+        this.stats.blocked++;
+        return;
+      }
     }
     const c = this.conditions;
     if (!target || this.#rand() < c.loss) {

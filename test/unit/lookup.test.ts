@@ -102,7 +102,17 @@ class FakeNet {
     return this.log.map((e) => e.id);
   }
 
-  async run(o: { target: NodeId; seeds: NodeId[]; k?: number; alpha?: number; selfId?: NodeId; signal?: AbortSignal; maxCandidates?: number }): Promise<{ result: LookupResult<string>; at: number }> {
+  async run(o: {
+    target: NodeId;
+    seeds: NodeId[];
+    k?: number;
+    alpha?: number;
+    selfId?: NodeId;
+    signal?: AbortSignal;
+    maxCandidates?: number;
+    burst?: boolean;
+    maxQueries?: number;
+  }): Promise<{ result: LookupResult<string>; at: number }> {
     const p = lookup<string>({
       target: o.target,
       selfId: o.selfId ?? idOf('self'),
@@ -113,6 +123,8 @@ class FakeNet {
       accept: this.accept,
       signal: o.signal,
       maxCandidates: o.maxCandidates,
+      ...(o.burst ? { burst: true } : {}),
+      ...(o.maxQueries !== undefined ? { maxQueries: o.maxQueries } : {}),
     });
     let at = -1;
     const result = await this.clock.run(p.then((r) => ((at = this.clock.now()), r)), 3_600_000);
@@ -169,6 +181,22 @@ describe('lookup on a Kademlia-like fake topology', () => {
     const answered = byDistance([seed, ...ids.filter((id) => id !== sorted[0] && id !== sorted[2])], target);
     expect(result.closest.map((p) => hex(p.id))).toEqual(answered.slice(0, 4).map(hex));
     expect(result.closest.map((p) => hex(p.id))).not.toContain(hex(sorted[0]!));
+  });
+});
+
+describe('lookup query budget', () => {
+  it('a burst never sends more queries than maxQueries (a join refresh pays for what it asked)', async () => {
+    const target = idOf('budget target');
+    const ids = Array.from({ length: 40 }, (_, i) => idOf(`budget ${i}`));
+    for (const maxQueries of [1, 3, 4, 6]) {
+      const net = new FakeNet();
+      // Every node lists every other: the first replies bring many closer candidates, so the
+      // lookup converges (bursts) with more unqueried candidates among the k closest than budget left.
+      for (const id of ids) net.set(id, { returns: ids });
+      const { result } = await net.run({ target, seeds: ids.slice(0, 3), k: 8, burst: true, maxQueries });
+      expect(net.log).toHaveLength(maxQueries);
+      expect(result.queried).toBe(maxQueries);
+    }
   });
 });
 
