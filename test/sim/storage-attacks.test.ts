@@ -12,7 +12,7 @@ import { commonPrefixLength, compareDistance, idKey, randomIdInBucket, type Node
 import type { LookupPeer } from '../../src/lookup/lookup.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { storeAt } from '../../src/ops/put.js';
-import { replicaLocations } from '../../src/storage/placement.js';
+import { replicaLocations, responsibleLocations } from '../../src/storage/placement.js';
 import { createRecord, recordKey } from '../../src/storage/record.js';
 import { DeleteStatus, MessageType, StoreStatus, type DeleteProof, type WireRecord } from '../../src/wire/messages.js';
 import { makeHostile } from '../helpers/adversary.js';
@@ -81,7 +81,14 @@ describe('storage attacks', () => {
     // A refusal costs the sender its write budget: a burst of misplaced STOREs is soon rate limited.
     const far = targets[statuses.indexOf(StoreStatus.NOT_RESPONSIBLE)]!;
     const burst = [];
-    for (let i = 0; i < 6; i++) burst.push(await t.run(storeAt(attacker.internals, peerOf(far), await recordBy(attacker, 'spam', `burst ${i}`))));
+    // Records `far` is not placed to hold (a random key lands near it now and then, and is stored).
+    const misplaced = async (i: number): Promise<WireRecord> => {
+      for (let j = 0; ; j++) {
+        const r = await recordBy(attacker, 'spam', `burst ${i}.${j}`);
+        if (responsibleLocations(nodeCrypto, far.internals.table, far.identity.id, r.key).length === 0) return r;
+      }
+    };
+    for (let i = 0; i < 6; i++) burst.push(await t.run(storeAt(attacker.internals, peerOf(far), await misplaced(i))));
     expect(burst).toContain(StoreStatus.RATE_LIMITED);
 
     // Honest puts, republishing and gets still work: holders are the nodes placement accepts.
