@@ -35,6 +35,14 @@ export interface LookupOptions<V> {
   k: number;
   alpha: number;
   seeds: LookupPeer[];
+  /**
+   * Peers asked in the first round whatever their distance, and waited for (until they answer,
+   * fail or turn slow) before the lookup may end. A table whose bucket toward the target was
+   * filled by IDs ground near some point there (an attacker's cluster) seeds only those, and they
+   * list only each other; a node from elsewhere in the table has its own view of that region and
+   * lists who is really nearest. (Lookups.probesFor picks them.)
+   */
+  probes?: LookupPeer[];
   /** Sends one query; resolves with what the peer returned, rejects on timeout or bad reply. */
   query: (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<QueryOutcome<V>>;
   /**
@@ -114,6 +122,8 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     let closestKnown: LookupPeer | undefined;
     let improved = false;
     let bursting = false;
+    /** Probes (LookupOptions.probes) whose answer is still awaited. */
+    const probing = new Set<Candidate>();
     let unwatch = (): void => {};
 
     const add = (peer: LookupPeer, hop: number): void => {
@@ -175,6 +185,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       const onSlow = (): void => {
         if (c.state === 'waiting') {
           c.state = 'slow';
+          probing.delete(c);
           step();
         }
       };
@@ -182,6 +193,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
         (outcome) => {
           if (finished) return;
           c.state = 'done';
+          probing.delete(c);
           responded++;
           improved = false;
           const budget = outcome.bytes !== undefined ? { left: outcome.bytes } : undefined;
@@ -207,6 +219,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
         () => {
           if (finished) return;
           c.state = 'failed';
+          probing.delete(c);
           step();
         },
       );
@@ -247,7 +260,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       }
       // Out of budget, candidates not yet asked no longer keep the lookup open.
       const spent = queried >= (o.maxQueries ?? Infinity);
-      if (waiting + slow + (spent ? 0 : fresh) === 0) return finish();
+      if (waiting + slow + (spent ? 0 : fresh) + probing.size === 0) return finish();
       const limit = bursting ? Infinity : narrowed ? o.narrow! : o.alpha;
       bursting = false;
       live = 0;
@@ -268,6 +281,13 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     if (o.signal?.aborted) return onAbort();
     unwatch = o.signal ? watchAbort(o.signal, onAbort) : () => {};
     for (const s of o.seeds) add(s, 1);
+    for (const p of o.probes ?? []) {
+      add(p, 1);
+      const c = known.get(idKey(p.id));
+      if (c?.state !== 'fresh') continue;
+      probing.add(c);
+      launch(c);
+    }
     step();
   });
 }

@@ -36,10 +36,25 @@ export interface LookupMode {
   maxQueries?: number;
   /** Queries in flight before convergence (default: the node's α). */
   alpha?: number;
+  /** Contacts from other buckets asked in the first round whatever their distance (probesFor). */
+  probes?: number;
 }
 
 /** A get: α seeds, then one query at a time toward the value (loss widens it again). */
 export const VALUE_LOOKUP: LookupMode = { narrow: 1 };
+
+/**
+ * A node lookup to a further replica location of a key (storage/placement.ts): IDs ground next to
+ * the key may fill the bucket of our table that holds the location too (a young table has room
+ * there), and then every seed is one of them and lists only the others. Three probes from other
+ * buckets find the nodes really nearest the location (SECURITY.md, "Storage").
+ */
+export const LOCATION_LOOKUP: LookupMode = { burst: true, probes: 3 };
+
+/** How to look up replica location `location` of `key`: the key itself plainly, a further one with probes. */
+export function locationMode(key: NodeId, location: NodeId): LookupMode {
+  return equalIds(key, location) ? {} : LOCATION_LOOKUP;
+}
 
 export interface LookupsOptions {
   selfId: NodeId;
@@ -73,12 +88,14 @@ export class Lookups {
   run<V>(target: NodeId, signal: AbortSignal, query: Query<V>, mode: LookupMode = {}): Promise<LookupResult<V>> {
     const k = mode.k ?? this.k;
     const { table, clock } = this.#options;
+    const seeds = this.seeds(target);
     return lookup<V>({
       target,
       selfId: this.#options.selfId,
       k,
       alpha: mode.alpha ?? this.#options.alpha,
-      seeds: this.seeds(target),
+      seeds,
+      ...(mode.probes ? { probes: this.probesFor(target, mode.probes, seeds) } : {}),
       query: async (peer, onSlow, s) => {
         try {
           return await query(peer, onSlow, s);
@@ -122,6 +139,34 @@ export class Lookups {
     const live = closest.filter((c) => !this.#isUnresponsive(c.id));
     // Everyone timed out lately (our own network blinked?): try them anyway rather than not at all.
     return (live.length > 0 ? live : closest).map(peerOf);
+  }
+
+  /**
+   * Up to `count` contacts outside the target's bucket and not among `seeds`, one per bucket, the
+   * nearest buckets first: each bucket's contacts are independent views of the target's region,
+   * so an attacker who crowded the target's own bucket still faces honest probes.
+   */
+  probesFor(target: NodeId, count: number, seeds: LookupPeer[]): LookupPeer[] {
+    const { table } = this.#options;
+    const own = table.bucketIndex(target);
+    const skip = new Set(seeds.map((s) => idKey(s.id)));
+    const buckets = new Set<number>();
+    const out: LookupPeer[] = [];
+    const usable = (c: Contact): boolean => table.bucketIndex(c.id) !== own && !skip.has(idKey(c.id)) && !this.#isUnresponsive(c.id);
+    const near = table.closest(target, this.k * 2, usable);
+    for (const c of near) {
+      if (out.length >= count) break;
+      const b = table.bucketIndex(c.id);
+      if (buckets.has(b)) continue;
+      buckets.add(b);
+      out.push(peerOf(c));
+    }
+    // Fewer buckets than probes: the nearest of the rest.
+    for (const c of near) {
+      if (out.length >= count) break;
+      if (!out.some((p) => equalIds(p.id, c.id))) out.push(peerOf(c));
+    }
+    return out;
   }
 
   /** Every request and reply passes here: no key is made unless some peer is marked. */

@@ -7,6 +7,7 @@ import type { Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
 import { equalIds, idKey, type NodeId } from '../id.js';
 import type { LookupPeer } from '../lookup/lookup.js';
+import { locationMode } from '../lookup/lookups.js';
 import { replicaLocations } from '../storage/placement.js';
 import { createDeleteProof } from '../storage/record.js';
 import { DeleteStatus, MessageType, type DeleteProof } from '../wire/messages.js';
@@ -29,7 +30,7 @@ export async function deleteEverywhere(ctx: OpContext, key: NodeId, owner: Ident
   const work = { crypto: ctx.crypto, solver: ctx.solver, signal };
   const [proof, lookups] = await Promise.all([
     createDeleteProof(ctx.rules, owner, key, nowSeconds(ctx), work),
-    Promise.all(replicaLocations(ctx.crypto, key).map((loc) => ctx.lookups.nodes(loc, signal))),
+    Promise.all(replicaLocations(ctx.crypto, key).map((loc) => ctx.lookups.nodes(loc, signal, locationMode(key, loc)))),
   ]);
   const peers = new Map<string, LookupPeer>();
   for (const r of lookups) for (const p of r.closest) peers.set(idKey(p.id), p);

@@ -6,7 +6,7 @@
 import { SpydhtError } from '../errors.js';
 import type { NodeId } from '../id.js';
 import type { LookupPeer, LookupResult, QueryOutcome } from '../lookup/lookup.js';
-import { VALUE_LOOKUP } from '../lookup/lookups.js';
+import { LOCATION_LOOKUP, VALUE_LOOKUP } from '../lookup/lookups.js';
 import { verifyRecordForKey } from '../storage/record.js';
 import { MessageType, type WireRecord } from '../wire/messages.js';
 import { replicaLocations } from '../storage/placement.js';
@@ -56,7 +56,7 @@ export async function findValue(ctx: OpContext, key: NodeId, signal: AbortSignal
  * the closest nodes found, nearest first, α at a time, until one returns a value that verifies.
  */
 async function valueAtLocation(ctx: OpContext, key: NodeId, location: NodeId, signal: AbortSignal): Promise<{ value?: WireRecord; hops: number; queried: number }> {
-  const nodes = await ctx.lookups.nodes(location, signal);
+  const nodes = await ctx.lookups.nodes(location, signal, LOCATION_LOOKUP);
   let queried = nodes.queried;
   const peers = [...nodes.closest];
   while (peers.length > 0) {

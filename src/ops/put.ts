@@ -9,6 +9,7 @@ import { SpydhtError } from '../errors.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
 import { ipPrefix } from '../ip-prefix.js';
 import type { LookupPeer } from '../lookup/lookup.js';
+import { locationMode } from '../lookup/lookups.js';
 import { replicaLocations } from '../storage/placement.js';
 import { createRecord } from '../storage/record.js';
 import { LOCAL_SENDER } from '../storage/store.js';
@@ -79,7 +80,7 @@ export interface Replicated {
 export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal, locations?: NodeId[]): Promise<Replicated> {
   const { k, store } = ctx;
   const targets = locations ?? replicaLocations(ctx.crypto, record.key);
-  const results = await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal)));
+  const results = await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(record.key, loc))));
   const holders = new Set<string>();
   const prefixes = new Set<string>();
   const seen = new Set<string>();

@@ -105,6 +105,7 @@ class FakeNet {
   async run(o: {
     target: NodeId;
     seeds: NodeId[];
+    probes?: NodeId[];
     k?: number;
     alpha?: number;
     selfId?: NodeId;
@@ -119,6 +120,7 @@ class FakeNet {
       k: o.k ?? 3,
       alpha: o.alpha ?? 3,
       seeds: o.seeds.map((s) => this.peer(s)),
+      ...(o.probes ? { probes: o.probes.map((s) => this.peer(s)) } : {}),
       query: this.query(o.target),
       accept: this.accept,
       signal: o.signal,
@@ -343,6 +345,35 @@ describe('lookup bounds', () => {
     const result = await net.clock.run(p);
     expect(net.queried()).toEqual([hex(a)]);
     expect(result.closest.map((x) => hex(x.id))).toEqual([hex(a)]);
+  });
+
+  it('probes: a far contact asked in the first round leads past seeds that list only each other', async () => {
+    const target = idOf('target');
+    const all = Array.from({ length: 40 }, (_, i) => idOf(`probe-topology ${i}`));
+    const sorted = byDistance(all, target);
+    const honest = sorted.slice(0, 3);
+    const liars = sorted.slice(3, 6);
+    const probe = sorted[39]!;
+    const net = new FakeNet();
+    for (const l of liars) net.set(l, { returns: liars });
+    for (const h of honest) net.set(h, { returns: honest });
+    // The probe is far and slow to answer, but the lookup waits for it.
+    net.set(probe, { returns: honest, delay: 50 });
+    const without = await net.run({ target, seeds: liars });
+    expect(without.result.closest.map((p) => hex(p.id))).toEqual(liars.map(hex));
+    const withProbe = await net.run({ target, seeds: liars, probes: [probe] });
+    expect(withProbe.result.closest.map((p) => hex(p.id))).toEqual(honest.map(hex));
+  });
+
+  it('a probe that fails does not keep the lookup open', async () => {
+    const target = idOf('target');
+    const near = byDistance(Array.from({ length: 10 }, (_, i) => idOf(`probe-fail ${i}`)), target);
+    const net = new FakeNet();
+    for (const n of near.slice(0, 3)) net.set(n, { returns: near.slice(0, 3) });
+    net.set(near[9]!, { fails: true, delay: 200 });
+    const { result, at } = await net.run({ target, seeds: near.slice(0, 3), probes: [near[9]!] });
+    expect(result.closest).toHaveLength(3);
+    expect(at).toBe(200);
   });
 
   it('finishes at once with nothing to ask', async () => {
