@@ -5,6 +5,7 @@
  * per-IP limit has a per-prefix twin. Input is a canonical IP (canonicalIp in wire/address.ts);
  * anything else (an address key of a transport that knows no IP) is its own prefix.
  */
+import { LruMap } from './lru.js';
 
 export interface IpPrefixes {
   /** The IPv4 /24 or the IPv6 /64 ("10.1.2.0/24", "2001:db8:0:1::/64"). */
@@ -18,25 +19,17 @@ const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 /**
  * Prefixes of IPs seen lately. Every datagram asks for its sender's prefixes (rate limits, the
  * routing table's per-prefix counts), and building them means a regex and string slicing: the
- * answer for an IP never changes, so it is worked out once per IP. Bounded; when full, the oldest
- * half is dropped (insertion order), which costs one rebuild per dropped IP seen again. One cache
- * per process: a simulated swarm shares it, a real node has one.
+ * answer for an IP never changes, so it is worked out once per IP. Bounded, the oldest forgotten
+ * first (`peek` does not refresh: a lookup per datagram should not reorder the map). One cache per
+ * process: a simulated swarm shares it, a real node has one.
  */
-const MAX_CACHED_IPS = 16_384;
-const cache = new Map<string, IpPrefixes>();
+const cache = new LruMap<string, IpPrefixes>(16_384);
 
 /** Prefixes of a canonical IP; an unparsable key (no IP known) is its own prefix. The result is shared: do not modify it. */
 export function ipPrefixes(ip: string): IpPrefixes {
-  let p = cache.get(ip);
+  let p = cache.peek(ip);
   if (p === undefined) {
     p = computePrefixes(ip);
-    if (cache.size >= MAX_CACHED_IPS) {
-      let drop = MAX_CACHED_IPS >> 1;
-      for (const key of cache.keys()) {
-        cache.delete(key);
-        if (--drop === 0) break;
-      }
-    }
     cache.set(ip, p);
   }
   return p;

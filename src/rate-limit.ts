@@ -96,7 +96,7 @@ export class RateLimiter {
   /**
    * A bucket untouched for burst ÷ rate seconds has refilled (tokens never go below 0), and a full
    * bucket is exactly what a new key gets: forgetting it changes no decision. Recency order is time
-   * order (every take or drain refreshes it), so this stops at the first bucket still refilling. A
+   * order (every take refreshes it; a drain moves neither), so this stops at the first bucket still refilling. A
    * node then holds buckets only for the peers of the last few seconds, not for all it ever heard.
    */
   #forgetRefilled(t: number): void {
@@ -104,16 +104,15 @@ export class RateLimiter {
     this.#keys.dropOldestWhile((b) => t - b.at >= refillMs);
   }
 
-  /** Takes up to `n` more tokens from `key` (a penalty: what is not there is not owed). */
+  /**
+   * Takes up to `n` more tokens from `key` (a penalty: what is not there is not owed). Neither the
+   * refill time nor the recency order moves: the bucket still refills from its last take, and since
+   * tokens never go below 0 it is full burst ÷ rate after that take, so #forgetRefilled stays exact.
+   * (No refill here: the key's `scale` is not known, and capping at the unscaled burst would clip a
+   * widened bucket.)
+   */
   drain(key: string, n: number): void {
-    const b = this.#keys.get(key);
-    if (!b) return;
-    // Brought up to now first, so `at` stays the time of the last change (what #forgetRefilled reads).
-    const t = this.now();
-    if (t > b.at) {
-      b.tokens = Math.min(this.opts.perKeyBurst, b.tokens + ((t - b.at) / 1000) * this.opts.perKeyRate);
-      b.at = t;
-    }
-    b.tokens = Math.max(0, b.tokens - n);
+    const b = this.#keys.peek(key);
+    if (b) b.tokens = Math.max(0, b.tokens - n);
   }
 }

@@ -259,12 +259,12 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
         else if (c.state === 'fresh') fresh++;
       }
       // Out of budget, candidates not yet asked no longer keep the lookup open.
-      const spent = queried >= (o.maxQueries ?? Infinity);
+      const maxQueries = o.maxQueries ?? Infinity;
+      const spent = queried >= maxQueries;
       if (waiting + slow + (spent ? 0 : fresh) + probing.size === 0) return finish();
       const limit = bursting ? Infinity : narrowed ? o.narrow! : o.alpha;
       bursting = false;
       live = 0;
-      const maxQueries = o.maxQueries ?? Infinity;
       for (const c of sorted) {
         // A burst launches several at once: the query budget is checked for each one.
         if (inFlight >= limit || queried >= maxQueries) break;
