@@ -149,8 +149,10 @@ export interface PutMutableResult {
   key: string;
   /** The seq written. */
   seq: number;
-  /** Nodes that confirmed the store (this one included when it is among the closest). */
+  /** Distinct nodes that confirmed the store, over both replica locations of the key (this one included when it is a holder). */
   stored: number;
+  /** Distinct IP prefixes (/24 IPv4, /64 IPv6) among those nodes. */
+  prefixes: number;
 }
 
 export interface GetMutableOptions extends OperationOptions {
@@ -386,8 +388,8 @@ export class DHT extends Emitter<DHTEvents> {
       ttlSeconds: this.#ttl(options.ttl),
     };
     const e = this.#engine;
-    const { record, stored } = await e.operations.run(options, (signal) => putMutable(e, input, signal));
-    return { key: toHex(record.key), seq: record.seq, stored };
+    const { record, stored, prefixes } = await e.operations.run(options, (signal) => putMutable(e, input, signal));
+    return { key: toHex(record.key), seq: record.seq, stored, prefixes };
   }
 
   /**
@@ -422,8 +424,8 @@ export class DHT extends Emitter<DHTEvents> {
       deleted: true,
     };
     const e = this.#engine;
-    const { record, stored } = await e.operations.run(options, (signal) => putMutable(e, input, signal));
-    return { key: toHex(record.key), seq: record.seq, stored };
+    const { record, stored, prefixes } = await e.operations.run(options, (signal) => putMutable(e, input, signal));
+    return { key: toHex(record.key), seq: record.seq, stored, prefixes };
   }
 
   /** The key (hex) of the mutable record of `publicKey` (hex or 32 bytes) and `salt`. */

@@ -207,6 +207,7 @@ export class Engine implements OpContext {
       limits,
       clock,
       count,
+      responsible: (key) => responsibleLocations(crypto, this.table, identity.id, key).length > 0,
       contactsFor: (target, req, budget) => this.#responder.contactsFor(target, req, budget),
       onStored: (key) => this.#emit('stored', { key: toHex(key) }),
       onDeleted: (key) => this.#emit('deleted', { key: toHex(key) }),
@@ -231,7 +232,8 @@ export class Engine implements OpContext {
       storeAt: (contact, record) => storeAt(this, peerOf(contact), record),
       mutable: {
         store: this.mutableStore,
-        republish: (record) => this.operations.run({}, (signal) => storeOnClosest(this, record, undefined, undefined, signal)),
+        // As for immutable records: each holder re-stores at the locations it serves.
+        republish: (record) => this.operations.run({}, (signal) => storeOnClosest(this, record, undefined, signal, this.#republishLocations(record.key))),
         storeAt: (contact, record) => storeMutableAt(this, peerOf(contact), record, undefined),
       },
       locations: (key) => replicaLocations(crypto, key),

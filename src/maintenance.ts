@@ -137,12 +137,12 @@ export class Maintenance {
         const selfIsPrimary = others.length === 0 || compareDistance(selfId, others[0]!.id, loc) < 0;
         return newIsClose && selfIsPrimary;
       };
-      // An immutable record at any of its key's locations (each has its own k holders).
+      // A record (immutable or mutable) at any of its key's locations (each has its own k holders).
       for (const { record } of store.entries()) {
         if (this.#options.locations(record.key).some(handsOverAt)) this.#options.storeAt(c, record).catch(() => {});
       }
       const m = this.#options.mutable;
-      if (m) for (const { record } of m.store.entries()) if (handsOverAt(record.key)) m.storeAt(c, record).catch(() => {});
+      if (m) for (const { record } of m.store.entries()) if (this.#options.locations(record.key).some(handsOverAt)) m.storeAt(c, record).catch(() => {});
     }
   }
 }

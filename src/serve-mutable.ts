@@ -27,6 +27,8 @@ export interface MutableResponderOptions {
   limits: RequestLimits;
   clock: Clock;
   count: (what: string) => void;
+  /** This node is plausibly among the holders of some replica location of `key` (storage/placement.ts). */
+  responsible: (key: Uint8Array) => boolean;
   /** Contacts closest to `target` that the asker can reach, within `budget` bytes (serve.ts). */
   contactsFor: (target: Uint8Array, req: IncomingRequest, budget: number) => WireContact[];
   /** A record arrived that replaced what was held (or filled an empty key). */
@@ -75,6 +77,15 @@ export class MutableResponder {
       return ack(MutableStoreStatus.RATE_LIMITED);
     }
     const now = clock.now();
+    // Placement before any crypto, as for STORE (serve.ts): one proof of work must not buy room on
+    // every node. A node that already holds a copy takes newer versions whatever it counts (they
+    // replace that copy in place, and a holder refusing them would keep serving the old one): read
+    // repair and hand-over reach it as before.
+    if (!store.get(record.key, Math.floor(now / 1000)) && !this.#o.responsible(record.key)) {
+      count('mutableNotResponsible');
+      this.#o.limits.chargeRefusedWrite(req.ip);
+      return ack(MutableStoreStatus.NOT_RESPONSIBLE);
+    }
     // Refused whether it is valid or not (an old version, a replay, a cas mismatch): no crypto spent.
     const early = store.refusal(record, cas, now);
     const result = early ?? ((await validateMutableRecord(crypto, rules, record, Math.floor(now / 1000))).ok ? store.put(record, cas, now) : undefined);

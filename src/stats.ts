@@ -73,6 +73,8 @@ export const DHT_COUNTERS = [
   'mutableStale',
   'mutableCasMismatch',
   'mutableRepaired',
+  /** A STORE_MUTABLE for a key this node holds no copy of and is not placed to hold (as storeNotResponsible). */
+  'mutableNotResponsible',
   /** A DELETE older than the held record (a replay, or an owner whose record was signed ahead of its clock). */
   'deleteStale',
   // Work done for others (relay/)

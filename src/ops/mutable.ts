@@ -1,35 +1,51 @@
 /**
  * Mutable records (PROTOCOL.md §15): get, put and delete.
  *
- * A get does not stop at the first copy: a holder may serve an old one (it missed an update, or
- * lies by omission), so the lookup runs on to the k closest nodes, like a node lookup, and keeps
- * the newest verified copy. Each query says which copy the asker already has, so a holder with
- * nothing newer answers with a 17-byte summary instead of the record. Holders seen with an older
- * copy are sent the newest (read repair).
+ * Storage rules as for immutable records (ops/put.ts, storage/placement.ts): a key lives at each of
+ * its REPLICA_LOCATIONS, on the k nodes closest to each (at most MAX_HOLDERS_PER_PREFIX per IP
+ * prefix per location), and a put needs MIN_HOLDERS distinct confirmations. IDs ground next to the
+ * key then eclipse one location, not the record.
  *
- * A put looks the key up the same way (that gives both the newest seq and the k closest nodes),
- * signs the next seq, solves its proof of work and stores it on the k closest. With `cas`, each
- * holder refuses it when its seq is above `cas`, and any such refusal fails the put.
+ * A get does not stop at the first copy: a holder may serve an old one (it missed an update, or
+ * lies by omission), so it asks the k closest nodes of every location, not just the first that
+ * answers, and keeps the newest verified copy. Every location is asked on every get, in parallel:
+ * a location whose holders all serve one old, valid copy looks like any other, so "ask the next
+ * location only when this one gave nothing" (what an immutable get does) would return that copy.
+ * Each query says which copy the asker already has, so a holder with nothing newer answers with a
+ * 17-byte summary instead of the record. Holders seen with an older copy are sent the newest (read
+ * repair), at whichever location they were seen.
+ *
+ * A put looks the key up the same way (that gives both the newest seq and the k closest nodes of
+ * each location), signs the next seq, solves its proof of work and stores it on those nodes. With
+ * `cas`, each holder refuses it when its seq is above `cas`, and any such refusal, at any location,
+ * fails the put.
  */
 import type { Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
-import type { LookupPeer } from '../lookup/lookup.js';
+import { ipPrefix } from '../ip-prefix.js';
+import type { LookupPeer, QueryOutcome } from '../lookup/lookup.js';
+import { LOCATION_LOOKUP, locationMode } from '../lookup/lookups.js';
 import { compareSummaries, createMutableRecord, mutableKey, summaryOf, verifyMutableForKey } from '../storage/mutable-record.js';
+import { replicaLocations } from '../storage/placement.js';
+import { LOCAL_SENDER } from '../storage/store.js';
 import { Flags, MessageType } from '../wire/messages.js';
 import { MAX_SEQ, MutableStoreStatus, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
 import { PROXY_TIMEOUT_MS } from './bridge.js';
 import { nowSeconds, type OpContext } from './context.js';
+import { MAX_HOLDERS_PER_PREFIX, MIN_HOLDERS } from './put.js';
 
 /** Transmissions of each STORE_MUTABLE. */
 const STORE_ATTEMPTS = 3;
 const PROXY_ATTEMPTS = 2;
+/** FIND_MUTABLE requests sent first at a further location, before the newest copy seen is known. */
+const FIRST_AT_LOCATION = 3;
 
 export interface MutableFound {
   /** The newest verified copy (a deletion included), if any node had one. */
   newest: WireMutableRecord | undefined;
-  /** Up to k nodes closest to the key that answered, closest first. */
-  closest: LookupPeer[];
+  /** For each replica location of the key (the key first): up to k nodes closest to it that answered, closest first. */
+  closestAt: LookupPeer[][];
   /** Nodes that answered with an older copy than `newest` (they are sent the newest). */
   stale: LookupPeer[];
   /** Nodes that answered with a copy (any). */
@@ -38,8 +54,8 @@ export interface MutableFound {
 }
 
 /**
- * Looks `key` up to the k closest nodes, collecting every copy; resolves with the newest. The
- * node's own copy counts as one. Does not repair: `repair` does.
+ * Looks `key` up to the k closest nodes of each of its replica locations, collecting every copy;
+ * resolves with the newest. The node's own copy counts as one. Does not repair: `repair` does.
  */
 export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSignal): Promise<MutableFound> {
   let best = ctx.mutableStore.get(key, nowSeconds(ctx));
@@ -50,38 +66,40 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
     if (!best || compareSummaries(summaryOf(record), summaryOf(best)) > 0) best = record;
     return true;
   };
-  const result = await ctx.lookups.run<never>(
-    key,
-    signal,
-    async (peer, onSlow, s) => {
-      // A holder withholds a record from an unproven address; its reply carried a token, so ask once more.
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const known = best ? summaryOf(best) : undefined;
-        const reply = await ctx.rpc.request(
-          peer.address,
-          { type: MessageType.FIND_MUTABLE, key, known, pad: 0 },
-          { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}) },
-        );
-        const m = reply.message;
-        if (m.type === MessageType.MUTABLE_VALUE) {
-          if (m.record && !(await consider(m.record))) {
-            ctx.count('droppedBadValue');
-            throw SpydhtError.invalidRecord('peer returned a mutable record that does not verify');
-          }
-          copies.set(idKey(peer.id), { peer, copy: m.record ? summaryOf(m.record) : m.summary });
-          return { contacts: m.contacts, bytes: reply.size };
+  const query = async (peer: LookupPeer, onSlow: () => void, s: AbortSignal): Promise<QueryOutcome<never>> => {
+    // A holder withholds a record from an unproven address; its reply carried a token, so ask once more.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const known = best ? summaryOf(best) : undefined;
+      const reply = await ctx.rpc.request(
+        peer.address,
+        { type: MessageType.FIND_MUTABLE, key, known, pad: 0 },
+        { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}) },
+      );
+      const m = reply.message;
+      if (m.type === MessageType.MUTABLE_VALUE) {
+        if (m.record && !(await consider(m.record))) {
+          ctx.count('droppedBadValue');
+          throw SpydhtError.invalidRecord('peer returned a mutable record that does not verify');
         }
-        if (m.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
-        if (!m.valueWithheld || attempt === 1) {
-          if (!m.valueWithheld) copies.set(idKey(peer.id), { peer, copy: undefined });
-          return { contacts: m.contacts, bytes: reply.size };
-        }
+        copies.set(idKey(peer.id), { peer, copy: m.record ? summaryOf(m.record) : m.summary });
+        return { contacts: m.contacts, bytes: reply.size };
       }
-      return { contacts: [] };
-    },
-    // Converge like a node lookup, then ask every remaining one of the k closest at once.
-    { burst: true },
-  );
+      if (m.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
+      if (!m.valueWithheld || attempt === 1) {
+        if (!m.valueWithheld) copies.set(idKey(peer.id), { peer, copy: undefined });
+        return { contacts: m.contacts, bytes: reply.size };
+      }
+    }
+    return { contacts: [] };
+  };
+  // Every location at once (see the file comment). At the key, FIND_MUTABLE is the lookup itself:
+  // converge like a node lookup, then ask every remaining one of the k closest at once.
+  const [atKey, ...further] = await Promise.all([
+    ctx.lookups.run<never>(key, signal, query, { burst: true }),
+    ...replicaLocations(ctx.crypto, key)
+      .slice(1)
+      .map((loc) => copiesAtLocation(ctx, loc, query, (peer) => copies.has(idKey(peer.id)), signal)),
+  ]);
   let newest: WireMutableRecord | undefined = best;
   // A client may not reach the members that hold the key (a UDP-only peer in a swarm of WebRTC
   // members): its bridges look it up too, and the newer answer wins.
@@ -96,7 +114,30 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
     holders++;
     if (newest && compareSummaries(copy, summaryOf(newest)) < 0) stale.push(peer);
   }
-  return { newest, closest: result.closest, stale, holders, queried: result.queried };
+  const closestAt = [atKey!.closest, ...further.map((f) => f.closest)];
+  const queried = atKey!.queried + further.reduce((n, f) => n + f.queried, 0);
+  return { newest, closestAt, stale, holders, queried };
+}
+
+/**
+ * The copies at a further replica location: a node lookup to the location (FIND_MUTABLE answers
+ * list contacts near the key, not near the location), then FIND_MUTABLE to the k closest found, a
+ * few first and then the rest at once, so that most queries already carry the newest copy seen
+ * and are answered with a summary. Nodes already asked at another location are not asked again.
+ */
+async function copiesAtLocation(
+  ctx: OpContext,
+  location: NodeId,
+  query: (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<unknown>,
+  asked: (peer: LookupPeer) => boolean,
+  signal: AbortSignal,
+): Promise<{ closest: LookupPeer[]; queried: number }> {
+  const nodes = await ctx.lookups.nodes(location, signal, LOCATION_LOOKUP);
+  const peers = nodes.closest.filter((p) => !asked(p));
+  const ask = (batch: LookupPeer[]): Promise<unknown> => Promise.all(batch.map((p) => query(p, () => {}, signal).catch(() => undefined)));
+  await ask(peers.slice(0, FIRST_AT_LOCATION));
+  await ask(peers.slice(FIRST_AT_LOCATION));
+  return { closest: nodes.closest, queried: nodes.queried + peers.length };
 }
 
 /** A get: the newest copy, after which the holders seen with older copies (and this node) get it. */
@@ -135,8 +176,10 @@ export interface MutablePutInput {
 
 export interface MutablePublished {
   record: WireMutableRecord;
-  /** Nodes that confirmed the store (this one included when it is among the closest). */
+  /** Distinct nodes that confirmed the store, over every replica location (this one included when it is a holder). */
   stored: number;
+  /** Distinct IP prefixes (/24, /64) among them; nodes whose address carries no IP count as their own prefix. */
+  prefixes: number;
 }
 
 export async function putMutable(ctx: OpContext, input: MutablePutInput, signal: AbortSignal): Promise<MutablePublished> {
@@ -172,79 +215,144 @@ export async function putMutable(ctx: OpContext, input: MutablePutInput, signal:
     if (err instanceof RangeError) throw SpydhtError.invalidArgument(err.message);
     throw err;
   }
-  // A client may not reach the members that should hold it: its bridges store it for it.
+  // A client may not reach the members that should hold it: its bridges store it for it (a bridge
+  // answers "stored" only when its own put met the rules below).
   if (ctx.client && ctx.peers.entryCount > 0) {
     const proxied = await proxyStoreMutable(ctx, record, input.cas, signal);
-    if (proxied) return { record, stored: outcome(proxied, input.cas, record) };
+    if (proxied) return { record, ...outcome(proxied, input.cas, record) };
   }
-  const tally = await storeOnClosest(ctx, record, input.cas, found.closest, signal);
-  return { record, stored: outcome(tally, input.cas, record) };
+  const tally = await storeOnClosest(ctx, record, input.cas, signal, undefined, found.closestAt);
+  return { record, ...outcome(tally, input.cas, record) };
 }
 
-/** What the k closest said to one STORE_MUTABLE. */
+/** What the holders said to one STORE_MUTABLE, over every location it went to. */
 export interface StoreTally {
+  /** Distinct holders that confirmed (this node included). */
   stored: number;
+  /** Distinct IP prefixes among them. */
+  prefixes: number;
+  /** Confirmations the put needs: MIN_HOLDERS, or 1 for a node alone in its swarm (or a bridge's word). */
+  needed: number;
   casMismatch: number;
   stale: number;
   deleted: number;
   full: number;
+  notResponsible: number;
   asked: number;
   /** The highest seq a refusing holder reported. */
   highestHeld: number | undefined;
 }
 
 function emptyTally(): StoreTally {
-  return { stored: 0, casMismatch: 0, stale: 0, deleted: 0, full: 0, asked: 0, highestHeld: undefined };
+  return { stored: 0, prefixes: 0, needed: MIN_HOLDERS, casMismatch: 0, stale: 0, deleted: 0, full: 0, notResponsible: 0, asked: 0, highestHeld: undefined };
 }
 
+const confirms = (status: MutableStoreStatusCode | undefined): boolean => status === MutableStoreStatus.STORED || status === MutableStoreStatus.ALREADY_HELD;
+
+/** Counts a refusal (a confirmation is counted by holder, in storeOnClosest). */
 function note(t: StoreTally, status: MutableStoreStatusCode | undefined, held: MutableSummary | undefined): void {
-  if (status === MutableStoreStatus.STORED || status === MutableStoreStatus.ALREADY_HELD) t.stored++;
-  else if (status === MutableStoreStatus.CAS_MISMATCH) t.casMismatch++;
+  if (status === MutableStoreStatus.CAS_MISMATCH) t.casMismatch++;
   else if (status === MutableStoreStatus.STALE_SEQ) t.stale++;
   else if (status === MutableStoreStatus.DELETED) t.deleted++;
   else if (status === MutableStoreStatus.FULL) t.full++;
-  if (held && status !== MutableStoreStatus.STORED && status !== MutableStoreStatus.ALREADY_HELD) {
-    t.highestHeld = Math.max(t.highestHeld ?? 0, held.seq);
-  }
+  else if (status === MutableStoreStatus.NOT_RESPONSIBLE) t.notResponsible++;
+  if (held && !confirms(status)) t.highestHeld = Math.max(t.highestHeld ?? 0, held.seq);
 }
 
 /**
- * Stores `record` on `targets` (the k closest; looked up when not given) and here when this node
- * is among them. Resolves with what they said; never throws for a refusal (`outcome` decides).
+ * Stores `record` at `locations` (default: every replica location of its key; a republishing
+ * holder passes the ones it serves): at each, on the k closest nodes (`closestAt`, one list per
+ * location, from the put's own lookup; looked up when not given) with at most
+ * MAX_HOLDERS_PER_PREFIX per IP prefix, and here when this node is among them. Each node is sent
+ * the record once, however many locations it is close to. Resolves with what they said; never
+ * throws for a refusal (`outcome` decides).
  */
-export async function storeOnClosest(ctx: OpContext, record: WireMutableRecord, cas: number | undefined, targets: LookupPeer[] | undefined, signal: AbortSignal): Promise<StoreTally> {
+export async function storeOnClosest(
+  ctx: OpContext,
+  record: WireMutableRecord,
+  cas: number | undefined,
+  signal: AbortSignal,
+  locations?: NodeId[],
+  closestAt?: LookupPeer[][],
+): Promise<StoreTally> {
   const { k } = ctx;
-  const closest = targets ?? (await ctx.lookups.nodes(record.key, signal)).closest;
+  const targets = locations ?? replicaLocations(ctx.crypto, record.key);
+  const lists = closestAt ?? (await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(record.key, loc)).then((r) => r.closest))));
   const tally = emptyTally();
-  const farthest = closest[k - 1];
-  let peers = closest;
-  if (!ctx.client && (!farthest || compareDistance(ctx.identity.id, farthest.id, record.key) < 0)) {
-    const mine = ctx.mutableStore.put(record, cas, ctx.clock.now());
-    note(tally, mine.status, mine.held);
-    tally.asked++;
-    // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
-    if (mine.status === MutableStoreStatus.STORED || mine.status === MutableStoreStatus.ALREADY_HELD) peers = closest.slice(0, k - 1);
+  const holders = new Set<string>();
+  const prefixes = new Set<string>();
+  const seen = new Set<string>();
+  const sends: { peer: LookupPeer; prefix: string }[] = [];
+  const queued = new Set<string>();
+  let selfTried = false;
+  let selfStored = false;
+  targets.forEach((loc, i) => {
+    const closest = lists[i] ?? [];
+    for (const p of closest) seen.add(idKey(p.id));
+    const farthest = closest[k - 1];
+    let room = k;
+    if (!ctx.client && (!farthest || compareDistance(ctx.identity.id, farthest.id, loc) < 0)) {
+      if (!selfTried) {
+        selfTried = true;
+        const mine = ctx.mutableStore.put(record, cas, ctx.clock.now());
+        tally.asked++;
+        selfStored = confirms(mine.status);
+        if (!selfStored) note(tally, mine.status, mine.held);
+      }
+      // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
+      if (selfStored) room = k - 1;
+    }
+    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets two replicas, not k.
+    const perPrefix = new Map<string, number>();
+    for (const peer of closest) {
+      if (room <= 0) break;
+      const prefix = prefixOf(ctx, peer);
+      const n = perPrefix.get(prefix) ?? 0;
+      if (n >= MAX_HOLDERS_PER_PREFIX) continue;
+      perPrefix.set(prefix, n + 1);
+      room--;
+      if (queued.has(idKey(peer.id))) continue;
+      queued.add(idKey(peer.id));
+      sends.push({ peer, prefix });
+    }
+  });
+  if (selfStored) {
+    holders.add(idKey(ctx.identity.id));
+    prefixes.add(LOCAL_SENDER);
   }
-  tally.asked += peers.length;
+  tally.asked += sends.length;
   await Promise.all(
-    peers.map(async (peer) => {
+    sends.map(async ({ peer, prefix }) => {
       const ack = await storeMutableAt(ctx, peer, record, cas, signal);
-      note(tally, ack?.status, ack?.held);
+      if (confirms(ack?.status)) {
+        holders.add(idKey(peer.id));
+        prefixes.add(prefix);
+      } else note(tally, ack?.status, ack?.held);
     }),
   );
+  tally.stored = holders.size;
+  tally.prefixes = prefixes.size;
+  // More than one holder, unless this node is alone in its swarm (it knows and found nobody).
+  if (seen.size === 0 && ctx.table.size === 0) tally.needed = 1;
   return tally;
 }
 
-/** How a put ends, from what the holders said: the number that hold it, or a typed error. */
-export function outcome(t: StoreTally, cas: number | undefined, record: WireMutableRecord): number {
-  // One holder past `cas` means another writer got in between: the caller must read again.
+/** A peer's IP prefix as a holder; a peer reached by node ID (WebRTC) is its own prefix. */
+function prefixOf(ctx: OpContext, peer: LookupPeer): string {
+  const ip = ctx.rpc.ipOf(peer.address);
+  return ip ? ipPrefix(ip) : `id:${idKey(peer.id)}`;
+}
+
+/** How a put ends, from what the holders said: how many hold it (and in how many prefixes), or a typed error. */
+export function outcome(t: StoreTally, cas: number | undefined, record: WireMutableRecord): { stored: number; prefixes: number } {
+  // One holder past `cas`, at any location, means another writer got in between: the caller must read again.
   if (cas !== undefined && t.casMismatch > 0) throw casConflict(cas, t.highestHeld ?? cas + 1);
-  if (t.stored > 0) return t.stored;
+  if (t.stored > 0 && t.stored >= t.needed) return { stored: t.stored, prefixes: t.prefixes };
   if (t.deleted > 0 && !record.deleted) throw new SpydhtError('NOT_STORED', 'the owner deleted this key at a higher seq');
   if (t.stale > 0 || t.deleted > 0) throw staleSeq(record.seq, t.highestHeld ?? record.seq);
-  if (t.full > 0) throw new SpydhtError('STORAGE_FULL', `every node asked (${t.full}) is full`);
+  if (t.full > 0 && t.stored === 0) throw new SpydhtError('STORAGE_FULL', `every node asked (${t.full}) is full`);
   if (t.asked === 0) throw new SpydhtError('NO_CONTACTS', 'no node to store on: bootstrap first');
-  throw new SpydhtError('NOT_STORED', `none of ${t.asked} nodes confirmed the store`);
+  throw new SpydhtError('NOT_STORED', `${t.stored} of ${t.asked} nodes confirmed the store; ${t.needed} needed`);
 }
 
 /** One STORE_MUTABLE; resolves with the peer's answer, or undefined when it did not answer. */
@@ -301,9 +409,12 @@ async function proxyStoreMutable(ctx: OpContext, record: WireMutableRecord, cas:
       );
       const m = reply.message;
       if (m.type !== MessageType.STORE_MUTABLE_ACK || m.status === MutableStoreStatus.RATE_LIMITED) continue;
+      // The bridge answers "stored" only when its own put met the rules: its word is one confirmation.
       const tally = emptyTally();
       tally.asked = 1;
-      note(tally, m.status, m.held);
+      tally.needed = 1;
+      if (confirms(m.status)) tally.stored = tally.prefixes = 1;
+      else note(tally, m.status, m.held);
       return tally;
     } catch {
       // Next bridge.
@@ -315,7 +426,7 @@ async function proxyStoreMutable(ctx: OpContext, record: WireMutableRecord, cas:
 /** The status a bridge answers a client's proxied STORE_MUTABLE with, from its own tally. */
 export function tallyStatus(t: StoreTally, cas: number | undefined): MutableStoreStatusCode {
   if (cas !== undefined && t.casMismatch > 0) return MutableStoreStatus.CAS_MISMATCH;
-  if (t.stored > 0) return MutableStoreStatus.STORED;
+  if (t.stored > 0 && t.stored >= t.needed) return MutableStoreStatus.STORED;
   if (t.deleted > 0) return MutableStoreStatus.DELETED;
   if (t.stale > 0) return MutableStoreStatus.STALE_SEQ;
   return MutableStoreStatus.FULL;

@@ -92,13 +92,13 @@ export class ProxyServer {
     return { type: MessageType.NODES, valueWithheld: true, contacts: [] };
   }
 
-  /** Validates a client's mutable record, stores it on the k closest (with its `cas`) and answers with the outcome. */
+  /** Validates a client's mutable record, stores it at every location of its key (with its `cas`) and answers with the outcome. */
   async #putMutable(record: WireMutableRecord, cas: number | undefined): Promise<Body> {
     const ctx = this.#ctx;
     if (!(await validateMutableRecord(ctx.crypto, ctx.rules, record, nowSeconds(ctx))).ok) {
       return { type: MessageType.STORE_MUTABLE_ACK, status: MutableStoreStatus.INVALID, held: undefined };
     }
-    const tally = await this.#run({ timeoutMs: PROXY_TIMEOUT_MS }, (signal) => storeOnClosest(ctx, record, cas, undefined, signal)).catch(() => undefined);
+    const tally = await this.#run({ timeoutMs: PROXY_TIMEOUT_MS }, (signal) => storeOnClosest(ctx, record, cas, signal)).catch(() => undefined);
     if (!tally) return { type: MessageType.STORE_MUTABLE_ACK, status: MutableStoreStatus.FULL, held: undefined };
     // The tag is unknown here (several holders answered): the seq is what the client needs.
     const held = tally.highestHeld === undefined ? undefined : { seq: tally.highestHeld, tag: new Uint8Array(RECORD_TAG_BYTES) };

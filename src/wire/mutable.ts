@@ -49,7 +49,7 @@ export interface MutableSummary {
 
 /**
  * Statuses of STORE_MUTABLE_ACK. 0–5 mean what they mean for STORE_ACK (StoreStatus); 6 and 7 are
- * the sequence-number rules.
+ * the sequence-number rules; 8 is placement (StoreStatus.NOT_RESPONSIBLE, which is 6 there).
  */
 export const MutableStoreStatus = {
   STORED: 0,
@@ -65,6 +65,11 @@ export const MutableStoreStatus = {
   STALE_SEQ: 6,
   /** The store was conditional (`cas`) and the holder has a seq above it: someone wrote in between. */
   CAS_MISMATCH: 7,
+  /**
+   * Refused: the responder holds no copy and knows 2k or more nodes closer to every replica
+   * location of the key than itself, so it is not among the nodes that should hold it (placement).
+   */
+  NOT_RESPONSIBLE: 8,
 } as const;
 export type MutableStoreStatusCode = (typeof MutableStoreStatus)[keyof typeof MutableStoreStatus];
 
@@ -150,6 +155,6 @@ export function readStoreMutable(r: Reader): { cas: number | undefined; record: 
 
 export function readMutableStoreStatus(r: Reader): MutableStoreStatusCode {
   const status = r.u8('status');
-  if (status > MutableStoreStatus.CAS_MISMATCH) throw new DecodeFailure(`unknown mutable store status ${status}`);
+  if (status > MutableStoreStatus.NOT_RESPONSIBLE) throw new DecodeFailure(`unknown mutable store status ${status}`);
   return status as MutableStoreStatusCode;
 }

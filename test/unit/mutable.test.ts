@@ -115,10 +115,12 @@ describe('wire form', () => {
     expectDecodeError(new Uint8Array([...storeBytes(r).subarray(0, 56), ...grown]), /value too large|longer than/);
   });
 
-  it('refuses unknown STORE_MUTABLE_ACK statuses', () => {
-    const ack = encodeMessage({ ...header(), type: MessageType.STORE_MUTABLE_ACK, status: MutableStoreStatus.CAS_MISMATCH, held: undefined });
+  it('decodes `not responsible` (8) and refuses unknown STORE_MUTABLE_ACK statuses', () => {
+    const ack = encodeMessage({ ...header(), type: MessageType.STORE_MUTABLE_ACK, status: MutableStoreStatus.NOT_RESPONSIBLE, held: undefined });
+    const decoded = decodeMessage(ack, NET);
+    expect(decoded.ok && decoded.message.type === MessageType.STORE_MUTABLE_ACK && decoded.message.status).toBe(MutableStoreStatus.NOT_RESPONSIBLE);
     const bad = Uint8Array.from(ack);
-    bad[56] = MutableStoreStatus.CAS_MISMATCH + 1;
+    bad[56] = MutableStoreStatus.NOT_RESPONSIBLE + 1;
     expectDecodeError(bad, /unknown mutable store status/);
   });
 });
@@ -309,27 +311,32 @@ describe('holder rules (MutableStore)', () => {
 });
 
 describe('MutableResponder', () => {
-  it('a replayed old version is refused before any signature check; a newer one is verified once', async () => {
-    let verifies = 0;
-    const counting = { ...crypto, verify: (pk: Uint8Array, m: Uint8Array, sig: Uint8Array) => (verifies++, crypto.verify(pk, m, sig)) };
-    const store = new MutableStore();
-    const counts: string[] = [];
-    const responder = new MutableResponder({
+  let verifies = 0;
+  const counting = { ...crypto, verify: (pk: Uint8Array, m: Uint8Array, sig: Uint8Array) => (verifies++, crypto.verify(pk, m, sig)) };
+  const request = (record: WireMutableRecord): IncomingRequest => ({
+    message: { ...header(), type: MessageType.STORE_MUTABLE, cas: undefined, record },
+    from: { kind: 2, data: new Uint8Array(6) },
+    ip: '192.0.2.1',
+    tokenValid: true,
+    bodyBudget: 5000,
+  });
+  const responderWith = (store: MutableStore, counts: string[], responsible: () => boolean, limits = new RequestLimits(undefined, () => NOW_MS)): MutableResponder =>
+    new MutableResponder({
       crypto: counting,
       rules,
       store,
-      limits: new RequestLimits(undefined, () => NOW_MS),
+      limits,
       clock: { now: () => NOW_MS, setTimeout: () => 0 as never, clearTimeout: () => {} } as never,
       count: (what) => counts.push(what),
+      responsible,
       contactsFor: () => [],
     });
-    const request = (record: WireMutableRecord): IncomingRequest => ({
-      message: { ...header(), type: MessageType.STORE_MUTABLE, cas: undefined, record },
-      from: { kind: 2, data: new Uint8Array(6) },
-      ip: '192.0.2.1',
-      tokenValid: true,
-      bodyBudget: 5000,
-    });
+
+  it('a replayed old version is refused before any signature check; a newer one is verified once', async () => {
+    verifies = 0;
+    const store = new MutableStore();
+    const counts: string[] = [];
+    const responder = responderWith(store, counts, () => true);
     const [v1, v2] = await Promise.all([make({ seq: 1 }), make({ seq: 2 })]);
     expect(await responder.respond(request(v2))).toMatchObject({ status: MutableStoreStatus.STORED });
     expect(verifies).toBe(1);
@@ -337,5 +344,29 @@ describe('MutableResponder', () => {
     expect(await responder.respond(request(v2))).toMatchObject({ status: MutableStoreStatus.ALREADY_HELD });
     expect(verifies).toBe(1);
     expect(counts).toEqual(['mutableStale']);
+  });
+
+  it('placement: a node not placed to hold a key refuses it (counted, no signature check, the write budget charged), but takes newer versions of a key it holds', async () => {
+    verifies = 0;
+    const store = new MutableStore();
+    const counts: string[] = [];
+    let responsible = true;
+    const limits = new RequestLimits(undefined, () => NOW_MS);
+    const responder = responderWith(store, counts, () => responsible, limits);
+    const [held1, held2, other] = await Promise.all([make({ seq: 1 }), make({ seq: 2 }), make({ seq: 1, salt: 'another key' })]);
+    expect(await responder.respond(request(held1))).toMatchObject({ status: MutableStoreStatus.STORED });
+    responsible = false; // the node has since learnt of 2k nodes nearer to every location of both keys
+    verifies = 0;
+    expect(await responder.respond(request(other))).toMatchObject({ status: MutableStoreStatus.NOT_RESPONSIBLE, held: undefined });
+    expect(verifies).toBe(0);
+    expect(store.get(other.key, NOW)).toBeUndefined();
+    expect(counts).toEqual(['mutableNotResponsible']);
+    // A copy held here is still updated (read repair, hand-over), or it would be served stale.
+    expect(await responder.respond(request(held2))).toMatchObject({ status: MutableStoreStatus.STORED });
+    expect(store.get(held1.key, NOW)?.seq).toBe(2);
+    // Each refusal costs the sender WRITE_REFUSAL_COST writes: a spray of misplaced stores is soon rate limited.
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push(((await responder.respond(request(other))) as { status: number }).status);
+    expect(statuses).toContain(MutableStoreStatus.RATE_LIMITED);
   });
 });
