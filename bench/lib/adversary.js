@@ -4,7 +4,7 @@
  *
  * - silent: closed (every request to it times out);
  * - liar: answers FIND_NODE / FIND_VALUE with fellow attackers only, never the honest nodes nearer;
- * - dropper: acknowledges every STORE and keeps nothing (and lies like a liar);
+ * - dropper: acknowledges every STORE and STORE_MUTABLE and keeps nothing (and lies like a liar);
  * - forger: answers FIND_VALUE with a forged record for the key asked (and lies, and drops).
  */
 export const MISBEHAVIOURS = ['silent', 'liar', 'dropper', 'forger'];
@@ -25,6 +25,7 @@ export async function makeHostile(node, kind, allies) {
   e.table.closest = (target, count, filter) => closest(target, 256, (c) => allies.has(hex(c.id)) && (!filter || filter(c))).slice(0, count ?? e.k);
   if (kind === 'liar') return;
   e.store.put = () => STORED;
+  e.mutableStore.put = () => ({ status: STORED, held: undefined });
   if (kind === 'dropper') return;
   e.store.get = (key) => ({ key, label: enc.encode('forged'), content: enc.encode('forged value'), expiresAt: Math.floor(e.clock.now() / 1000) + 3600, powNonce: new Uint8Array(8) });
 }

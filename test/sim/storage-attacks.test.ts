@@ -2,7 +2,7 @@
  * Attacks on storage, end to end on the simulated network (SECURITY.md, "Storage: exhaustion,
  * eclipse, deletes"): each test plays the attacker and fails when its defence is taken out.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, toHex, utf8 } from '../../src/bytes.js';
 import type { Clock } from '../../src/clock.js';
 import { Identity, solvesIdPuzzle } from '../../src/crypto/identity.js';
@@ -12,10 +12,11 @@ import { commonPrefixLength, compareDistance, idKey, randomIdInBucket, type Node
 import type { LookupPeer } from '../../src/lookup/lookup.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { storeAt } from '../../src/ops/put.js';
+import { mutableKey } from '../../src/storage/mutable-record.js';
 import { replicaLocations, responsibleLocations } from '../../src/storage/placement.js';
 import { createRecord, recordKey } from '../../src/storage/record.js';
 import { DeleteStatus, MessageType, StoreStatus, type DeleteProof, type WireRecord } from '../../src/wire/messages.js';
-import { makeHostile } from '../helpers/adversary.js';
+import { makeHostile, serveStale } from '../helpers/adversary.js';
 import { SIM_NETWORK, createTestnet, type Testnet } from '../helpers/testnet.js';
 
 let tn: Testnet | undefined;
@@ -180,58 +181,102 @@ describe('storage attacks', () => {
     }
   });
 
-  it('no eclipse by grinding: the 20 IDs closest to a key ack stores, drop them and lie, and the value is still found', async () => {
-    tn = await createTestnet(150);
-    const t = tn;
-    const owner = t.nodes[10]!;
-    // The victim's record, known in advance (its key is fixed by label, content and owner). The
-    // hard case, one key in eight: the hash that places its second location shares 3 leading bits
-    // with the key. Were that hash the location, the IDs ground next to the key would be among the
-    // nodes nearest it too, and take the room in readers' table buckets toward it (young tables
-    // have room there); placement moves the location to the other half of the ID space.
-    const hashed = (k: Uint8Array): Uint8Array => nodeCrypto.sha256(concatBytes(utf8('spydht/location/v2'), k, Uint8Array.of(1)));
-    let label: string;
-    let key: Uint8Array;
-    let tries = 0;
-    do {
-      label = `eclipsed ${tries++}`;
-      key = (await recordBy(owner, label, 'target')).key;
-    } while (commonPrefixLength(key, hashed(key)) < 3);
-    // Grind 20 identities whose IDs share more leading bits with the key than any honest node's.
-    const bits = 1 + Math.max(...t.nodes.map((n) => commonPrefixLength(n.identity.id, key)));
-    const ground: Identity[] = [];
-    while (ground.length < 20) {
-      const id = Identity.fromSeed(nodeCrypto, nodeCrypto.randomBytes(32));
-      if (commonPrefixLength(id.id, key) >= bits && solvesIdPuzzle(nodeCrypto, id.id, SIM_NETWORK.idDifficulty ?? 0)) ground.push(id);
-    }
-    const attackers: DHT[] = [];
-    for (const identity of ground) attackers.push(await t.addNode({ identity }));
-    const allies = new Set(attackers.map((a) => idKey(a.identity.id)));
-    for (const a of attackers) await makeHostile(a, 'dropper', allies);
-    expect(closestNodes(t.nodes, key, 20).every((n) => allies.has(idKey(n.identity.id)))).toBe(true);
-
-    const published = await t.run(owner.publish(label, 'target'));
-    expect(published.key).toBe(toHex(key));
-    const honest = t.nodes.filter((n) => !allies.has(idKey(n.identity.id)) && n !== owner);
-    // The honest nodes nearest the second location hold it (not ones the liars steered the put to).
-    const loc1 = replicaLocations(nodeCrypto, key)[1]!;
-    const nearest = closestNodes(honest, loc1, 5);
-    expect(holdersOf(nearest, key)).toHaveLength(5);
-    const missed: string[] = [];
-    const readers = honest.slice(0, 100);
-    for (const reader of readers) {
-      const r = await t.run(reader.findValue(published.key));
-      if (r.value?.text() !== 'target') {
-        // Why: how many of the 20 contacts its table knows nearest the second location are liars.
-        const liars = reader.internals.table.closest(loc1, 20).filter((c) => allies.has(idKey(c.id))).length;
-        missed.push(`${reader.id.slice(0, 8)}: ${r.hops} hops, ${r.queried} queried, ${liars}/20 liars nearest loc 2 in its table`);
+  describe('no eclipse by grinding', () => {
+    // One swarm for both kinds of record: 150 honest nodes and 20 IDs ground next to an immutable
+    // key, which ack every store, drop it, and answer lookups with each other only.
+    let sw: { t: Testnet; owner: DHT; label: string; key: Uint8Array; bits: number; allies: Set<string>; attackers: DHT[]; honest: DHT[] } | undefined;
+    beforeAll(async () => {
+      const t = await createTestnet(150);
+      const owner = t.nodes[10]!;
+      // The victim's record, known in advance (its key is fixed by label, content and owner). The
+      // hard case, one key in eight: the hash that places its second location shares 3 leading bits
+      // with the key. Were that hash the location, the IDs ground next to the key would be among the
+      // nodes nearest it too, and take the room in readers' table buckets toward it (young tables
+      // have room there); placement moves the location to the other half of the ID space.
+      const hashed = (k: Uint8Array): Uint8Array => nodeCrypto.sha256(concatBytes(utf8('spydht/location/v2'), k, Uint8Array.of(1)));
+      let label: string;
+      let key: Uint8Array;
+      let tries = 0;
+      do {
+        label = `eclipsed ${tries++}`;
+        key = (await recordBy(owner, label, 'target')).key;
+      } while (commonPrefixLength(key, hashed(key)) < 3);
+      // Grind 20 identities whose IDs share more leading bits with the key than any honest node's.
+      const bits = 1 + Math.max(...t.nodes.map((n) => commonPrefixLength(n.identity.id, key)));
+      const ground: Identity[] = [];
+      while (ground.length < 20) {
+        const id = Identity.fromSeed(nodeCrypto, nodeCrypto.randomBytes(32));
+        if (commonPrefixLength(id.id, key) >= bits && solvesIdPuzzle(nodeCrypto, id.id, SIM_NETWORK.idDifficulty ?? 0)) ground.push(id);
       }
-    }
-    // ≥ 99 % of honest gets. Measured without the defences (SECURITY.md, "Targeted eclipse"): with
-    // the location hash as is and no probes, 15 missed, or the put itself met only liars at the
-    // second location; probes alone, 21 and 8; the other half alone, 3 and 3.
-    expect(missed.length, `${missed.length} missed: ${missed.join('; ')}`).toBeLessThanOrEqual(readers.length / 100);
-  }, 400_000);
+      const attackers: DHT[] = [];
+      for (const identity of ground) attackers.push(await t.addNode({ identity }));
+      const allies = new Set(attackers.map((a) => idKey(a.identity.id)));
+      for (const a of attackers) await makeHostile(a, 'dropper', allies);
+      const honest = t.nodes.filter((n) => !allies.has(idKey(n.identity.id)) && n !== owner);
+      sw = { t, owner, label, key, bits, allies, attackers, honest };
+    }, 300_000);
+    afterAll(async () => {
+      await sw?.t.close();
+      sw = undefined;
+    });
+
+    it('the 20 IDs closest to a key ack stores, drop them and lie, and the value is still found', async () => {
+      const { t, owner, label, key, allies, honest } = sw!;
+      expect(closestNodes(t.nodes, key, 20).every((n) => allies.has(idKey(n.identity.id)))).toBe(true);
+      const published = await t.run(owner.publish(label, 'target'));
+      expect(published.key).toBe(toHex(key));
+      // The honest nodes nearest the second location hold it (not ones the liars steered the put to).
+      const loc1 = replicaLocations(nodeCrypto, key)[1]!;
+      const nearest = closestNodes(honest, loc1, 5);
+      expect(holdersOf(nearest, key)).toHaveLength(5);
+      const missed: string[] = [];
+      const readers = honest.slice(0, 100);
+      for (const reader of readers) {
+        const r = await t.run(reader.findValue(published.key));
+        if (r.value?.text() !== 'target') {
+          // Why: how many of the 20 contacts its table knows nearest the second location are liars.
+          const liars = reader.internals.table.closest(loc1, 20).filter((c) => allies.has(idKey(c.id))).length;
+          missed.push(`${reader.id.slice(0, 8)}: ${r.hops} hops, ${r.queried} queried, ${liars}/20 liars nearest loc 2 in its table`);
+        }
+      }
+      // ≥ 99 % of honest gets. Measured without the defences (SECURITY.md, "Targeted eclipse"): with
+      // the location hash as is and no probes, 15 missed, or the put itself met only liars at the
+      // second location; probes alone, 21 and 8; the other half alone, 3 and 3.
+      expect(missed.length, `${missed.length} missed: ${missed.join('; ')}`).toBeLessThanOrEqual(readers.length / 100);
+    }, 400_000);
+
+    it('a mutable key: the same 20 IDs ack its updates and drop them or serve an old version, and gets still return the newest', async () => {
+      const { t, key, bits, allies, attackers, honest } = sw!;
+      const writer = honest[120]!;
+      // A salt that puts the writer's mutable key inside the attackers' cluster: it shares ≥ `bits`
+      // leading bits with the immutable key, so the 20 ground IDs are its 20 closest nodes too.
+      let salt = '';
+      for (let i = 0; commonPrefixLength(mutableKey(nodeCrypto, writer.identity.publicKey, utf8(salt)), key) < bits; i++) salt = `grind ${i}`;
+      const mkey = mutableKey(nodeCrypto, writer.identity.publicKey, utf8(salt));
+      expect(closestNodes(t.nodes, mkey, 20).every((n) => allies.has(idKey(n.identity.id)))).toBe(true);
+      const first = await t.run(writer.putMutable('old', { salt }));
+      // Half the attackers serve that first version forever (a genuine, signed, older copy); the
+      // other half keep nothing. All of them ack every STORE_MUTABLE.
+      const old = honest.map((n) => n.internals.mutableStore.get(mkey, Math.floor(t.clock.now() / 1000))).find((r) => r)!;
+      expect(old.seq).toBe(first.seq);
+      for (const a of attackers.slice(0, 10)) serveStale(a, old);
+      const second = await t.run(writer.putMutable('newest', { salt }));
+      expect(second.seq).toBe(first.seq + 1);
+      // The honest nodes nearest the second location hold the newest.
+      const loc1 = replicaLocations(nodeCrypto, mkey)[1]!;
+      const nearest = closestNodes(honest, loc1, 5);
+      expect(nearest.map((n) => n.internals.mutableStore.get(mkey, Math.floor(t.clock.now() / 1000))?.seq)).toEqual([2, 2, 2, 2, 2]);
+      const missed: string[] = [];
+      const readers = honest.filter((n) => n !== writer).slice(0, 100);
+      for (const reader of readers) {
+        const v = await t.run(reader.getMutable(writer.identity.publicKey, { salt }));
+        if (v?.text() !== 'newest') missed.push(`${reader.id.slice(0, 8)}: ${v ? `seq ${v.seq}` : 'nothing'}`);
+      }
+      // ≥ 99 % of honest gets. Without the second location (a mutable key kept at the key only, as
+      // before), every get met only the attackers: see SECURITY.md, "Mutable records".
+      expect(missed.length, `${missed.length} missed: ${missed.join('; ')}`).toBeLessThanOrEqual(readers.length / 100);
+    }, 400_000);
+  });
 
   it('a put that only one node confirms fails', async () => {
     tn = await createTestnet(30);
