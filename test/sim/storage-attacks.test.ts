@@ -11,11 +11,13 @@ import { isSpydhtError } from '../../src/errors.js';
 import { commonPrefixLength, compareDistance, idKey, randomIdInBucket, type NodeId } from '../../src/id.js';
 import type { LookupPeer } from '../../src/lookup/lookup.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
+import { storeMutableAt } from '../../src/ops/mutable.js';
 import { storeAt } from '../../src/ops/put.js';
-import { mutableKey } from '../../src/storage/mutable-record.js';
+import { createMutableRecord, mutableKey } from '../../src/storage/mutable-record.js';
 import { replicaLocations, responsibleLocations } from '../../src/storage/placement.js';
 import { createRecord, recordKey } from '../../src/storage/record.js';
 import { DeleteStatus, MessageType, StoreStatus, type DeleteProof, type WireRecord } from '../../src/wire/messages.js';
+import { MutableStoreStatus, type WireMutableRecord } from '../../src/wire/mutable.js';
 import { makeHostile, serveStale } from '../helpers/adversary.js';
 import { SIM_NETWORK, createTestnet, type Testnet } from '../helpers/testnet.js';
 
@@ -37,6 +39,12 @@ const closestNodes = (nodes: DHT[], target: NodeId, count: number): DHT[] =>
 function recordBy(n: DHT, label: string, content: string, ttlSeconds = 3600): Promise<WireRecord> {
   const e = n.internals;
   return createRecord({ crypto: e.crypto, rules: e.rules, label: utf8(label), content: utf8(content), ttlSeconds, nowSeconds: Math.floor(e.clock.now() / 1000), owner: e.identity, solver: e.solver });
+}
+
+/** A valid mutable record of `n`'s key under `salt` (proof of work and all), not stored anywhere yet. */
+function mutableBy(n: DHT, salt: string, content: string): Promise<WireMutableRecord> {
+  const e = n.internals;
+  return createMutableRecord({ crypto: e.crypto, rules: e.rules, owner: e.identity, salt: utf8(salt), content: utf8(content), seq: 1, ttlSeconds: 3600, nowSeconds: Math.floor(e.clock.now() / 1000), solver: e.solver });
 }
 
 /** A client node of the testnet at a chosen IP (not joined: it only sends). */
@@ -79,6 +87,21 @@ describe('storage attacks', () => {
     const counted = targets.reduce((sum, n) => sum + (n.stats().storeNotResponsible ?? 0), 0);
     expect(counted).toBe(refused);
 
+    // The same for a mutable record (STORE_MUTABLE), from another sender: refused as `not
+    // responsible` by every node not near one of its key's two locations, and counted.
+    const sprayer = t.nodes[0]!;
+    const mutable = await mutableBy(sprayer, 'spam', 'everywhere');
+    const acks = await t.run(Promise.all(targets.map((n) => storeMutableAt(sprayer.internals, peerOf(n), mutable, undefined))));
+    const took = targets.filter((_, i) => acks[i]?.status === MutableStoreStatus.STORED);
+    const notResponsible = acks.filter((a) => a?.status === MutableStoreStatus.NOT_RESPONSIBLE).length;
+    // Measured: 23 and 31 of 198 (without the check: all 198).
+    expect(took.length).toBeLessThanOrEqual(targets.length / 4);
+    expect(notResponsible).toBe(targets.length - took.length);
+    for (const loc of replicaLocations(nodeCrypto, mutable.key)) {
+      for (const n of closestNodes(targets, loc, k)) expect(took).toContain(n);
+    }
+    expect(targets.reduce((sum, n) => sum + (n.stats().mutableNotResponsible ?? 0), 0)).toBe(notResponsible);
+
     // A refusal costs the sender its write budget: a burst of misplaced STOREs is soon rate limited.
     const far = targets[statuses.indexOf(StoreStatus.NOT_RESPONSIBLE)]!;
     const burst = [];
@@ -96,6 +119,11 @@ describe('storage attacks', () => {
     const key = await t.run(t.nodes[40]!.put('honest', 'value'));
     expect(holdersOf(t.nodes, keyOf(key)).length).toBeGreaterThanOrEqual(2 * k - 1);
     expect((await t.run(t.nodes[70]!.get(key)))?.text()).toBe('value');
+    const put = await t.run(t.nodes[41]!.putMutable('mutable value'));
+    const nowS = Math.floor(t.clock.now() / 1000);
+    expect(put.stored).toBeGreaterThanOrEqual(2 * k - 1);
+    expect(t.nodes.filter((n) => n.internals.mutableStore.get(keyOf(put.key), nowS)).length).toBe(put.stored);
+    expect((await t.run(t.nodes[71]!.getMutable(t.nodes[41]!.identity.publicKey)))?.text()).toBe('mutable value');
   }, 120_000);
 
   it('a flood of valid records from one /24 fills only its quota; others’ records stay and an honest put succeeds', async () => {
@@ -254,10 +282,13 @@ describe('storage attacks', () => {
       for (let i = 0; commonPrefixLength(mutableKey(nodeCrypto, writer.identity.publicKey, utf8(salt)), key) < bits; i++) salt = `grind ${i}`;
       const mkey = mutableKey(nodeCrypto, writer.identity.publicKey, utf8(salt));
       expect(closestNodes(t.nodes, mkey, 20).every((n) => allies.has(idKey(n.identity.id)))).toBe(true);
+      // The attackers see the first version as it passes (they ack it and keep nothing).
+      const seen: WireMutableRecord[] = [];
+      for (const a of attackers) a.internals.mutableStore.put = (r: WireMutableRecord) => (seen.push(r), { status: MutableStoreStatus.STORED, held: undefined });
       const first = await t.run(writer.putMutable('old', { salt }));
       // Half the attackers serve that first version forever (a genuine, signed, older copy); the
       // other half keep nothing. All of them ack every STORE_MUTABLE.
-      const old = honest.map((n) => n.internals.mutableStore.get(mkey, Math.floor(t.clock.now() / 1000))).find((r) => r)!;
+      const old = seen[0]!;
       expect(old.seq).toBe(first.seq);
       for (const a of attackers.slice(0, 10)) serveStale(a, old);
       const second = await t.run(writer.putMutable('newest', { salt }));
@@ -278,7 +309,7 @@ describe('storage attacks', () => {
     }, 400_000);
   });
 
-  it('a put that only one node confirms fails', async () => {
+  it('a put (immutable or mutable) that only one node confirms fails', async () => {
     tn = await createTestnet(30);
     const t = tn;
     // Every node refuses but the one closest to the key's first location (a k-closest holder
@@ -290,5 +321,13 @@ describe('storage attacks', () => {
     const err = await rejection(t.run(putter.publish('alone', 'one copy')));
     expect(isSpydhtError(err, 'NOT_STORED'), String(err)).toBe(true);
     expect(acceptor.storage.size).toBe(1);
+
+    // The same for a mutable record.
+    const mkey = mutableKey(nodeCrypto, putter.identity.publicKey, new Uint8Array(0));
+    const mutableAcceptor = closestNodes(t.nodes.filter((n) => n !== putter), mkey, 1)[0]!;
+    for (const n of t.nodes) if (n !== mutableAcceptor) n.internals.mutableStore.put = () => ({ status: MutableStoreStatus.FULL, held: undefined });
+    const merr = await rejection(t.run(putter.putMutable('one copy')));
+    expect(isSpydhtError(merr, 'NOT_STORED'), String(merr)).toBe(true);
+    expect(mutableAcceptor.internals.mutableStore.size).toBe(1);
   });
 });
