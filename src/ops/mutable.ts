@@ -98,7 +98,7 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
     ctx.lookups.run<never>(key, signal, query, { burst: true }),
     ...replicaLocations(ctx.crypto, key)
       .slice(1)
-      .map((loc) => copiesAtLocation(ctx, loc, query, (peer) => copies.has(idKey(peer.id)), signal)),
+      .map((loc) => copiesAtLocation(ctx, loc, query, (peer) => copies.has(idKey(peer.id)), () => best !== undefined, signal)),
   ]);
   let newest: WireMutableRecord | undefined = best;
   // A client may not reach the members that hold the key (a UDP-only peer in a swarm of WebRTC
@@ -121,22 +121,25 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
 
 /**
  * The copies at a further replica location: a node lookup to the location (FIND_MUTABLE answers
- * list contacts near the key, not near the location), then FIND_MUTABLE to the k closest found, a
- * few first and then the rest at once, so that most queries already carry the newest copy seen
- * and are answered with a summary. Nodes already asked at another location are not asked again.
+ * list contacts near the key, not near the location), then FIND_MUTABLE to the k closest found, all
+ * at once when a copy is already known (the lookup at the key usually found one meanwhile), else a
+ * few first, so that most queries carry a copy and a holder with nothing newer answers with a
+ * summary, not the record. Nodes already asked at another location are not asked again.
  */
 async function copiesAtLocation(
   ctx: OpContext,
   location: NodeId,
   query: (peer: LookupPeer, onSlow: () => void, signal: AbortSignal) => Promise<unknown>,
   asked: (peer: LookupPeer) => boolean,
+  haveCopy: () => boolean,
   signal: AbortSignal,
 ): Promise<{ closest: LookupPeer[]; queried: number }> {
   const nodes = await ctx.lookups.nodes(location, signal, LOCATION_LOOKUP);
   const peers = nodes.closest.filter((p) => !asked(p));
   const ask = (batch: LookupPeer[]): Promise<unknown> => Promise.all(batch.map((p) => query(p, () => {}, signal).catch(() => undefined)));
-  await ask(peers.slice(0, FIRST_AT_LOCATION));
-  await ask(peers.slice(FIRST_AT_LOCATION));
+  const first = haveCopy() ? peers.length : FIRST_AT_LOCATION;
+  await ask(peers.slice(0, first));
+  await ask(peers.slice(first));
   return { closest: nodes.closest, queried: nodes.queried + peers.length };
 }
 
