@@ -72,12 +72,12 @@ export function errors(err: unknown): string | undefined {
 }
 
 export async function mutable(dht: DHT): Promise<number> {
-  const { key, seq, stored } = await dht.putMutable('status', { salt: 'profile', cas: 1, ttl: 3600 });
+  const { key, seq, stored, prefixes } = await dht.putMutable('status', { salt: 'profile', cas: 1, ttl: 3600 });
   const value = await dht.getMutable(dht.identity.publicKey, { salt: 'profile' });
   const text: string | undefined = value?.text();
   // @ts-expect-error: a seq is a number
   await dht.putMutable('x', { seq: '2' });
   // @ts-expect-error: getMutable takes a public key, not a content
   await dht.getMutable(42);
-  return seq + stored + key.length + (value?.seq ?? 0) + (text?.length ?? 0);
+  return seq + stored + prefixes + key.length + (value?.seq ?? 0) + (text?.length ?? 0);
 }
