@@ -10,6 +10,7 @@ import { isSpydhtError } from '../../src/errors.js';
 import { compareDistance } from '../../src/id.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { createMutableRecord } from '../../src/storage/mutable-record.js';
+import { replicaLocations } from '../../src/storage/placement.js';
 import { decodeIpPort } from '../../src/wire/address.js';
 import { MessageType } from '../../src/wire/messages.js';
 import { MutableStoreStatus, type WireMutableRecord } from '../../src/wire/mutable.js';
@@ -62,14 +63,16 @@ describe('mutable records in a simulated swarm', () => {
     expect(await tn.run(readers[0]!.getMutable(writer!.identity.publicKey, { salt: 'nothing here' }))).toBeUndefined();
   });
 
-  it('a get returns the newest even when the closest holders serve a stale seq, and repairs them', async () => {
-    tn = await createTestnet(30);
+  it('a get returns the newest even when the closest holders serve a stale seq, and repairs them at both locations', async () => {
+    // k = 8: the k closest to the key are then not also the nodes nearest the other location.
+    tn = await createTestnet(30, { node: { k: 8 } });
     const t = tn;
     const writer = t.nodes[1]!;
     const { key } = await t.run(writer.putMutable('v1'));
-    // The three nodes closest to the key miss the update (cut off while it is written): they keep
-    // seq 1. The first copy a get meets is theirs.
-    const closest = [...t.nodes].filter((n) => n !== writer).sort((a, b) => compareDistance(a.identity.id, b.identity.id, fromHex(key))).slice(0, 3);
+    // The three nodes closest to each location of the key miss the update (cut off while it is
+    // written): they keep seq 1. The first copy a get meets is theirs.
+    const nearest = (loc: Uint8Array): DHT[] => [...t.nodes].filter((n) => n !== writer).sort((a, b) => compareDistance(a.identity.id, b.identity.id, loc)).slice(0, 3);
+    const closest = replicaLocations(nodeCrypto, fromHex(key)).flatMap(nearest);
     expect(closest.every((n) => held(n, key)?.seq === 1)).toBe(true);
     const cutIps = new Set(closest.map(ipOf));
     t.net.partition([[...cutIps], t.nodes.filter((n) => !cutIps.has(ipOf(n))).map(ipOf)]);
@@ -85,9 +88,9 @@ describe('mutable records in a simulated swarm', () => {
     expect([v?.seq, v?.text()]).toEqual([2, 'v2']);
     // Read repair: the stale holders are sent seq 2 and keep it.
     await t.run(repaired, 30_000);
-    expect(closest.map((n) => held(n, key)?.seq)).toEqual([2, 2, 2]);
+    expect(closest.map((n) => held(n, key)?.seq)).toEqual([2, 2, 2, 2, 2, 2]);
     await t.clock.advance(1_000); // the STORE_MUTABLE_ACKs travel back to the reader
-    expect(reader.stats().mutableRepaired).toBe(3);
+    expect(reader.stats().mutableRepaired).toBe(6);
   });
 
   it('holders that lie with an old copy cannot hide the newest while one honest holder answers', async () => {
