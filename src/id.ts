@@ -28,11 +28,10 @@ let slab = new Uint8Array(0);
 let slabUsed = 0;
 
 /**
- * A copy of an ID for keeping (a routing contact, a known peer): a view into a shared 1 KiB slab
- * instead of an ArrayBuffer of its own. A routing table holds one ID per contact, and an
- * ArrayBuffer object with its backing store costs ~110 bytes beside the 32 it holds: at 10,000
- * simulated nodes, ~70 contacts each, that was 7 KiB of heap per node (BENCHMARKS.md, "Large
- * simulated swarms"). The price: a slab stays alive while any of its 32 IDs does, so a long-lived
+ * A copy of an ID for keeping in a routing contact: a view into a shared 1 KiB slab instead of an
+ * ArrayBuffer of its own. A routing table holds one ID per contact, and a copy made by `slice()`
+ * took 184 bytes of heap for its 32: slabs saved 6 KiB of heap per node at 1,000 simulated nodes
+ * and 10 KiB at 10,000 (BENCHMARKS.md, "Large simulated swarms"). The price: a slab stays alive while any of its 32 IDs does, so a long-lived
  * table that kept one ID of each slab would hold 1 KiB per contact. Not for IDs that leave the
  * process through `.buffer` (transfer to a worker): the buffer is the whole slab.
  */

@@ -100,6 +100,7 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
   let deleted = 0;
   const sends: { peer: LookupPeer; prefix: string }[] = [];
   const queued = new Set<string>();
+  const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
   targets.forEach((loc, i) => {
     const closest = results[i]!.closest;
     for (const p of closest) seen.add(idKey(p.id));
@@ -113,9 +114,9 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
         room = k - 1;
       }
     }
-    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets two replicas, not k.
+    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets `prefixCap`
+    // replicas (2 by default), not k.
     const perPrefix = new Map<string, number>();
-    const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
     for (const peer of closest) {
       if (room <= 0) break;
       const prefix = prefixOf(ctx, peer);

@@ -39,6 +39,7 @@ describe('replicas per IP prefix', () => {
   });
 
   it('a swarm on one private network that raised maxPerPrefix stores each value on as many nodes as it allows', async () => {
+    // The contrast: with the default bound, tables hold 4 nodes of the /24 and a put finds few more.
     tn = await swarmInOnePrefix(30);
     const capped = await tn.run(tn.nodes[3]!.publish('one prefix', 'value'));
     expect(capped.stored).toBeLessThanOrEqual(5);
