@@ -9,7 +9,9 @@
  *
  * Options: --nodes N (10000), --ops N puts and N gets per loss rate (200), --loss 0,0.1 (the loss
  * rates), --sybil F,F… (instead of loss rates: the given fractions of nodes turn hostile, cumulatively,
- * a quarter each silent, lying, dropping stores, forging values; honest nodes put and get at each), --batch N nodes joining at once (20), --seed N (1), --no-ideal (skip the ideal-table
+ * a quarter each silent, lying, dropping stores, forging values; honest nodes put and get at each), --settle H (let H hours of
+ * virtual time pass after the join, before the operations: maintenance refreshes buckets and pings
+ * contacts, so tables fill as in a swarm that has been running; 0), --batch N nodes joining at once (20), --seed N (1), --no-ideal (skip the ideal-table
  * limit), --json FILE (write every figure). Latency is SimNetwork's 10 + U[0, 20) ms one way
  * (40 ms mean round trip), node:crypto, the cheap test network (2-bit ID puzzle, 6-bit proof of
  * work: both are measured on their own in `npm run bench`). Runs with --expose-gc to measure the
@@ -35,6 +37,7 @@ const OPS = Number(arg('--ops', 200));
 const LOSSES = String(arg('--loss', '0,0.1')).split(',').map(Number);
 const BATCH = Number(arg('--batch', 20));
 const SEED = Number(arg('--seed', 1));
+const SETTLE_HOURS = Number(arg('--settle', 0));
 const IDEAL = !argv.includes('--no-ideal');
 const JSON_OUT = arg('--json');
 const SYBIL = arg('--sybil') === undefined ? undefined : String(arg('--sybil')).split(',').map(Number);
@@ -77,6 +80,21 @@ const joinDatagrams = tn.net.stats.sent;
 const tables = summary(tn.nodes.map((n) => n.routing.size));
 const heap = heapPerNodeKiB();
 say(`joined in ${joinSeconds.toFixed(0)} s (${joinCpuSeconds.toFixed(0)} s CPU, ${((1000 * joinCpuSeconds) / N).toFixed(1)} ms CPU per join): ${(joinDatagrams / N).toFixed(0)} datagrams per join on average, routing tables median ${tables.median} contacts, heap ${heap.toFixed(0)} KiB/node after gc`);
+
+let settle;
+if (SETTLE_HOURS > 0) {
+  // Ten virtual minutes at a time, so progress shows; maintenance runs on the virtual clock.
+  const [sent0, cpu0, wall0] = [tn.net.stats.sent, cpuSeconds(), performance.now()];
+  let lastSay = performance.now();
+  for (let step = 1; step <= SETTLE_HOURS * 6; step++) {
+    await tn.clock.advance(600_000);
+    if (step % 6 === 0 || performance.now() - lastSay > 10_000) {
+      lastSay = performance.now();
+      say(`settling: ${(step / 6).toFixed(1)} h of virtual time, routing tables median ${summary(tn.nodes.map((n) => n.routing.size)).median}, ${((tn.net.stats.sent - sent0) / N / (step / 6)).toFixed(0)} datagrams per node per hour`);
+    }
+  }
+  settle = { hours: SETTLE_HOURS, datagramsPerNodePerHour: (tn.net.stats.sent - sent0) / N / SETTLE_HOURS, tables: summary(tn.nodes.map((n) => n.routing.size)), cpuSeconds: cpuSeconds() - cpu0, wallSeconds: (performance.now() - wall0) / 1000 };
+}
 
 const random = seededRandom(SEED + 1);
 const pick = () => tn.nodes[randomIndex(random, tn.nodes.length)];
@@ -147,7 +165,7 @@ if (IDEAL) {
 }
 
 say(`done: ${totalSeconds.toFixed(0)} s for the swarm (join ${joinSeconds.toFixed(0)} s; ${cpuSeconds().toFixed(0)} s CPU), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
-if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ n: N, ops: OPS, seed: SEED, meanRttMs: MEAN_RTT_MS, joinSeconds, joinCpuSeconds, totalSeconds, joinDatagramsPerNode: joinDatagrams / N, heapKiBPerNode: heap, tables, phases, sybil, ideal }, null, 2));
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ n: N, ops: OPS, seed: SEED, meanRttMs: MEAN_RTT_MS, joinSeconds, joinCpuSeconds, totalSeconds, joinDatagramsPerNode: joinDatagrams / N, heapKiBPerNode: heap, tables, settle, phases, sybil, ideal }, null, 2));
 
 /**
  * For each fraction, more nodes turn hostile (a quarter of each kind, bench/lib/adversary.js), then

@@ -19,8 +19,19 @@ import { nowSeconds, type OpContext } from './context.js';
 
 /** Transmissions of each STORE. */
 const STORE_ATTEMPTS = 3;
-/** Replicas one IP prefix (/24, /64) may hold at one location. */
+/** Replicas one IP prefix (/24, /64) may hold at one location, by default. */
 export const MAX_HOLDERS_PER_PREFIX = 2;
+
+/**
+ * Replicas one prefix may hold at one location, given how many routing entries a table allows one
+ * prefix (`maxPerPrefix`, default 4): 2 by default; half that bound when a deployment raised it
+ * (a swarm on one private network, where every member shares a /24, would otherwise store each
+ * value on 4 nodes whatever its size). Raising `maxPerPrefix` already says one prefix is trusted
+ * with that many routing entries; the replicas follow it.
+ */
+export function holdersPerPrefix(maxPerPrefix: number): number {
+  return Math.max(MAX_HOLDERS_PER_PREFIX, Math.floor(maxPerPrefix / 2));
+}
 /** Distinct holders a put needs: one ack alone may come from a node that drops the record. */
 export const MIN_HOLDERS = 2;
 
@@ -73,7 +84,7 @@ export interface Replicated {
 
 /**
  * Stores a record at its replica locations (default: all of them; a republishing holder passes
- * the ones it serves): at each, on the k closest nodes with at most MAX_HOLDERS_PER_PREFIX per IP
+ * the ones it serves): at each, on the k closest nodes with at most `holdersPerPrefix` per IP
  * prefix, and here when this node is among them. Succeeds when more than one distinct node
  * confirmed (or, in a swarm of one, this node itself): a single ack may be a liar's.
  */
@@ -89,6 +100,7 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
   let deleted = 0;
   const sends: { peer: LookupPeer; prefix: string }[] = [];
   const queued = new Set<string>();
+  const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
   targets.forEach((loc, i) => {
     const closest = results[i]!.closest;
     for (const p of closest) seen.add(idKey(p.id));
@@ -102,13 +114,14 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
         room = k - 1;
       }
     }
-    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets two replicas, not k.
+    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets `prefixCap`
+    // replicas (2 by default), not k.
     const perPrefix = new Map<string, number>();
     for (const peer of closest) {
       if (room <= 0) break;
       const prefix = prefixOf(ctx, peer);
       const n = perPrefix.get(prefix) ?? 0;
-      if (n >= MAX_HOLDERS_PER_PREFIX) continue;
+      if (n >= prefixCap) continue;
       perPrefix.set(prefix, n + 1);
       room--;
       if (queued.has(idKey(peer.id))) continue;

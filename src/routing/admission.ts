@@ -12,7 +12,7 @@
  *   admits it (else the freshest verified replacement does).
  */
 import type { Clock } from '../clock.js';
-import { idKey, type NodeId } from '../id.js';
+import { idKey, keepId, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
 import type { Reply, Rpc } from '../rpc/rpc.js';
 import { peerKey, sameAddress, type PeerAddress } from '../wire/address.js';
@@ -71,7 +71,7 @@ export class Admission {
   admit(reply: Reply): void {
     if (this.#closed) return;
     // Copied: the message's ID is a view into its datagram, which must not stay alive for it.
-    const id = reply.message.senderId.slice();
+    const id = keepId(reply.message.senderId);
     // A WebRTC link holds datagrams until ICE tells it the peer's IP; one with no IP even then
     // cannot be counted by the per-IP limit, so it is not admitted.
     const ip = this.#rpc.ipOf(reply.from);

@@ -8,6 +8,7 @@ import {
   equalIds,
   idFromHex,
   idToHex,
+  keepId,
   randomIdInBucket,
   sortByDistance,
   xorDistance,
@@ -146,5 +147,19 @@ describe('hex and equality', () => {
     expect(equalIds(a, Uint8Array.from(a))).toBe(true);
     expect(equalIds(a, flipBit(a, 255))).toBe(false);
     expect(equalIds(a, flipBit(a, 0))).toBe(false);
+  });
+
+  it('keepId: an independent copy of each ID, in views that never overlap', () => {
+    const sources = Array.from({ length: 100 }, rnd);
+    const kept = sources.map((id) => keepId(id));
+    const want = sources.map((id) => idToHex(id));
+    // Changing a source (a datagram buffer reused) must not change what was kept.
+    for (const id of sources) id.fill(0xff);
+    expect(kept.map(idToHex)).toEqual(want);
+    for (const k of kept) expect(k.length).toBe(ID_BYTES);
+    // A view written later must not change an earlier one: ranges within one slab are disjoint.
+    for (let i = 0; i < kept.length; i++)
+      for (let j = i + 1; j < kept.length; j++)
+        if (kept[i]!.buffer === kept[j]!.buffer) expect(Math.abs(kept[i]!.byteOffset - kept[j]!.byteOffset)).toBeGreaterThanOrEqual(ID_BYTES);
   });
 });
