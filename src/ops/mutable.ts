@@ -2,7 +2,7 @@
  * Mutable records (PROTOCOL.md §15): get, put and delete.
  *
  * Storage rules as for immutable records (ops/put.ts, storage/placement.ts): a key lives at each of
- * its REPLICA_LOCATIONS, on the k nodes closest to each (at most MAX_HOLDERS_PER_PREFIX per IP
+ * its REPLICA_LOCATIONS, on the k nodes closest to each (at most holdersPerPrefix per IP
  * prefix per location), and a put needs MIN_HOLDERS distinct confirmations. IDs ground next to the
  * key then eclipse one location, not the record.
  *
@@ -33,7 +33,7 @@ import { Flags, MessageType } from '../wire/messages.js';
 import { MAX_SEQ, MutableStoreStatus, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
 import { PROXY_TIMEOUT_MS } from './bridge.js';
 import { nowSeconds, type OpContext } from './context.js';
-import { MAX_HOLDERS_PER_PREFIX, MIN_HOLDERS } from './put.js';
+import { holdersPerPrefix, MIN_HOLDERS } from './put.js';
 
 /** Transmissions of each STORE_MUTABLE. */
 const STORE_ATTEMPTS = 3;
@@ -266,7 +266,7 @@ function note(t: StoreTally, status: MutableStoreStatusCode | undefined, held: M
  * Stores `record` at `locations` (default: every replica location of its key; a republishing
  * holder passes the ones it serves): at each, on the k closest nodes (`closestAt`, one list per
  * location, from the put's own lookup; looked up when not given) with at most
- * MAX_HOLDERS_PER_PREFIX per IP prefix, and here when this node is among them. Each node is sent
+ * holdersPerPrefix per IP prefix, and here when this node is among them. Each node is sent
  * the record once, however many locations it is close to. Resolves with what they said; never
  * throws for a refusal (`outcome` decides).
  */
@@ -279,6 +279,7 @@ export async function storeOnClosest(
   closestAt?: LookupPeer[][],
 ): Promise<StoreTally> {
   const { k } = ctx;
+  const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
   const targets = locations ?? replicaLocations(ctx.crypto, record.key);
   const lists = closestAt ?? (await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(record.key, loc)).then((r) => r.closest))));
   const tally = emptyTally();
@@ -305,13 +306,14 @@ export async function storeOnClosest(
       // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
       if (selfStored) room = k - 1;
     }
-    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets two replicas, not k.
+    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets two replicas
+    // (by default), not k.
     const perPrefix = new Map<string, number>();
     for (const peer of closest) {
       if (room <= 0) break;
       const prefix = prefixOf(ctx, peer);
       const n = perPrefix.get(prefix) ?? 0;
-      if (n >= MAX_HOLDERS_PER_PREFIX) continue;
+      if (n >= prefixCap) continue;
       perPrefix.set(prefix, n + 1);
       room--;
       if (queued.has(idKey(peer.id))) continue;

@@ -1,7 +1,8 @@
 /**
  * Replicas per IP prefix (SECURITY.md, "Eclipse a key"): a /24 full of nodes gets at most 2
  * replicas per location of a key, so IDs ground inside one prefix cannot take all of them; a
- * deployment that raised `maxPerPrefix` (a swarm on one private network) gets replicas to match.
+ * deployment that raised `maxPerPrefix` (a swarm on one private network) gets replicas to match,
+ * for immutable and mutable records alike.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DHT } from '../../src/dht.js';
@@ -51,5 +52,12 @@ describe('replicas per IP prefix', () => {
     expect(holders(tn.nodes, raised.key)).toBe(raised.stored);
     // And every node of the swarm finds it.
     for (const n of tn.nodes.slice(10, 15)) expect((await tn.run(n.findValue(raised.key))).value?.text()).toBe('value');
+
+    // Mutable records follow the same bound.
+    const owner = tn.nodes[4]!;
+    const mutable = await tn.run(owner.putMutable('v1'));
+    expect(mutable.stored).toBeGreaterThanOrEqual(15);
+    const key = Uint8Array.from(Buffer.from(mutable.key, 'hex'));
+    expect(tn.nodes.filter((n) => n.internals.mutableStore.get(key, n.internals.clock.now() / 1000)).length).toBe(mutable.stored);
   });
 });
