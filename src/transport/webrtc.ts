@@ -16,8 +16,8 @@
  * offererIsDtlsClient), held until ICE gathering ends (≤ gatherWaitMs) so the candidates ride
  * with it → answer, likewise → late candidates in batches; every envelope is tagged with the
  * connection's session ID → channel open → queued datagrams flushed. Glare (both offer) is settled by ID
- * order; a failed attempt, or an offer no answer follows in time, is retried with a fresh offer
- * (see #onFailure, #awaitAnswer).
+ * order; a failed attempt, or one that stalls, is retried with a fresh offer
+ * (see #onFailure, #awaitOpen).
  *
  * Node process exit: node-datachannel keeps a data channel's native callbacks (and with them the
  * process) alive until that channel itself is closed; `pc.close()` alone does not release a
@@ -142,10 +142,10 @@ export interface WebRtcStats {
   connectTimeouts: number;
   /** Connection attempts that failed before opening (ICE/DTLS failure, bad SDP, closed channel). */
   connectFailures: number;
-  /** Fresh offers made after a failed or unanswered attempt (see MAX_CONNECT_ATTEMPTS). */
+  /** Fresh offers made after a failed or stalled attempt (see MAX_CONNECT_ATTEMPTS). */
   connectRetries: number;
-  /** Offers no answer followed within the answer wait (see #awaitAnswer); each is offered again. */
-  offersUnanswered: number;
+  /** Offers whose link had not connected ICE within the stall wait (see #awaitOpen); each is offered again. */
+  offersStalled: number;
   /** Glare: we abandoned our offer and answered the peer's (our ID is the larger). */
   glareYielded: number;
   /** Glare: we ignored the peer's offer and kept ours (our ID is the smaller). */
@@ -236,7 +236,7 @@ const OFFERS_PER_RELAY_RATE = 10;
 const OFFERS_PER_RELAY_BURST = 20;
 /**
  * Offers one (verified) peer may make us: 4 at once, then one per 5 s. An honest peer offers once
- * per link, and again only after a failure or an unanswered offer (MAX_CONNECT_ATTEMPTS).
+ * per link, and again only after a failure or a stall (MAX_CONNECT_ATTEMPTS).
  */
 const OFFERS_PER_SOURCE_RATE = 0.2;
 const OFFERS_PER_SOURCE_BURST = 4;
@@ -249,14 +249,14 @@ const SEEN_SESSIONS = 4096;
 const KNOWN_IPS = 1024;
 const DEFAULT_CONNECT_ESTIMATE_MS = 1000;
 const MIN_CONNECT_ESTIMATE_MS = 250;
-/** Offers per send before giving up on a peer (after a failure, or an answer wait that ran out). */
+/** Offers per send before giving up on a peer (after a failure, or a stall). */
 const MAX_CONNECT_ATTEMPTS = 5;
 /**
- * An offer's first answer wait is at least this, and twice the connect estimate (which is itself
- * twice the smoothed connect time); each retry waits twice as long, so a slow but live peer is
- * offered again at most a few times before its answer gets through.
+ * An offer's first stall wait (#awaitOpen) is at least this, and twice the connect estimate (itself
+ * twice the smoothed connect time); each retry waits twice as long, so a slow but live path is
+ * offered again at most three times before its wait outgrows the connect timeout.
  */
-const MIN_ANSWER_WAIT_MS = 2000;
+const MIN_STALL_WAIT_MS = 2000;
 /**
  * The selected ICE pair (and with it the peer's IP) is usually in the stats as soon as the channel
  * opens; when it is not, ask again after these delays (ms, 1.5 s in all) before giving up.
@@ -274,7 +274,7 @@ const DEFAULT_GATHER_WAIT_MS = 50;
 const CANDIDATE_QUIET_MS = 5;
 const CANDIDATE_BATCH_MS = 20;
 
-type RemoveReason = 'timeout' | 'failed' | 'unanswered' | 'idle' | 'evicted' | 'replaced' | 'closed';
+type RemoveReason = 'timeout' | 'failed' | 'stalled' | 'idle' | 'evicted' | 'replaced' | 'closed';
 
 interface Link {
   readonly peer: NodeId;
@@ -676,7 +676,7 @@ export class WebRtcTransport implements Transport {
     };
     // Only answerers expect a channel from the peer; an offerer closes any it is sent.
     pc.ondatachannel = (e) => this.#attachChannel(link, e.channel);
-    if (role === 'offerer') this.#awaitAnswer(link);
+    if (role === 'offerer') this.#awaitOpen(link);
     else link.cancelTimer = this.#timers.after(this.#connectTimeoutMs, () => this.#remove(link, 'timeout'));
     this.#links.set(key, link);
     this.#seenSessions.set(`${key}:${session}`, true);
@@ -684,27 +684,30 @@ export class WebRtcTransport implements Transport {
   }
 
   /**
-   * An offerer's timer: the answer wait, then the rest of the connect timeout. An offer that no
-   * answer follows in time is offered again (fresh session) instead of waiting out the connect
-   * timeout, which would outlast the request that asked for the link: the peer may have dropped the
-   * offer's connecting link to make room (a flood of offers through the same relay churns that
-   * relay's share, see #admitInbound), or a relay lost the envelope. A late answer to the old
-   * offer is stale (its session is gone); the peer follows the newer offer (#onOffer).
+   * An offerer's timer: the stall wait, then the rest of the connect timeout. A link whose ICE has
+   * not connected by then is offered again (fresh session) instead of waiting out the connect
+   * timeout, which would outlast the request that asked for the link. Silence is all the offerer
+   * sees when the peer dropped the connecting link to make room, before or after answering (a flood
+   * of offers through the same relay churns that relay's share, see #admitInbound), or when a relay
+   * lost the offer or the answer. A late answer to the old offer is stale (its session is gone);
+   * the peer follows the newer offer (#onOffer). Once ICE has connected, only the DTLS handshake is
+   * left: that link keeps its connect timeout.
    */
-  #awaitAnswer(link: Link): void {
-    const wait = Math.max(MIN_ANSWER_WAIT_MS, 2 * this.#connectEstimate()) * 2 ** (link.attempt - 1);
+  #awaitOpen(link: Link): void {
+    const wait = Math.max(MIN_STALL_WAIT_MS, 2 * this.#connectEstimate()) * 2 ** (link.attempt - 1);
     const timeout = () => this.#remove(link, 'timeout');
     if (wait >= this.#connectTimeoutMs) {
       link.cancelTimer = this.#timers.after(this.#connectTimeoutMs, timeout);
       return;
     }
     link.cancelTimer = this.#timers.after(wait, () => {
-      if (link.answered) {
+      const ice = link.pc.iceConnectionState;
+      if (ice === 'connected' || ice === 'completed') {
         link.cancelTimer = this.#timers.after(this.#connectTimeoutMs - wait, timeout);
         return;
       }
-      this.stats.offersUnanswered++;
-      this.#onFailure(link, 'unanswered');
+      this.stats.offersStalled++;
+      this.#onFailure(link, 'stalled');
     });
   }
 
@@ -808,13 +811,13 @@ export class WebRtcTransport implements Transport {
   }
 
   /**
-   * A link failed or closed, or its offer went unanswered (#awaitAnswer). An offerer still
+   * A link failed or closed, or it stalled (#awaitOpen). An offerer still
    * connecting retries with a fresh offer, keeping its queued datagrams: libdatachannel sometimes fails the DTLS handshake ("certificate verify
    * failed") when ICE completes while the answer is being applied (rare since
    * offererIsDtlsClient, still seen); a fresh offer almost always succeeds. An answerer's
    * datagrams (it yielded in glare) are parked for the link the offerer's retry makes.
    */
-  #onFailure(link: Link, reason: 'failed' | 'unanswered' = 'failed'): void {
+  #onFailure(link: Link, reason: 'failed' | 'stalled' = 'failed'): void {
     if (link.dead) return;
     const queue = link.queue;
     link.queue = [];
@@ -1169,7 +1172,7 @@ function newStats(): WebRtcStats {
     connectTimeouts: 0,
     connectFailures: 0,
     connectRetries: 0,
-    offersUnanswered: 0,
+    offersStalled: 0,
     glareYielded: 0,
     glareKept: 0,
     rejectedSignals: {

@@ -160,7 +160,10 @@ describe('links are earned: a flood of offers from throwaway identities', () => 
       WebSocket: WebSocket as unknown as WebSocketConstructor,
     });
     others.push(newcomer);
-    // A second wave while the newcomer links: it must not cost the newcomer its connecting link.
+    // A second wave while the newcomer links. An offer of it through the server (the newcomer's
+    // relay too) may replace the newcomer's connecting link at the victim (within a relay the
+    // newest offer wins); the newcomer hears nothing, offers again after its stall wait (2 s) and
+    // links well within its ping's retries.
     const wave = (async () => {
       for (let i = 0; i < OFFERS / 2; i++) await attacker.offer(victim.dht.id, i % 2 === 0 ? viaVictim : viaServer);
     })();

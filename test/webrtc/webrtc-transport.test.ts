@@ -359,27 +359,36 @@ describe('WebRtcTransport over node-datachannel', () => {
     expect(b!.t.links()).toEqual([]);
   });
 
-  it('an offer no answer follows is offered again well before the connect timeout', async () => {
-    // The peer may drop an unproven link for a newer offer through the same relay (a flood), or
-    // a relay may lose the envelope: either way no answer comes. Waiting out the connect timeout
-    // (15 s) would outlast the request that wanted the link.
-    const bus = new SignalBus();
-    const [a, b] = await newPeers(2, bus);
-    let offers = 0;
-    bus.relay = (m) => {
-      const parsed = parseSignal(m.payload);
-      if (parsed.ok && parsed.value.message.t === 'offer' && ++offers === 1) return undefined;
-      return m.payload;
-    };
-    const sentAt = Date.now();
-    a!.t.send(b!.addr, bytes(7));
-    await until(() => has(b!, 7), 'the datagram to arrive over the second offer’s link', WAIT_MS);
-    // The first answer wait is 2 s before any link has opened (twice the 1 s connect estimate).
-    expect(Date.now() - sentAt).toBeLessThan(10_000);
-    expect(offers).toBe(2);
-    expect(a!.t.stats).toMatchObject({ offersUnanswered: 1, connectRetries: 1, connectTimeouts: 0, connectFailures: 0 });
-    expect(a!.t.stats.dropped.linkFailed + a!.t.stats.dropped.connectTimeout).toBe(0);
-  });
+  it.each(['lost', 'answered, then dropped by the peer'] as const)(
+    'an offer %s (silence for the offerer) is offered again well before the connect timeout',
+    async (how) => {
+      // The peer may drop an unproven link for a newer offer through the same relay (a flood),
+      // before or after answering it, or a relay may lose the envelope: either way the offerer
+      // hears nothing. Waiting out the connect timeout (15 s) would outlast the request that
+      // wanted the link.
+      const bus = new SignalBus();
+      const [a, b] = await newPeers(2, bus);
+      let offers = 0;
+      bus.relay = (m) => {
+        const parsed = parseSignal(m.payload);
+        if (!parsed.ok) return m.payload;
+        const t = parsed.value.message.t;
+        if (t === 'offer') offers++;
+        if (how === 'lost' && t === 'offer' && offers === 1) return undefined;
+        // As the peer's #admitInbound does to make room: its connection goes, the answer is out.
+        if (how !== 'lost' && t === 'answer' && offers === 1) b!.pcs[0]!.close();
+        return m.payload;
+      };
+      const sentAt = Date.now();
+      a!.t.send(b!.addr, bytes(7));
+      await until(() => has(b!, 7), 'the datagram to arrive over the second offer’s link', WAIT_MS);
+      // The first stall wait is 2 s before any link has opened (twice the 1 s connect estimate).
+      expect(Date.now() - sentAt).toBeLessThan(10_000);
+      expect(offers).toBe(2);
+      expect(a!.t.stats).toMatchObject({ offersStalled: 1, connectRetries: 1, connectTimeouts: 0, connectFailures: 0 });
+      expect(a!.t.stats.dropped.linkFailed + a!.t.stats.dropped.connectTimeout).toBe(0);
+    },
+  );
 
   it('glare: both offer at once, the smaller ID keeps its offer, one link results', async () => {
     const bus = new SignalBus();
