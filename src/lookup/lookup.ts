@@ -112,6 +112,9 @@ export interface LookupResult<V> {
 
 type State = 'fresh' | 'waiting' | 'slow' | 'done' | 'failed';
 
+/** endAtConvergence: the closest live candidates that must have answered (see LookupOptions). */
+const SETTLE_ANSWERS = 3;
+
 /** Why a finished lookup's remaining queries are cancelled. */
 const FINISHED = new SpydhtError('ABORTED', 'the lookup has finished');
 
@@ -231,7 +234,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
           }
           // Converged (nothing closer came back, and the closest candidate has answered): one round
           // to every unqueried candidate among the k closest.
-          if (o.endAtConvergence) settled = !improved && closestAnswered(o.alpha);
+          if (o.endAtConvergence) settled = !improved && closestAnswered(SETTLE_ANSWERS);
           else if (o.burst && ((!improved && closestLive()?.state === 'done') || neighbourhoodFound())) bursting = true;
           if (outcome.value !== undefined) finish(outcome.value, c);
           else step();

@@ -7,6 +7,8 @@ import { Identity, solvesIdPuzzle } from '../../src/crypto/identity.js';
 import type { DHT } from '../../src/dht.js';
 import { commonPrefixLength, type NodeId } from '../../src/id.js';
 import { ipPrefixes } from '../../src/ip-prefix.js';
+import { utf8 } from '../../src/bytes.js';
+import { recordKey } from '../../src/storage/record.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import type { MemoryTransport } from '../../src/transport/memory.js';
 import { AddressKind, decodeIpPort, encodeIpPort, type PeerAddress } from '../../src/wire/address.js';
@@ -114,9 +116,19 @@ describe('engine attacks', () => {
     for (const n of t.nodes) if ((await t.run(n.get(key)))?.text() === 'the value') found++;
     // And node lookups into the liar's own neighbourhood.
     for (const n of t.nodes.slice(0, 10)) await t.run(n.findNode(idNear(liar.identity.id, 16)));
+    // And puts whose key sits next to the liar still succeed: its made-up contacts are the closest
+    // candidates their lookups hear of, and their silence must not sink a put that STOREs to
+    // candidates it never asked (PROTOCOL §10).
+    let stored = 0;
+    for (const n of t.nodes.slice(10, 15)) {
+      let label = '';
+      for (let i = 0; commonPrefixLength(recordKey(nodeCrypto, utf8(label), utf8('put near'), n.identity.publicKey), liar.identity.id) < 8; i++) label = `put near ${i}`;
+      if ((await t.run(n.put(label, 'put near'))).length > 0) stored++;
+    }
     const sentToVictim = toVictim.reduce((sum, c) => sum + c.bytes, 0);
     console.log(`reflection: ${sentToVictim} B sent to the victim for ${liarBytes} B the liar sent (${(sentToVictim / liarBytes).toFixed(2)}×)`);
     expect(found).toBe(30);
+    expect(stored).toBe(5);
     expect(liarBytes).toBeGreaterThan(0);
     expect(sentToVictim / liarBytes).toBeLessThanOrEqual(1);
     expect(t.nodes.reduce((sum, n) => sum + (n.stats().reflectionLimited ?? 0), 0)).toBeGreaterThan(0);
