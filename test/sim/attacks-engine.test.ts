@@ -8,7 +8,8 @@ import type { DHT } from '../../src/dht.js';
 import { commonPrefixLength, type NodeId } from '../../src/id.js';
 import { ipPrefixes } from '../../src/ip-prefix.js';
 import { utf8 } from '../../src/bytes.js';
-import { recordKey } from '../../src/storage/record.js';
+import { createRecord, recordKey } from '../../src/storage/record.js';
+import { storeAt } from '../../src/ops/put.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import type { MemoryTransport } from '../../src/transport/memory.js';
 import { AddressKind, decodeIpPort, encodeIpPort, type PeerAddress } from '../../src/wire/address.js';
@@ -132,6 +133,21 @@ describe('engine attacks', () => {
     expect(liarBytes).toBeGreaterThan(0);
     expect(sentToVictim / liarBytes).toBeLessThanOrEqual(1);
     expect(t.nodes.reduce((sum, n) => sum + (n.stats().reflectionLimited ?? 0), 0)).toBeGreaterThan(0);
+  });
+
+  it('reflection: a put’s STORE to a listed address that never proved it receives is paid from the listing reply’s budget', async () => {
+    tn = await createTestnet(5);
+    const t = tn;
+    const n = t.nodes[1]!;
+    const e = n.internals;
+    const record = await createRecord({ crypto: e.crypto, rules: e.rules, label: utf8('to a victim'), content: utf8('x'.repeat(1000)), ttlSeconds: 3600, nowSeconds: Math.floor(e.clock.now() / 1000), owner: e.identity, solver: e.solver });
+    const toVictim = bytesSentTo(n, '10.251.0.');
+    const victim = simAddr('10.251.0.1', 5000);
+    // Listed by a 300-byte reply: the 1 KiB record does not fit, and nothing goes there.
+    const listed = { id: idNear(record.key, 8), address: victim, addresses: [victim], budgets: [{ left: 300 }] };
+    expect(await t.run(storeAt(e, listed, record))).toBeUndefined();
+    expect(toVictim.bytes).toBe(0);
+    expect(n.stats().reflectionLimited ?? 0).toBeGreaterThan(0);
   });
 
   it('prefix limits: a /24 and a /64 get a few slots of a routing table each, whatever their number of hosts', async () => {
