@@ -38,6 +38,8 @@ export interface LookupMode {
   alpha?: number;
   /** Contacts from other buckets asked in the first round whatever their distance (probesFor). */
   probes?: number;
+  /** End at convergence; the caller's requests to `nearest` are the last round (LookupOptions). */
+  endAtConvergence?: boolean;
 }
 
 /** A get: α seeds, then one query at a time toward the value (loss widens it again). */
@@ -111,6 +113,7 @@ export class Lookups {
       ...(mode.burst ? { burst: true, radiusBits: table.neighbourhoodBits() } : {}),
       ...(mode.narrow !== undefined ? { narrow: mode.narrow } : {}),
       ...(mode.maxQueries !== undefined ? { maxQueries: mode.maxQueries } : {}),
+      ...(mode.endAtConvergence ? { endAtConvergence: true } : {}),
     });
   }
 
