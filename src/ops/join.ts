@@ -21,11 +21,11 @@ const JOIN_LOOKUP_RETRIES = 2;
  * A join refresh wants a few verified contacts in a bucket nearer the root, not convergence: it
  * stops after JOIN_REFRESH_QUERIES queries, each answer admitting its sender. A bucket that already
  * holds JOIN_REFRESH_ENOUGH contacts is left alone; the rest fill as others' lookups reach us.
- * It asks one seed first (α = 1): the seeds are contacts we already verified, so a second and a
- * third seed would earn nothing new, while the first one's reply lists strangers in that bucket,
- * and the rest of the budget goes to them at once.
+ * Without strangers heard of in that bucket, it asks one seed first (α = 1): the seeds are contacts
+ * we already verified, so a second and a third seed would earn nothing new, while the first one's
+ * reply lists strangers in that bucket, and the rest of the budget (two) goes to them at once.
  */
-const JOIN_REFRESH_QUERIES = 4;
+const JOIN_REFRESH_QUERIES = 3;
 const JOIN_REFRESH_ALPHA = 1;
 const JOIN_REFRESH_ENOUGH = 4;
 /** Strangers kept per bucket from the self-lookup's replies. */
