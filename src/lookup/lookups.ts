@@ -40,6 +40,10 @@ export interface LookupMode {
   probes?: number;
   /** End at convergence; the caller's requests to `nearest` are the last round (LookupOptions). */
   endAtConvergence?: boolean;
+  /** Seeds instead of the table's closest contacts (e.g. strangers a lookup was just told of). */
+  seeds?: LookupPeer[];
+  /** Every new candidate a reply introduced (it has not answered us: it is no table contact). */
+  onCandidate?: (peer: LookupPeer) => void;
 }
 
 /** A get: α seeds, then one query at a time toward the value (loss widens it again). */
@@ -90,7 +94,8 @@ export class Lookups {
   run<V>(target: NodeId, signal: AbortSignal, query: Query<V>, mode: LookupMode = {}): Promise<LookupResult<V>> {
     const k = mode.k ?? this.k;
     const { table, clock } = this.#options;
-    const seeds = this.seeds(target);
+    const seeds = mode.seeds ?? this.seeds(target);
+    const onCandidate = mode.onCandidate;
     return lookup<V>({
       target,
       selfId: this.#options.selfId,
@@ -107,7 +112,11 @@ export class Lookups {
           throw err;
         }
       },
-      accept: (contact, from, budget) => this.#accept(contact, from, budget),
+      accept: (contact, from, budget) => {
+        const peer = this.#accept(contact, from, budget);
+        if (peer && onCandidate) onCandidate(peer);
+        return peer;
+      },
       affordable: (peer) => !peer.budgets || budgetLeft(peer.budgets) >= UNPADDED_LOOKUP_BYTES || this.#options.rpc.receivesAt(peer.address),
       signal,
       ...(mode.burst ? { burst: true, radiusBits: table.neighbourhoodBits() } : {}),

@@ -2,10 +2,12 @@
  * Joining: ping the bootstrap addresses and any saved contacts (a verified reply admits them; the
  * bootstrap nodes also become entry peers), look up our own ID, then refresh the buckets nearer the
  * root than our closest neighbour (Kademlia's join), so the table covers the whole ID space from
- * the start.
+ * the start. A refresh asks strangers the self-lookup's replies named in that bucket when there
+ * are any: every query is then a verified round trip with a node that can enter the bucket.
  */
 import { SpydhtError } from '../errors.js';
 import { equalIds, randomIdInBucket } from '../id.js';
+import type { LookupPeer } from '../lookup/lookup.js';
 import type { PeerAddress } from '../wire/address.js';
 import { MessageType } from '../wire/messages.js';
 import type { OpContext } from './context.js';
@@ -19,13 +21,17 @@ const JOIN_LOOKUP_RETRIES = 2;
  * A join refresh wants a few verified contacts in a bucket nearer the root, not convergence: it
  * stops after JOIN_REFRESH_QUERIES queries, each answer admitting its sender. A bucket that already
  * holds JOIN_REFRESH_ENOUGH contacts is left alone; the rest fill as others' lookups reach us.
- * It asks one seed first (α = 1): the seeds are contacts we already verified, so a second and a
- * third seed would earn nothing new, while the first one's reply lists strangers in that bucket,
- * and the rest of the budget goes to them at once.
+ * Without strangers heard of in that bucket, it asks one seed first (α = 1): the seeds are contacts
+ * we already verified, so a second and a third seed would earn nothing new, while the first one's
+ * reply lists strangers in that bucket, and the rest of the budget (two) goes to them at once.
  */
-const JOIN_REFRESH_QUERIES = 4;
+const JOIN_REFRESH_QUERIES = 3;
 const JOIN_REFRESH_ALPHA = 1;
 const JOIN_REFRESH_ENOUGH = 4;
+/** Strangers kept per bucket from the self-lookup's replies. */
+const HEARD_PER_BUCKET = 4;
+/** Queries of a refresh seeded with such strangers: each one that answers enters the bucket. */
+const HEARD_REFRESH_QUERIES = 2;
 /** Transmissions of each bootstrap ping. */
 const BOOTSTRAP_PING_ATTEMPTS = 4;
 /** Saved contacts pinged at once: most answer when the list is fresh, so a wave rarely waits on the dead. */
@@ -76,9 +82,17 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
   }
   // On a lossy path every answer to the first lookup can be lost; a join that learned nothing
   // beyond its bootstrap nodes tries again rather than leaving the node nearly alone.
-  let self = await lookups.nodes(identity.id, signal);
+  // The self-lookup's replies name strangers all over the ID space: kept by bucket, they seed the
+  // refreshes below, whose every query then goes to a node that can enter that bucket.
+  const heard = new Map<number, LookupPeer[]>();
+  const onCandidate = (peer: LookupPeer): void => {
+    const i = table.bucketIndex(peer.id);
+    const list = heard.get(i) ?? [];
+    if (list.length < HEARD_PER_BUCKET) heard.set(i, [...list, peer]);
+  };
+  let self = await lookups.nodes(identity.id, signal, { onCandidate });
   for (let retry = 0; retry < JOIN_LOOKUP_RETRIES && self.closest.length <= answered; retry++) {
-    self = await lookups.nodes(identity.id, signal);
+    self = await lookups.nodes(identity.id, signal, { onCandidate });
   }
   // Refresh the buckets nearer the root than our closest neighbour, down to the bucket of the
   // farthest of the k closest: a bucket deeper than that holds nodes nearer to us than the k-th
@@ -92,7 +106,14 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
     if (table.bucketSize(i) >= JOIN_REFRESH_ENOUGH) continue;
     table.markRefreshed(i);
     const target = randomIdInBucket(identity.id, i, ctx.crypto.randomBytes(32));
-    refreshes.push(lookups.nodes(target, signal, { k: JOIN_REFRESH_ENOUGH, maxQueries: JOIN_REFRESH_QUERIES, alpha: JOIN_REFRESH_ALPHA }).catch(() => {}));
+    const strangers = (heard.get(i) ?? []).filter((p) => !table.has(p.id));
+    // Strangers heard of in this bucket are asked directly; without any, a contact elsewhere is
+    // asked first for some (it earns nothing itself: it is in the table already).
+    const mode =
+      strangers.length > 0
+        ? { k: JOIN_REFRESH_ENOUGH, maxQueries: HEARD_REFRESH_QUERIES, alpha: HEARD_REFRESH_QUERIES, seeds: strangers }
+        : { k: JOIN_REFRESH_ENOUGH, maxQueries: JOIN_REFRESH_QUERIES, alpha: JOIN_REFRESH_ALPHA };
+    refreshes.push(lookups.nodes(target, signal, mode).catch(() => {}));
   }
   await Promise.all(refreshes);
   return table.size;

@@ -20,7 +20,11 @@ import { MessageType, type Message } from '../wire/messages.js';
 import type { Contact } from './contact.js';
 import type { RoutingTable } from './table.js';
 
-/** The least-recently-seen contact of a full bucket is pinged at most this often. */
+/**
+ * A full bucket pings its least-recently-seen contact at most this often (per bucket, not per
+ * contact: a contact that answered moves to the tail, and a per-contact gap alone let every
+ * stranger's request ping the next oldest, up to k pings of live contacts per gap).
+ */
 const STALE_PING_MIN_GAP_MS = 30_000;
 /** Strangers waiting on a ping-before-evict they set off, at most. */
 const MAX_CANDIDATES = 256;
@@ -55,6 +59,8 @@ export class Admission {
   readonly #candidates = new LruMap<string, Candidate>(MAX_CANDIDATES);
   /** ID (idKey) → clock ms of the last ping a full bucket asked of it. */
   readonly #stalePings = new LruMap<string, number>(MAX_RECENT);
+  /** Bucket index → clock ms of its last ping-before-evict (at most one entry per bucket: bounded by the ID length). */
+  readonly #bucketPings = new Map<number, number>();
   /** IDs (idKey) with a liveness ping in flight. */
   readonly #pinging = new Set<string>();
   #closed = false;
@@ -160,6 +166,9 @@ export class Admission {
     const key = idKey(stale.id);
     const now = this.#clock.now();
     if (now - (this.#stalePings.peek(key) ?? -Infinity) < STALE_PING_MIN_GAP_MS) return;
+    const bucket = this.#table.bucketIndex(stale.id);
+    if (now - (this.#bucketPings.get(bucket) ?? -Infinity) < STALE_PING_MIN_GAP_MS) return;
+    this.#bucketPings.set(bucket, now);
     this.#stalePings.set(key, now);
     // Set in time order: what is older than the gap decides nothing any more.
     this.#stalePings.dropOldestWhile((at) => now - at >= STALE_PING_MIN_GAP_MS);

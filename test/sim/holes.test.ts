@@ -411,6 +411,39 @@ describe('holes of the original spydht, end to end', () => {
     expect(bucket0()).toHaveLength(2);
   });
 
+  it('hole 10: strangers knocking at a full bucket set off one ping of it per 30 s, not one per live contact', async () => {
+    tn = await createTestnet(14, { node: { k: 2 } });
+    const t = tn;
+    const a = t.nodes[0]!;
+    const olds = (a.snapshot().buckets.find((b) => b.index === 0)?.contacts ?? []).map((c) => c.id);
+    expect(olds).toHaveLength(2);
+    let pings = 0;
+    for (const id of olds) {
+      const node = t.nodes.find((n) => n.id === id)!;
+      const deliver = transportOf(node).onDatagram!;
+      transportOf(node).onDatagram = (bytes, from) => {
+        const d = decodeMessage(bytes, node.config.networkId);
+        if (d.ok && d.message.type === MessageType.PING && addressKey(from) === addressKey(addrOf(a))) pings++;
+        deliver(bytes, from);
+      };
+    }
+    await t.clock.advance(60_000);
+    // Three strangers of that bucket, one after another: the first ping's answer moves the oldest
+    // contact to the tail, so a per-contact gap alone let the next stranger ping the other one.
+    for (let i = 0; i < 3; i++) {
+      const stranger = await t.addNode({ identity: await identityInBucket(a.identity.id, 0) });
+      await t.run(stranger.ping(addrOf(a)));
+      await t.clock.advance(2_000);
+    }
+    expect(pings).toBe(1);
+    // Past the gap, the next stranger sets off the next ping.
+    await t.clock.advance(30_000);
+    const late = await t.addNode({ identity: await identityInBucket(a.identity.id, 0) });
+    await t.run(late.ping(addrOf(a)));
+    await t.clock.advance(2_000);
+    expect(pings).toBe(2);
+  });
+
   it('hole 10: maintenance runs on the clock with no traffic: refreshes, pings, and forgets the dead', async () => {
     tn = await createTestnet(16);
     const t = tn;
