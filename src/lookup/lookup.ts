@@ -83,15 +83,6 @@ export interface LookupOptions<V> {
    * refresh: a few verified contacts in the bucket are what it wants, not convergence.
    */
   maxQueries?: number;
-  /**
-   * A put's node lookup: end as soon as the α closest live candidates have answered and the last
-   * reply brought nobody closer (probes answered too), instead of asking every one of the k
-   * closest for nodes first. The put's STOREs to `nearest` are that last round: each ack is a
-   * signed answer from the ID asked, and a candidate that does not answer gives way to the next.
-   * (Waiting for the closest one alone, or for the neighbourhood test of `radiusBits`, left 1–4
-   * of the true k closest out of `nearest` in a 2,000-node simulation; α, about 1 in 20.)
-   */
-  endAtConvergence?: boolean;
 }
 
 export interface LookupResult<V> {
@@ -103,17 +94,9 @@ export interface LookupResult<V> {
   hops: number;
   queried: number;
   responded: number;
-  /**
-   * The closest candidates still in the running, answered or not (up to 2k, closest first):
-   * listed by peers that answered but, with `endAtConvergence`, not all asked themselves.
-   */
-  nearest: LookupPeer[];
 }
 
 type State = 'fresh' | 'waiting' | 'slow' | 'done' | 'failed';
-
-/** endAtConvergence: the closest live candidates that must have answered (see LookupOptions). */
-const SETTLE_ANSWERS = 3;
 
 /** Why a finished lookup's remaining queries are cancelled. */
 const FINISHED = new SpydhtError('ABORTED', 'the lookup has finished');
@@ -139,8 +122,6 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     let closestKnown: LookupPeer | undefined;
     let improved = false;
     let bursting = false;
-    /** With endAtConvergence: the last reply left the lookup converged (see LookupOptions). */
-    let settled = false;
     /** Probes (LookupOptions.probes) whose answer is still awaited. */
     const probing = new Set<Candidate>();
     let unwatch = (): void => {};
@@ -183,10 +164,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       inner.abort(FINISHED);
       const done = sorted.filter((c) => c.state === 'done').slice(0, o.k);
       const hops = from ? from.hop : done.length ? Math.max(...done.map((c) => c.hop)) : 0;
-      // A query whose first datagram went unanswered is left out: a STORE to it would likely wait
-      // out its timeouts too.
-      const nearest = sorted.filter((c) => !idle(c) && c.state !== 'slow').slice(0, 2 * o.k).map((c) => c.peer);
-      const result: LookupResult<V> = { closest: done.map((c) => c.peer), hops, queried, responded, nearest };
+      const result: LookupResult<V> = { closest: done.map((c) => c.peer), hops, queried, responded };
       if (from && value !== undefined) {
         result.value = value;
         result.valueFrom = from.peer;
@@ -234,8 +212,7 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
           }
           // Converged (nothing closer came back, and the closest candidate has answered): one round
           // to every unqueried candidate among the k closest.
-          if (o.endAtConvergence) settled = !improved && closestAnswered(SETTLE_ANSWERS);
-          else if (o.burst && ((!improved && closestLive()?.state === 'done') || neighbourhoodFound())) bursting = true;
+          if (o.burst && ((!improved && closestLive()?.state === 'done') || neighbourhoodFound())) bursting = true;
           if (outcome.value !== undefined) finish(outcome.value, c);
           else step();
         },
@@ -251,16 +228,6 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
     /** Out of the running for now: failed, or not affordable yet (see LookupOptions.affordable). */
     const idle = (c: Candidate): boolean => c.state === 'failed' || (c.state === 'fresh' && o.affordable !== undefined && !o.affordable(c.peer));
     const closestLive = (): Candidate | undefined => sorted.find((c) => !idle(c));
-    /** The `n` closest live candidates have all answered. */
-    const closestAnswered = (n: number): boolean => {
-      let live = 0;
-      for (const c of sorted) {
-        if (idle(c)) continue;
-        if (c.state !== 'done') return false;
-        if (++live >= n) return true;
-      }
-      return live > 0;
-    };
     /** The k-th closest live candidate is as close to the target as the k closest nodes usually are. */
     const neighbourhoodFound = (): boolean => {
       if (o.radiusBits === undefined) return false;
@@ -274,7 +241,6 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
 
     const step = (): void => {
       if (finished) return;
-      if (settled && probing.size === 0) return finish();
       let waiting = 0;
       let inFlight = 0;
       let slow = 0;

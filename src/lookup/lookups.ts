@@ -38,8 +38,6 @@ export interface LookupMode {
   alpha?: number;
   /** Contacts from other buckets asked in the first round whatever their distance (probesFor). */
   probes?: number;
-  /** End at convergence; the caller's requests to `nearest` are the last round (LookupOptions). */
-  endAtConvergence?: boolean;
   /** Seeds instead of the table's closest contacts (e.g. strangers a lookup was just told of). */
   seeds?: LookupPeer[];
   /** Every new candidate a reply introduced (it has not answered us: it is no table contact). */
@@ -122,7 +120,6 @@ export class Lookups {
       ...(mode.burst ? { burst: true, radiusBits: table.neighbourhoodBits() } : {}),
       ...(mode.narrow !== undefined ? { narrow: mode.narrow } : {}),
       ...(mode.maxQueries !== undefined ? { maxQueries: mode.maxQueries } : {}),
-      ...(mode.endAtConvergence ? { endAtConvergence: true } : {}),
     });
   }
 

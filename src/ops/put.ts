@@ -5,7 +5,7 @@
  * close nodes with `storeAt`.
  */
 import type { Identity } from '../crypto/identity.js';
-import { SpydhtError, isSpydhtError } from '../errors.js';
+import { SpydhtError } from '../errors.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
 import { ipPrefix } from '../ip-prefix.js';
 import type { LookupPeer } from '../lookup/lookup.js';
@@ -82,20 +82,6 @@ export interface Replicated {
   prefixes: number;
 }
 
-/** What the STOREs of one put have gathered so far, over every location. */
-interface Tally {
-  holders: Set<string>;
-  prefixes: Set<string>;
-  /** Nodes found near some location (answered or listed). */
-  seen: Set<string>;
-  /** Peers a STORE went to (or is going to), over every location: each is asked once. */
-  queued: Set<string>;
-  selfStored: boolean;
-  asked: number;
-  full: number;
-  deleted: number;
-}
-
 /**
  * Stores a record at its replica locations (default: all of them; a republishing holder passes
  * the ones it serves): at each, on the k closest nodes with at most `holdersPerPrefix` per IP
@@ -103,112 +89,69 @@ interface Tally {
  * confirmed (or, in a swarm of one, this node itself): a single ack may be a liar's.
  */
 export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal, locations?: NodeId[]): Promise<Replicated> {
+  const { k, store } = ctx;
   const targets = locations ?? replicaLocations(ctx.crypto, record.key);
-  const t: Tally = { holders: new Set(), prefixes: new Set(), seen: new Set(), queued: new Set(), selfStored: false, asked: 0, full: 0, deleted: 0 };
-  // Each location's STOREs leave as soon as its own lookup has converged: the locations lie in
-  // opposite halves of the ID space, and neither has anything to wait for from the other.
+  const results = await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(record.key, loc))));
+  const holders = new Set<string>();
+  const prefixes = new Set<string>();
+  const seen = new Set<string>();
+  let selfStored = false;
+  let full = 0;
+  let deleted = 0;
+  const sends: { peer: LookupPeer; prefix: string }[] = [];
+  const queued = new Set<string>();
+  const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
+  targets.forEach((loc, i) => {
+    const closest = results[i]!.closest;
+    for (const p of closest) seen.add(idKey(p.id));
+    const farthest = closest[k - 1];
+    let room = k;
+    if (!ctx.client && !selfStored && (!farthest || compareDistance(ctx.identity.id, farthest.id, loc) < 0)) {
+      const status = store.put(record, ctx.clock.now());
+      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) {
+        selfStored = true;
+        // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
+        room = k - 1;
+      }
+    }
+    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets `prefixCap`
+    // replicas (2 by default), not k.
+    const perPrefix = new Map<string, number>();
+    for (const peer of closest) {
+      if (room <= 0) break;
+      const prefix = prefixOf(ctx, peer);
+      const n = perPrefix.get(prefix) ?? 0;
+      if (n >= prefixCap) continue;
+      perPrefix.set(prefix, n + 1);
+      room--;
+      if (queued.has(idKey(peer.id))) continue;
+      queued.add(idKey(peer.id));
+      sends.push({ peer, prefix });
+    }
+  });
+  if (selfStored) {
+    holders.add(idKey(ctx.identity.id));
+    prefixes.add(LOCAL_SENDER);
+  }
   await Promise.all(
-    targets.map(async (loc) => {
-      const found = await ctx.lookups.nodes(loc, signal, { ...locationMode(record.key, loc), endAtConvergence: true });
-      await storeAtLocation(ctx, record, loc, found.nearest, t, signal);
+    sends.map(async ({ peer, prefix }) => {
+      const status = await storeAt(ctx, peer, record, signal);
+      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) {
+        holders.add(idKey(peer.id));
+        prefixes.add(prefix);
+      } else if (status === StoreStatus.FULL) full++;
+      else if (status === StoreStatus.DELETED) deleted++;
     }),
   );
-  const { holders, seen, selfStored, full, deleted } = t;
   // More than one holder, unless this node is alone in its swarm (it knows and found nobody).
   const needed = seen.size === 0 && ctx.table.size === 0 ? 1 : MIN_HOLDERS;
   if (holders.size === 0 || holders.size < needed) {
     if (deleted > 0) throw new SpydhtError('NOT_STORED', 'the owner deleted this record; its tombstone refuses it');
     if (full > 0 && holders.size === 0) throw new SpydhtError('STORAGE_FULL', `every node asked (${full}) is full`);
     if (seen.size === 0 && !selfStored) throw new SpydhtError('NO_CONTACTS', 'no node to store on: bootstrap first');
-    throw new SpydhtError('NOT_STORED', `${holders.size} of ${t.asked + (selfStored ? 1 : 0)} nodes confirmed the store; ${needed} needed`);
+    throw new SpydhtError('NOT_STORED', `${holders.size} of ${sends.length + (selfStored ? 1 : 0)} nodes confirmed the store; ${needed} needed`);
   }
-  return { stored: holders.size, prefixes: t.prefixes.size };
-}
-
-/**
- * The STOREs at one location, to the k closest of `nearest` (its lookup's closest candidates,
- * answered or only listed) with at most `holdersPerPrefix` per IP prefix. A candidate that does
- * not answer, or answers `not responsible` (it knows 2k nodes nearer), gives its place to the next
- * one: this round stands in for the lookup's last one, which asked the k closest for nodes.
- */
-async function storeAtLocation(ctx: OpContext, record: WireRecord, loc: NodeId, nearest: LookupPeer[], t: Tally, signal: AbortSignal): Promise<void> {
-  const { k, store } = ctx;
-  for (const p of nearest.slice(0, k)) t.seen.add(idKey(p.id));
-  const farthest = nearest[k - 1];
-  let room = k;
-  if (!ctx.client && !t.selfStored && (!farthest || compareDistance(ctx.identity.id, farthest.id, loc) < 0)) {
-    const status = store.put(record, ctx.clock.now());
-    if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) {
-      t.selfStored = true;
-      t.holders.add(idKey(ctx.identity.id));
-      t.prefixes.add(LOCAL_SENDER);
-      // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
-      room = k - 1;
-    }
-  }
-  // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets `prefixCap`
-  // replicas (2 by default), not k.
-  const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
-  const perPrefix = new Map<string, number>();
-  let next = 0;
-  /** The next candidate its prefix leaves room for; its slot is counted now. */
-  const take = (): { peer: LookupPeer; prefix: string } | undefined => {
-    while (next < nearest.length) {
-      const peer = nearest[next++]!;
-      const prefix = prefixOf(ctx, peer);
-      const n = perPrefix.get(prefix) ?? 0;
-      if (n >= prefixCap) continue;
-      perPrefix.set(prefix, n + 1);
-      return { peer, prefix };
-    }
-    return undefined;
-  };
-  const slot = async (): Promise<void> => {
-    for (let c = take(); c; c = take()) {
-      const key = idKey(c.peer.id);
-      // Found near another location too (a tiny swarm): one STORE, one slot here.
-      if (t.queued.has(key)) return;
-      t.queued.add(key);
-      t.asked++;
-      const status = await storeAtCandidate(ctx, c.peer, loc, record, signal);
-      if (status === StoreStatus.STORED || status === StoreStatus.ALREADY_HELD) {
-        t.holders.add(key);
-        t.prefixes.add(c.prefix);
-        return;
-      }
-      if (status === StoreStatus.FULL) t.full++;
-      else if (status === StoreStatus.DELETED) t.deleted++;
-      if (status !== undefined && status !== StoreStatus.NOT_RESPONSIBLE) return;
-      // Silent or not a holder: its prefix slot goes to the next candidate.
-      perPrefix.set(c.prefix, perPrefix.get(c.prefix)! - 1);
-    }
-  };
-  await Promise.all(Array.from({ length: room }, slot));
-}
-
-/**
- * A STORE to a lookup candidate, which may never have been asked anything: its address may not
- * have proven it receives, and then the STORE is paid from the budgets of the replies that listed
- * it (the reflection guard, PROTOCOL.md §5). A record too big for them waits for one FIND_NODE
- * (its padding shrinks to fit), whose reply proves the address.
- */
-async function storeAtCandidate(ctx: OpContext, peer: LookupPeer, loc: NodeId, record: WireRecord, signal: AbortSignal): Promise<StoreStatusCode | undefined> {
-  try {
-    return await storeRequest(ctx, peer, record, signal);
-  } catch (err) {
-    if (!isSpydhtError(err, 'OVER_BUDGET')) return undefined;
-  }
-  try {
-    await ctx.rpc.request(peer.address, { type: MessageType.FIND_NODE, target: loc, pad: 0 }, { expectId: peer.id, signal, ...(peer.budgets ? { sendBudget: peer.budgets } : {}) });
-  } catch {
-    return undefined;
-  }
-  return storeAt(ctx, peer, record, signal);
-}
-
-async function storeRequest(ctx: OpContext, peer: LookupPeer, record: WireRecord, signal?: AbortSignal): Promise<StoreStatusCode | undefined> {
-  const reply = await ctx.rpc.request(peer.address, { type: MessageType.STORE, record }, { expectId: peer.id, attempts: STORE_ATTEMPTS, signal, ...(peer.budgets ? { sendBudget: peer.budgets } : {}) });
-  return reply.message.type === MessageType.STORE_ACK ? reply.message.status : undefined;
+  return { stored: holders.size, prefixes: prefixes.size };
 }
 
 /** A peer's IP prefix as a holder; a peer reached by node ID (WebRTC) is its own prefix. */
@@ -220,7 +163,8 @@ function prefixOf(ctx: OpContext, peer: LookupPeer): string {
 /** One STORE; resolves with the peer's status, or undefined when it did not answer. */
 export async function storeAt(ctx: OpContext, peer: LookupPeer, record: WireRecord, signal?: AbortSignal): Promise<StoreStatusCode | undefined> {
   try {
-    return await storeRequest(ctx, peer, record, signal);
+    const reply = await ctx.rpc.request(peer.address, { type: MessageType.STORE, record }, { expectId: peer.id, attempts: STORE_ATTEMPTS, signal });
+    return reply.message.type === MessageType.STORE_ACK ? reply.message.status : undefined;
   } catch {
     return undefined;
   }

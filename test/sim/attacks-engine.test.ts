@@ -7,9 +7,6 @@ import { Identity, solvesIdPuzzle } from '../../src/crypto/identity.js';
 import type { DHT } from '../../src/dht.js';
 import { commonPrefixLength, type NodeId } from '../../src/id.js';
 import { ipPrefixes } from '../../src/ip-prefix.js';
-import { utf8 } from '../../src/bytes.js';
-import { createRecord, recordKey } from '../../src/storage/record.js';
-import { storeAt } from '../../src/ops/put.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import type { MemoryTransport } from '../../src/transport/memory.js';
 import { AddressKind, decodeIpPort, encodeIpPort, type PeerAddress } from '../../src/wire/address.js';
@@ -117,37 +114,12 @@ describe('engine attacks', () => {
     for (const n of t.nodes) if ((await t.run(n.get(key)))?.text() === 'the value') found++;
     // And node lookups into the liar's own neighbourhood.
     for (const n of t.nodes.slice(0, 10)) await t.run(n.findNode(idNear(liar.identity.id, 16)));
-    // And puts whose key sits next to the liar still succeed: its made-up contacts are the closest
-    // candidates their lookups hear of, and their silence must not sink a put that STOREs to
-    // candidates it never asked (PROTOCOL §10).
-    let stored = 0;
-    for (const n of t.nodes.slice(10, 15)) {
-      let label = '';
-      for (let i = 0; commonPrefixLength(recordKey(nodeCrypto, utf8(label), utf8('put near'), n.identity.publicKey), liar.identity.id) < 8; i++) label = `put near ${i}`;
-      if ((await t.run(n.put(label, 'put near'))).length > 0) stored++;
-    }
     const sentToVictim = toVictim.reduce((sum, c) => sum + c.bytes, 0);
     console.log(`reflection: ${sentToVictim} B sent to the victim for ${liarBytes} B the liar sent (${(sentToVictim / liarBytes).toFixed(2)}×)`);
     expect(found).toBe(30);
-    expect(stored).toBe(5);
     expect(liarBytes).toBeGreaterThan(0);
     expect(sentToVictim / liarBytes).toBeLessThanOrEqual(1);
     expect(t.nodes.reduce((sum, n) => sum + (n.stats().reflectionLimited ?? 0), 0)).toBeGreaterThan(0);
-  });
-
-  it('reflection: a put’s STORE to a listed address that never proved it receives is paid from the listing reply’s budget', async () => {
-    tn = await createTestnet(5);
-    const t = tn;
-    const n = t.nodes[1]!;
-    const e = n.internals;
-    const record = await createRecord({ crypto: e.crypto, rules: e.rules, label: utf8('to a victim'), content: utf8('x'.repeat(1000)), ttlSeconds: 3600, nowSeconds: Math.floor(e.clock.now() / 1000), owner: e.identity, solver: e.solver });
-    const toVictim = bytesSentTo(n, '10.251.0.');
-    const victim = simAddr('10.251.0.1', 5000);
-    // Listed by a 300-byte reply: the 1 KiB record does not fit, and nothing goes there.
-    const listed = { id: idNear(record.key, 8), address: victim, addresses: [victim], budgets: [{ left: 300 }] };
-    expect(await t.run(storeAt(e, listed, record))).toBeUndefined();
-    expect(toVictim.bytes).toBe(0);
-    expect(n.stats().reflectionLimited ?? 0).toBeGreaterThan(0);
   });
 
   it('prefix limits: a /24 and a /64 get a few slots of a routing table each, whatever their number of hosts', async () => {
