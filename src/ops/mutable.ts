@@ -23,7 +23,6 @@
 import type { Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
-import { ipPrefix } from '../ip-prefix.js';
 import type { LookupPeer, QueryOutcome } from '../lookup/lookup.js';
 import { LOCATION_LOOKUP, locationMode } from '../lookup/lookups.js';
 import { compareSummaries, createMutableRecord, mutableKey, summaryOf, verifyMutableForKey } from '../storage/mutable-record.js';
@@ -33,7 +32,7 @@ import { Flags, MessageType } from '../wire/messages.js';
 import { MAX_SEQ, MutableStoreStatus, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
 import { PROXY_TIMEOUT_MS } from './bridge.js';
 import { nowSeconds, type OpContext } from './context.js';
-import { holdersPerPrefix, MIN_HOLDERS } from './put.js';
+import { chooseHolders, holdersPerPrefix, MIN_HOLDERS, type HolderChoice } from './put.js';
 
 /** Transmissions of each STORE_MUTABLE. */
 const STORE_ATTEMPTS = 3;
@@ -286,7 +285,7 @@ export async function storeOnClosest(
   const holders = new Set<string>();
   const prefixes = new Set<string>();
   const seen = new Set<string>();
-  const sends: { peer: LookupPeer; prefix: string }[] = [];
+  const sends: HolderChoice[] = [];
   const queued = new Set<string>();
   let selfTried = false;
   let selfStored = false;
@@ -306,20 +305,7 @@ export async function storeOnClosest(
       // This node is one of the k closest: the k-th peer found is the (k+1)-th, not a replica.
       if (selfStored) room = k - 1;
     }
-    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets two replicas
-    // (by default), not k.
-    const perPrefix = new Map<string, number>();
-    for (const peer of closest) {
-      if (room <= 0) break;
-      const prefix = prefixOf(ctx, peer);
-      const n = perPrefix.get(prefix) ?? 0;
-      if (n >= prefixCap) continue;
-      perPrefix.set(prefix, n + 1);
-      room--;
-      if (queued.has(idKey(peer.id))) continue;
-      queued.add(idKey(peer.id));
-      sends.push({ peer, prefix });
-    }
+    chooseHolders(ctx, closest, room, prefixCap, queued, sends);
   });
   if (selfStored) {
     holders.add(idKey(ctx.identity.id));
@@ -340,12 +326,6 @@ export async function storeOnClosest(
   // More than one holder, unless this node is alone in its swarm (it knows and found nobody).
   if (seen.size === 0 && ctx.table.size === 0) tally.needed = 1;
   return tally;
-}
-
-/** A peer's IP prefix as a holder; a peer reached by node ID (WebRTC) is its own prefix. */
-function prefixOf(ctx: OpContext, peer: LookupPeer): string {
-  const ip = ctx.rpc.ipOf(peer.address);
-  return ip ? ipPrefix(ip) : `id:${idKey(peer.id)}`;
 }
 
 /** How a put ends, from what the holders said: how many hold it (and in how many prefixes), or a typed error. */

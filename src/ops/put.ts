@@ -98,7 +98,7 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
   let selfStored = false;
   let full = 0;
   let deleted = 0;
-  const sends: { peer: LookupPeer; prefix: string }[] = [];
+  const sends: HolderChoice[] = [];
   const queued = new Set<string>();
   const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
   targets.forEach((loc, i) => {
@@ -114,20 +114,7 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
         room = k - 1;
       }
     }
-    // IP-prefix diversity: a /24 or /64 full of ground IDs next to the location gets `prefixCap`
-    // replicas (2 by default), not k.
-    const perPrefix = new Map<string, number>();
-    for (const peer of closest) {
-      if (room <= 0) break;
-      const prefix = prefixOf(ctx, peer);
-      const n = perPrefix.get(prefix) ?? 0;
-      if (n >= prefixCap) continue;
-      perPrefix.set(prefix, n + 1);
-      room--;
-      if (queued.has(idKey(peer.id))) continue;
-      queued.add(idKey(peer.id));
-      sends.push({ peer, prefix });
-    }
+    chooseHolders(ctx, closest, room, prefixCap, queued, sends);
   });
   if (selfStored) {
     holders.add(idKey(ctx.identity.id));
@@ -154,8 +141,35 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
   return { stored: holders.size, prefixes: prefixes.size };
 }
 
+/** A peer chosen to hold a replica, with the IP prefix it counts against. */
+export interface HolderChoice {
+  peer: LookupPeer;
+  prefix: string;
+}
+
+/**
+ * Appends to `sends` up to `room` holders from `closest` (nearest first), at most `prefixCap` per
+ * IP prefix: a /24 or /64 full of ground IDs next to a location gets `prefixCap` replicas (2 by
+ * default), not k. A peer already in `queued` (chosen at another location) takes its slot here but
+ * is sent the record once.
+ */
+export function chooseHolders(ctx: OpContext, closest: readonly LookupPeer[], room: number, prefixCap: number, queued: Set<string>, sends: HolderChoice[]): void {
+  const perPrefix = new Map<string, number>();
+  for (const peer of closest) {
+    if (room <= 0) break;
+    const prefix = prefixOf(ctx, peer);
+    const n = perPrefix.get(prefix) ?? 0;
+    if (n >= prefixCap) continue;
+    perPrefix.set(prefix, n + 1);
+    room--;
+    if (queued.has(idKey(peer.id))) continue;
+    queued.add(idKey(peer.id));
+    sends.push({ peer, prefix });
+  }
+}
+
 /** A peer's IP prefix as a holder; a peer reached by node ID (WebRTC) is its own prefix. */
-function prefixOf(ctx: OpContext, peer: LookupPeer): string {
+export function prefixOf(ctx: OpContext, peer: LookupPeer): string {
   const ip = ctx.rpc.ipOf(peer.address);
   return ip ? ipPrefix(ip) : `id:${idKey(peer.id)}`;
 }
