@@ -87,8 +87,9 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
   const heard = new Map<number, LookupPeer[]>();
   const onCandidate = (peer: LookupPeer): void => {
     const i = table.bucketIndex(peer.id);
-    const list = heard.get(i) ?? [];
-    if (list.length < HEARD_PER_BUCKET) heard.set(i, [...list, peer]);
+    const list = heard.get(i);
+    if (!list) heard.set(i, [peer]);
+    else if (list.length < HEARD_PER_BUCKET) list.push(peer);
   };
   let self = await lookups.nodes(identity.id, signal, { onCandidate });
   for (let retry = 0; retry < JOIN_LOOKUP_RETRIES && self.closest.length <= answered; retry++) {

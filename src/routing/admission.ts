@@ -28,7 +28,6 @@ import type { RoutingTable } from './table.js';
 const STALE_PING_MIN_GAP_MS = 30_000;
 /** Strangers waiting on a ping-before-evict they set off, at most. */
 const MAX_CANDIDATES = 256;
-const MAX_RECENT = 4096;
 /** Transmissions of a liveness ping before its contact is given up on. */
 const PING_ATTEMPTS = 3;
 
@@ -57,9 +56,10 @@ export class Admission {
   readonly #count: (what: string) => void;
   /** The stale contact being pinged (idKey) → the latest stranger that would take its place. */
   readonly #candidates = new LruMap<string, Candidate>(MAX_CANDIDATES);
-  /** ID (idKey) → clock ms of the last ping a full bucket asked of it. */
-  readonly #stalePings = new LruMap<string, number>(MAX_RECENT);
-  /** Bucket index → clock ms of its last ping-before-evict (at most one entry per bucket: bounded by the ID length). */
+  /**
+   * Bucket index → clock ms of its last ping-before-evict (one entry per bucket: bounded by the ID
+   * length). A contact never changes bucket, so this also bounds the pings of any one contact.
+   */
   readonly #bucketPings = new Map<number, number>();
   /** IDs (idKey) with a liveness ping in flight. */
   readonly #pinging = new Set<string>();
@@ -163,15 +163,10 @@ export class Admission {
 
   /** Ping-before-evict: the bucket's least-recently-seen contact stays if it answers. */
   #bucketFull(stale: Contact): void {
-    const key = idKey(stale.id);
     const now = this.#clock.now();
-    if (now - (this.#stalePings.peek(key) ?? -Infinity) < STALE_PING_MIN_GAP_MS) return;
     const bucket = this.#table.bucketIndex(stale.id);
     if (now - (this.#bucketPings.get(bucket) ?? -Infinity) < STALE_PING_MIN_GAP_MS) return;
     this.#bucketPings.set(bucket, now);
-    this.#stalePings.set(key, now);
-    // Set in time order: what is older than the gap decides nothing any more.
-    this.#stalePings.dropOldestWhile((at) => now - at >= STALE_PING_MIN_GAP_MS);
     this.checkAlive(stale);
   }
 

@@ -811,9 +811,9 @@ export class WebRtcTransport implements Transport {
   }
 
   /**
-   * A link failed or closed, or it stalled (#awaitOpen). An offerer still
-   * connecting retries with a fresh offer, keeping its queued datagrams: libdatachannel sometimes fails the DTLS handshake ("certificate verify
-   * failed") when ICE completes while the answer is being applied (rare since
+   * A link failed or closed, or it stalled (#awaitOpen). An offerer still connecting retries with
+   * a fresh offer, keeping its queued datagrams: libdatachannel sometimes fails the DTLS handshake
+   * ("certificate verify failed") when ICE completes while the answer is being applied (rare since
    * offererIsDtlsClient, still seen); a fresh offer almost always succeeds. An answerer's
    * datagrams (it yielded in glare) are parked for the link the offerer's retry makes.
    */
