@@ -243,12 +243,17 @@ export class Engine implements OpContext {
       t.attachSignaling?.(this.#signals);
       t.onPeerGone = (address) => this.#peerGone(address);
     }
+    // A contact's description formats its ID and address: built only when someone listens (a join
+    // adds dozens of contacts, each a few hex and address strings nobody would read).
+    const emitContact = (event: 'contact-added' | 'contact-removed' | 'contact-updated', c: Contact): void => {
+      if (this.#listens(event)) this.#emit(event, this.contactInfo(c));
+    };
     this.table.on('added', (c) => {
-      this.#emit('contact-added', this.contactInfo(c));
+      emitContact('contact-added', c);
       this.#maintenance.contactAdded(c);
     });
-    this.table.on('removed', (c) => this.#emit('contact-removed', this.contactInfo(c)));
-    this.table.on('updated', (c) => this.#emit('contact-updated', this.contactInfo(c)));
+    this.table.on('removed', (c) => emitContact('contact-removed', c));
+    this.table.on('updated', (c) => emitContact('contact-updated', c));
     this.#maintenance.start();
   }
 

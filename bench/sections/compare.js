@@ -1,6 +1,6 @@
 /**
  * Side by side with bittorrent-dht 11 (a devDependency of the bench): the same 200 nodes each on
- * real UDP on 127.0.0.1, one process per implementation, run back to back; the same steps
+ * real UDP on loopback (each node its own 127.x.y.1), one process per implementation, run back to back; the same steps
  * (bench/lib/compare/drive.js) and the same wrapper around every dgram send counting datagrams
  * and dropping 10 % of them in the lossy phase. `node bench/run.js --only compare`.
  */
@@ -70,7 +70,7 @@ export function report(c) {
   const bl = b.lossy;
   const sl = s.lossy;
   return [
-    table(`Side by side with bittorrent-dht ${b.version}: N=${c.n} each, real UDP on 127.0.0.1, one process each, back to back (${fmt(c.minutes, 1)} min)`, ['figure', `bittorrent-dht ${b.version}`, `spydht ${s.version}`, 'ratio', 'goal'], [
+    table(`Side by side with bittorrent-dht ${b.version}: N=${c.n} each, real UDP on loopback, an IP per node, one process each, back to back (${fmt(c.minutes, 1)} min)`, ['figure', `bittorrent-dht ${b.version}`, `spydht ${s.version}`, 'ratio', 'goal'], [
       row(`ready: ${c.n - 1} nodes joined, s`, b.readyS, s.readyS, 2, 2),
       row('datagrams per join', b.datagramsPerJoin, s.datagramsPerJoin, 0),
       row('get median ms (0 % loss)', bc.gets.ms.median, sc.gets.ms.median, 2, 1),

@@ -118,17 +118,33 @@ export function canonicalIp(text: string): string | undefined {
   }
 }
 
+/**
+ * Dotted-quad IPv4 to bytes, strictly: four decimal parts of 1–3 digits, each ≤ 255, without a
+ * leading zero ("010" is octal 8 to inet_aton, so accepting it would be ambiguous). A loop over the
+ * characters rather than split and a pattern: every datagram a UDP socket receives comes through here.
+ */
 function ipv4Bytes(ip: string): Uint8Array {
-  const parts = ip.split('.');
-  if (parts.length !== 4) throw new TypeError(`bad IPv4 address "${ip}"`);
-  return Uint8Array.from(
-    parts.map((p) => {
-      const n = Number(p);
-      // No leading zeros: "010" is octal 8 to inet_aton, so accepting it would be ambiguous.
-      if (!/^(0|[1-9]\d{0,2})$/.test(p) || n > 255) throw new TypeError(`bad IPv4 address "${ip}"`);
-      return n;
-    }),
-  );
+  const out = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 46; // the end closes the last part like a '.'
+    if (c === 46) {
+      if (digits === 0 || value > 255 || part > 3) throw new TypeError(`bad IPv4 address "${ip}"`);
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 3 || (digits === 1 && value === 0)) throw new TypeError(`bad IPv4 address "${ip}"`);
+      value = value * 10 + (c - 48);
+      digits++;
+    } else {
+      throw new TypeError(`bad IPv4 address "${ip}"`);
+    }
+  }
+  if (part !== 4) throw new TypeError(`bad IPv4 address "${ip}"`);
+  return out;
 }
 
 function ipv6Bytes(ip: string): Uint8Array {

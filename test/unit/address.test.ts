@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   canonicalIp,
@@ -78,6 +79,32 @@ describe('encodeIpPort / decodeIpPort', () => {
     for (const ip of badIps) {
       expect(() => encodeIpPort(UDP, { ip, port: 1 }), ip).toThrow(TypeError);
     }
+  });
+
+  it('accepts exactly the strict dotted quads: four parts of 0 or 1–3 digits without a leading zero, each ≤ 255', () => {
+    // The reference is the rule written as a pattern; the parser (a character loop, as it runs on
+    // every datagram received) must agree with it on near-misses as well as on addresses.
+    const strict = (ip: string): boolean => {
+      const parts = ip.split('.');
+      return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+    };
+    const accepts = (ip: string): boolean => {
+      try {
+        encodeIpPort(UDP, { ip, port: 1 });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const part = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.stringMatching(/^[0-9a.:-]{0,5}$/));
+    const nearQuad = fc.array(part, { minLength: 2, maxLength: 6 }).map((p) => p.join('.'));
+    fc.assert(
+      fc.property(nearQuad, (ip) => {
+        expect(accepts(ip), ip).toBe(strict(ip));
+        if (strict(ip)) expect(decodeIpPort(encodeIpPort(UDP, { ip, port: 1 }))!.ip).toBe(ip);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('decodes only 6- or 18-byte data with a non-zero port', () => {

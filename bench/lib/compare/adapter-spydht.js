@@ -1,5 +1,5 @@
 /**
- * spydht for the side-by-side run (drive.js): `createNode` on 127.0.0.1 (node:crypto), joined
+ * spydht for the side-by-side run (drive.js): `createNode` on its own loopback address (node:crypto), joined
  * through the first node; ready = `createNode` resolved, i.e. its join (bootstrap) finished.
  *
  * Identities are made before the clock starts (an ID is made once and persisted, so it is not
@@ -15,9 +15,8 @@ export async function spydhtAdapter() {
   const { readFileSync } = await import('node:fs');
   const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
   // A cheap ID puzzle (it only changes how long identities take to make, which is not timed here);
-  // the default proof of work. maxPerIp: every node shares 127.0.0.1.
+  // the default proof of work. Every other option is the default: each node has an IP of its own.
   const network = { name: 'bench-compare', idDifficulty: 4 };
-  const maxPerIp = 64;
   const identities = [];
   const solve = inThreadPowSolver(nodeCrypto);
   /** Wall ms spent in proof of work, all nodes: puts are sequential, so a put's share is the delta. */
@@ -30,19 +29,19 @@ export async function spydhtAdapter() {
       powMs += performance.now() - t;
     }
   };
-  const make = (bootstrap) => createNode({ host: '127.0.0.1', port: 0, network, maxPerIp, identity: identities.pop(), powSolver, bootstrap });
+  const make = (host, bootstrap) => createNode({ host, port: 0, network, identity: identities.pop(), powSolver, bootstrap });
 
   return {
     name: 'spydht',
     version,
-    settings: `network ${JSON.stringify(network)} (powBaseBits ${DEFAULT_POW_BASE_BITS}, the default), maxPerIp ${maxPerIp}, node:crypto, other options default`,
+    settings: `network ${JSON.stringify(network)} (powBaseBits ${DEFAULT_POW_BASE_BITS}, the default), node:crypto, other options default`,
     async prepare(n) {
       const t = performance.now();
       for (let i = 0; i < n; i++) identities.push(await Identity.generate({ crypto: nodeCrypto, difficulty: network.idDifficulty }));
       return { identityMsPerNode: (performance.now() - t) / n, idDifficulty: network.idDifficulty };
     },
-    createFirst: () => make([]),
-    createJoining: (boot) => make([boot]),
+    createFirst: (host) => make(host, []),
+    createJoining: (host, boot) => make(host, [boot]),
     addressOf: (dht) => reachableAddresses(dht)[0],
     tableSize: (dht) => dht.routing.size,
     holds: (dht, key) => dht.storage.has(key),

@@ -5,7 +5,10 @@
  *
  *   1. wraps every dgram send in the process (datagrams.js: count, and drop a seeded share);
  *   2. starts the first node, takes the memory baseline, then joins the other N−1 through it,
- *      10 at a time: "ready" is the time until every one of them has said it joined;
+ *      10 at a time: "ready" is the time until every one of them has said it joined. Each node
+ *      listens on a loopback address of its own, in a /24 of its own (`hostFor`), as nodes on
+ *      the internet do: on one shared 127.0.0.1, spydht's per-IP limits saw all 200 nodes as one
+ *      host, and the first node's request limit dropped joins (each drop a 1 s retransmission);
  *   3. waits 1 s, reads memory again (per node = the growth ÷ (N−1));
  *   4. at 0 % loss: puts of 100-byte values from random nodes, then gets, each from a random node
  *      that neither put the value nor holds a copy of it (so every get crosses the network), one
@@ -26,6 +29,14 @@ const JOIN_BATCH = 10;
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Node i's own loopback address: 127.x.y.1 with a distinct /24 per node (Linux answers on all of
+ * 127.0.0.0/8), so per-IP and per-prefix rules see what they would on the internet.
+ */
+export function hostFor(i) {
+  return `127.${10 + Math.floor(i / 250)}.${i % 250}.1`;
+}
+
+/**
  * Runs the steps above with `adapter` and returns the figures. `seededRandom` and `randomIndex`
  * come from spydht's dist (the same seeded generator for both runs).
  */
@@ -37,7 +48,7 @@ export async function drive(adapter, { n, ops, lossyPuts, lossyGets, seededRando
   const pickIndex = (m) => randomIndex(rand, m);
 
   const prepared = (await adapter.prepare?.(n)) ?? {};
-  const first = await adapter.createFirst();
+  const first = await adapter.createFirst(hostFor(0));
   const boot = adapter.addressOf(first);
   // Baseline after the first node: one-time costs (module code, JIT, crypto tables) are not per node.
   const mem0 = await settleMemory();
@@ -48,9 +59,9 @@ export async function drive(adapter, { n, ops, lossyPuts, lossyGets, seededRando
   const t0 = performance.now();
   for (let i = 1; i < n; i += JOIN_BATCH) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(JOIN_BATCH, n - i) }, async () => {
+      Array.from({ length: Math.min(JOIN_BATCH, n - i) }, async (_, j) => {
         const t = performance.now();
-        const node = await adapter.createJoining(boot);
+        const node = await adapter.createJoining(hostFor(i + j), boot);
         joinMs.push(performance.now() - t);
         return node;
       }),
