@@ -70,7 +70,7 @@ const tn = await createTestnet(N, {
     if (joined < N && now - lastReport < 10_000) return;
     const sent = net.stats.sent;
     const perJoin = (sent - lastSent) / Math.max(1, joined - lastJoined);
-    say(`${String(joined).padStart(String(N).length)}/${N} joined, ${((now - lastReport) / Math.max(1, joined - lastJoined)).toFixed(1)} ms/join real lately, ${perJoin.toFixed(0)} datagrams/join lately, heap ${(v8.getHeapStatistics().used_heap_size / 1024 / joined).toFixed(0)} KiB/node`);
+    say(`${String(joined).padStart(String(N).length)}/${N} joined, ${((now - lastReport) / Math.max(1, joined - lastJoined)).toFixed(1)} ms/join real lately, ${perJoin.toFixed(0)} datagrams/join lately, heap ${(v8.getHeapStatistics().used_heap_size / 1024 / joined).toFixed(0)} KiB/node, RSS ${(process.memoryUsage.rss() / 2 ** 30).toFixed(1)} GiB`);
     [lastReport, lastJoined, lastSent] = [now, joined, sent];
   },
 });
