@@ -138,6 +138,9 @@ async function main() {
     log('');
     log('Demo page (open it in two or more tabs; each tab is a node, and shows which server it uses):');
     log(`  ${page}`);
+    // Plain http on a LAN address is not a secure context: no crypto.subtle, so such a page signs
+    // and solves its ID puzzle with @noble. localhost is one; so is any https origin.
+    log(`  (on this machine, ${page.replace(`//${host}:`, '//localhost:')} is a secure context: the page then uses the browser's own Ed25519)`);
     log('');
     log('From another terminal (UDP, through the server):');
     log(`  npx spydht get ${key} --bootstrap ${bootstrap}`);

@@ -12,8 +12,10 @@
  * the identity in IndexedDB (the demo does), so only a visitor's first tab pays it. "From identity"
  * figures are the step times less the identity step.
  *
- * Needs Chromium (scripts/chromium.js finds it) and a non-loopback IPv4 address (Chromium's
- * WebRTC never uses loopback). `node bench/run.js --only tabs [--tabs 8] [--tab-bridges 3]`.
+ * Needs Chromium (scripts/chromium.js finds it) and a non-loopback IPv4 address for the swarm
+ * (Chromium's WebRTC never uses loopback). The page is opened at localhost, a secure context like
+ * an app served over https, so it has WebCrypto; before 2026-12-03 it was opened at the LAN address,
+ * plain http there, and ran every signature and the ID puzzle on @noble. `node bench/run.js --only tabs [--tabs 8] [--tab-bridges 3]`.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -31,8 +33,8 @@ const JOIN_TIMEOUT_MS = 30_000;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-features=WebRtcHideLocalIpsWithMdns'];
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
 
-/** Builds demo/ with Vite (no config file, like any app) into a temp dir and serves it on 0.0.0.0. */
-async function serveDemo(host) {
+/** Builds demo/ with Vite (no config file, like any app) into a temp dir and serves it on 0.0.0.0 (opened at localhost). */
+async function serveDemo() {
   const { build } = await import('vite');
   const tmp = mkdtempSync(join(tmpdir(), 'spydht-bench-demo-'));
   const outDir = join(tmp, 'dist');
@@ -45,7 +47,10 @@ async function serveDemo(host) {
   });
   await new Promise((resolve, reject) => server.once('error', reject).listen(0, '0.0.0.0', resolve));
   return {
-    url: `http://${host}:${server.address().port}/`,
+    // localhost: a secure context, as an app served over https is, so the page has WebCrypto
+    // (native Ed25519, and the identity worker's fast search). The signaling URL stays on the LAN
+    // address: WebRTC needs it, the page's own origin does not matter to ICE.
+    url: `http://localhost:${server.address().port}/`,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -64,7 +69,7 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
   const bridges = Number(tabBridges ?? 3);
 
   log(`[tabs] starting the swarm (1 server, ${bridges} bridges) and building the demo page…`);
-  const [swarm, demo] = await Promise.all([startLocalSwarm({ bridges, clients: 0 }), serveDemo(host)]);
+  const [swarm, demo] = await Promise.all([startLocalSwarm({ bridges, clients: 0 }), serveDemo()]);
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
   const contexts = [];
   const tabs = [];

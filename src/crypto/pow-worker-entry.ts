@@ -1,12 +1,16 @@
 /**
  * The worker side of `createWorkerPowSolver` / `generateIdentityInWorker`: runs the engine's own
- * search loops (`inThreadPowSolver`, `Identity.generate`) on @noble, one job at a time.
+ * search loops (`inThreadPowSolver`, `Identity.generate`) on @noble, one job at a time. In a browser
+ * an identity is searched with the platform's Ed25519 key generation when it has one
+ * (`searchIdentitySeed`, ~1.8× faster), else with @noble.
  *
  * Runs unchanged as a browser module Worker and as a Node `worker_threads` Worker: both expose
  * an EventTarget-style port with `addEventListener('message')` and `postMessage`. It imports no
  * Node built-in; in Node, `parentPort` is looked up with `process.getBuiltinModule` (Node ≥ 20.16).
  */
+import { toHex } from '../bytes.js';
 import { Identity } from './identity.js';
+import { searchIdentitySeed } from './identity-search.js';
 import { nobleCrypto } from './noble.js';
 import { inThreadPowSolver } from './pow.js';
 import type { WorkerReply, WorkerRequest } from './pow-worker-protocol.js';
@@ -16,13 +20,16 @@ interface Endpoint {
   postMessage(message: unknown): void;
 }
 
-function endpoint(): Endpoint {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const workerThreads = proc?.getBuiltinModule?.('worker_threads') as { parentPort?: Endpoint | null } | undefined;
-  return workerThreads?.parentPort ?? (globalThis as unknown as Endpoint);
-}
-
-const port = endpoint();
+const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+const nodeParent = (proc?.getBuiltinModule?.('worker_threads') as { parentPort?: Endpoint | null } | undefined)?.parentPort;
+const port: Endpoint = nodeParent ?? (globalThis as unknown as Endpoint);
+/**
+ * The platform's key generation, in a browser only. Node 20 aborts the whole process when a
+ * worker_threads Worker is terminated while a WebCrypto key generation is in its thread pool
+ * ("FATAL ERROR: v8::ToLocalChecked Empty MaybeLocal" in KeyPairGenTraits), and the pool terminates
+ * the searchers that lose a race or are aborted.
+ */
+const subtle = nodeParent ? undefined : (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
 const solve = inThreadPowSolver(nobleCrypto);
 
 async function run(request: WorkerRequest): Promise<WorkerReply> {
@@ -31,6 +38,8 @@ async function run(request: WorkerRequest): Promise<WorkerReply> {
       const nonce = await solve(request.input, BigInt('0x' + request.target));
       return { id: request.id, ok: true, nonce };
     }
+    const seed = subtle ? await searchIdentitySeed(subtle, request.difficulty) : undefined;
+    if (seed) return { id: request.id, ok: true, seed: toHex(seed) };
     const identity = await Identity.generate({ crypto: nobleCrypto, difficulty: request.difficulty });
     return { id: request.id, ok: true, seed: identity.toJSON().seed };
   } catch (err) {

@@ -113,7 +113,8 @@ const MAX_SERVERS = 8;
  * const swarm = await startLocalSwarm({ servers: 2, bridges: 3, clients: 2 });
  * // Each tab joins as a full member, through either server (it fails over to the other):
  * //   createBrowserNode({ signalingUrls: swarm.urls, maxPerIp: swarm.maxPerIp })
- * // Serve the page at the LAN address too, not localhost: Chromium's WebRTC never uses loopback.
+ * // swarm.url is on the LAN address: Chromium's WebRTC never uses loopback. The page may be served
+ * // there or from localhost (a secure context: WebCrypto).
  * console.log(`serve your page at http://${lanAddress()}:5173/; tabs join through ${swarm.url}`);
  * const key = await swarm.bridges[0].put('greeting', 'hello from Node');
  * console.log((await swarm.clients[0].get(key))?.text()); // hello from Node
