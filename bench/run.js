@@ -16,6 +16,7 @@
  *   wsmemory  the signaling server's memory per idle WebSocket connection (1,000 and 10,000; and before the hello)
  *   pow       proof-of-work solve time at the default base difficulty, and verify cost
  *   identity  ID puzzle (default difficulty) generation time
+ *   puzzle    the ID puzzle in a Chromium worker, page at localhost (WebCrypto) and at the LAN address (@noble)
  *   crypto    Ed25519 sign / verify and SHA-256 throughput per backend
  *   flood     honest get/put latency on real UDP before and during a flood asking for signed replies
  *
@@ -39,6 +40,7 @@ import * as cryptoSection from './sections/crypto.js';
 import * as flood from './sections/flood.js';
 import * as identity from './sections/identity.js';
 import * as pow from './sections/pow.js';
+import * as puzzle from './sections/puzzle.js';
 import * as rejoin from './sections/rejoin.js';
 import * as signaling from './sections/signaling.js';
 import * as sim from './sections/sim.js';
@@ -51,7 +53,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, compare, rejoin, sockets, tabs, signaling, wsmemory, pow, identity, crypto: cryptoSection, flood };
+const SECTIONS = { sim, udp, compare, rejoin, sockets, tabs, signaling, wsmemory, pow, identity, puzzle, crypto: cryptoSection, flood };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {
