@@ -20,3 +20,6 @@ export interface CryptoBackend {
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
 export const SEED_BYTES = 32;
+
+/** DER prefix that wraps a raw 32-byte Ed25519 seed into PKCS#8 (RFC 8410), as WebCrypto and node:crypto import and export it. */
+export const ED25519_PKCS8_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);

@@ -7,14 +7,12 @@
  *
  * Only the search moves: the seed found is checked and used exactly as one found by @noble.
  */
-import { equalBytes, fromHex } from '../bytes.js';
-import { PUBLIC_KEY_BYTES, SEED_BYTES } from './backend.js';
+import { equalBytes } from '../bytes.js';
+import { ED25519_PKCS8_PREFIX as PKCS8_PREFIX, PUBLIC_KEY_BYTES, SEED_BYTES } from './backend.js';
 import { idFromPublicKey, solvesIdPuzzle } from './identity.js';
 import { nobleCrypto } from './noble.js';
 
 const ALGORITHM = { name: 'Ed25519' } as const;
-// DER prefix that wraps a raw 32-byte Ed25519 seed into PKCS#8 (RFC 8410): what an export gives.
-const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
 /**
  * Key pairs requested at once. WebCrypto answers each call on another thread, so a lone call waits
  * out the hop (~0.5 ms a key on a page's main thread, against ~0.09 ms with 8 in flight); 4 or 16

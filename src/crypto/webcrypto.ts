@@ -9,7 +9,7 @@
  * RFC 8032 vector; on any failure `createWebCryptoBackend` returns `nobleCrypto` instead.
  */
 import { fromHex, toHex } from '../bytes.js';
-import { PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES, type CryptoBackend } from './backend.js';
+import { ED25519_PKCS8_PREFIX as PKCS8_PREFIX, PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES, type CryptoBackend } from './backend.js';
 import { nobleCrypto } from './noble.js';
 import type { SubtleCryptoLike } from '../dom-types.js';
 
@@ -26,8 +26,6 @@ export interface WebCryptoBackendOptions {
 }
 
 const ALGORITHM = { name: 'Ed25519' } as const;
-// DER prefix that wraps a raw 32-byte Ed25519 seed into PKCS#8 (RFC 8410).
-const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
 
 // RFC 8032 §7.1, TEST 2: a one-byte message.
 const VECTOR = {

@@ -1,10 +1,10 @@
 /** node:crypto backend: ~20× faster Ed25519 and ~2× faster SHA-256 than the pure-JS one. */
 import { createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import type { CryptoBackend } from '../crypto/backend.js';
+import { ED25519_PKCS8_PREFIX, type CryptoBackend } from '../crypto/backend.js';
 
 // DER prefixes that wrap a raw 32-byte Ed25519 seed / public key (RFC 8410).
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const PKCS8_PREFIX = Buffer.from(ED25519_PKCS8_PREFIX);
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** Small bounded caches: building a KeyObject costs more than the signature itself. */
