@@ -69,8 +69,12 @@ export interface LocalStoreOptions {
 interface Usage {
   records: number;
   bytes: number;
-  /** Keys it stored (idKey), to find its farthest record without scanning the whole store. */
-  keys: Set<string>;
+  /**
+   * A prefix's keys (idKey), to find its farthest record without scanning the whole store. Only
+   * prefixes have them: eviction picks a prefix, never an IP, and a Set costs ~400 bytes of heap
+   * even for one key, once per sender.
+   */
+  keys?: Set<string>;
 }
 
 /** Timing the engine derives from the network's settings (not user options). */
@@ -308,7 +312,7 @@ export class LocalStore {
     const localId = this.#schedule.localId;
     let farthest: StoredRecord | undefined;
     let farthestHex = '';
-    for (const hex of victim.keys) {
+    for (const hex of victim.keys ?? []) {
       const s = this.#records.get(hex)!;
       const worse = !farthest || (localId ? compareDistance(s.near, farthest.near, localId) > 0 : s.storedAt < farthest.storedAt);
       if (worse) [farthest, farthestHex] = [s, hex];
@@ -324,19 +328,18 @@ export class LocalStore {
     const size = recordSize(s.record);
     this.#bytes += sign * size;
     const prefix = s.from === LOCAL_SENDER ? LOCAL_SENDER : ipPrefix(s.from);
-    for (const [map, key] of [
-      [this.#byIp, s.from],
-      [this.#byPrefix, prefix],
+    // Every +1 for a key is matched by one −1 (put re-accounts a replaced copy as −1 then +1), so an
+    // IP's count needs no set of keys to stay exact.
+    for (const [map, key, keyed] of [
+      [this.#byIp, s.from, false],
+      [this.#byPrefix, prefix, true],
     ] as const) {
       let u = map.get(key);
-      if (!u) map.set(key, (u = { records: 0, bytes: 0, keys: new Set() }));
+      if (!u) map.set(key, (u = keyed ? { records: 0, bytes: 0, keys: new Set() } : { records: 0, bytes: 0 }));
       u.bytes += sign * size;
-      if (sign > 0 && !u.keys.has(hex)) {
-        u.keys.add(hex);
-        u.records++;
-      } else if (sign < 0 && u.keys.delete(hex)) {
-        u.records--;
-      }
+      u.records += sign;
+      if (sign > 0) u.keys?.add(hex);
+      else u.keys?.delete(hex);
       if (u.records === 0) map.delete(key);
     }
   }

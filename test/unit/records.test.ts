@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromUtf8, utf8 } from '../../src/bytes.js';
 import { Identity } from '../../src/crypto/identity.js';
@@ -17,6 +18,7 @@ import {
   verifyRecordForKey,
   type RecordRules,
 } from '../../src/storage/record.js';
+import { ipPrefix } from '../../src/ip-prefix.js';
 import { LocalStore } from '../../src/storage/store.js';
 import {
   DeleteStatus,
@@ -308,6 +310,54 @@ describe('LocalStore', () => {
     expect(s.get(far.key, NOW)).toBeUndefined();
     for (const r of [near, mid, other, extra]) expect(s.get(r.key, NOW)).toBe(r);
     expect(s.usage('10.0.0.0/24')).toEqual({ records: 2, bytes: 2 * recordSize(near) });
+  });
+
+  it('usage per IP and per prefix stays what its records add up to, through stores, newer copies, evictions, deletes and expiry', () => {
+    // The totals are kept incrementally (an IP's without a set of its keys): recount them from the
+    // records after every step of a random history.
+    const ips = ['10.0.0.1', '10.0.0.2', '10.0.1.1', '192.0.2.9', '2001:db8::1', '2001:db8::2'];
+    const owner = new Uint8Array(32).fill(9);
+    const step = fc.oneof(
+      fc.record({ op: fc.constant('put' as const), ip: fc.constantFrom(...ips), size: fc.integer({ min: 1, max: 300 }), ttl: fc.integer({ min: 1, max: 50 }) }),
+      fc.record({ op: fc.constant('again' as const), pick: fc.nat(), ip: fc.constantFrom(...ips), later: fc.integer({ min: 1, max: 50 }) }),
+      fc.record({ op: fc.constant('delete' as const), pick: fc.nat() }),
+      fc.record({ op: fc.constant('sweep' as const), at: fc.integer({ min: 0, max: 60 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+        const s = new LocalStore({ maxRecords: 8, maxBytes: 2000, ipShare: 0.5, prefixShare: 0.75 }, { localId: new Uint8Array(32) });
+        const puts: WireRecord[] = [];
+        let now = NOW;
+        for (const st of steps) {
+          if (st.op === 'put') {
+            const r = rec({ size: st.size, expiresAt: now + st.ttl, owner, issuedAt: now });
+            puts.push(r);
+            s.put(r, now * 1000, st.ip);
+          } else if (st.op === 'again' && puts.length > 0) {
+            const old = puts[st.pick % puts.length]!;
+            s.put({ ...old, expiresAt: old.expiresAt + st.later }, now * 1000, st.ip);
+          } else if (st.op === 'delete' && puts.length > 0) {
+            s.delete(delProof(puts[st.pick % puts.length]!.key, owner, now + 1));
+          } else if (st.op === 'sweep') {
+            now = NOW + st.at;
+            s.sweep(now);
+          }
+          const want = new Map<string, { records: number; bytes: number }>();
+          for (const e of s.entries()) {
+            for (const sender of new Set([e.from, ipPrefix(e.from)])) {
+              const u = want.get(sender) ?? { records: 0, bytes: 0 };
+              u.records++;
+              u.bytes += recordSize(e.record);
+              want.set(sender, u);
+            }
+          }
+          for (const ip of ips) {
+            for (const sender of [ip, ipPrefix(ip)]) expect(s.usage(sender), sender).toEqual(want.get(sender) ?? { records: 0, bytes: 0 });
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('maxBytes: bytes are the records’ wire size; a full store makes room by evicting', () => {
