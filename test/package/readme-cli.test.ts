@@ -51,8 +51,19 @@ describe("the README's command-line session, in a fresh project", () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const child of running) child.kill('SIGINT');
-    await Promise.all(running.map((c) => exitOf(c, 10_000).catch(() => c.kill('SIGKILL'))));
+    // npx runs the bin through `sh -c`: a signal to npx alone left the node running (orphaned), so
+    // each node runs in a process group of its own, and the whole group is signalled.
+    const signalGroup = (child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals): void => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    for (const child of running) signalGroup(child, 'SIGINT');
+    await Promise.all(running.map((c) => exitOf(c, 10_000).catch(() => undefined)));
+    // Whatever of a group outlived its npx (or did not stop within 10 s) is killed.
+    for (const child of running) signalGroup(child, 'SIGKILL');
     if (config) rmSync(config, { recursive: true, force: true });
   });
 
@@ -94,7 +105,7 @@ describe("the README's command-line session, in a fresh project", () => {
       const [, , command] = words(line);
       if (command === 'node') {
         const args = words(line.replace(/\b400[01]\b/g, (p) => ports.get(p)!)).slice(1);
-        const child = spawn(NPX, args, { cwd: project.dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(NPX, args, { cwd: project.dir, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
         running.push(child);
         const out = new Lines(child.stdout);
         // The first node is a new swarm; the second joins through the first.
