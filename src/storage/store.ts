@@ -71,8 +71,9 @@ interface Usage {
   bytes: number;
   /**
    * A prefix's keys (idKey), to find its farthest record without scanning the whole store. Only
-   * prefixes have them: eviction picks a prefix, never an IP, and a Set costs ~400 bytes of heap
-   * even for one key, once per sender.
+   * prefixes have them: eviction picks a prefix, never an IP, and a Set with its table costs ~180
+   * bytes of heap even for one key (measured: 3.7 KiB per node less after 100 puts in a 200-node
+   * swarm where each node holds records from ~20 senders).
    */
   keys?: Set<string>;
 }
