@@ -2,8 +2,9 @@
  * The ID puzzle searched with the platform's own Ed25519 key generation (`crypto.subtle`), for the
  * worker that makes a new identity. Each candidate of the puzzle is a fresh key pair, which @noble
  * derives in JavaScript. In Chromium a whole `generateIdentityInWorker` at the default difficulty
- * (worker start included) took 120–130 ms on average this way against 200–250 ms with @noble
- * (BENCHMARKS.md "A new browser tab"): a first visit is ready that much sooner.
+ * (worker start included) took 107 ms on average this way against 139 ms with @noble, and 208
+ * against 344 ms at p95, on an idle machine; 120–130 against 200–250 ms on average with the other
+ * core busy (`node bench/run.js --only puzzle`): a first visit is ready that much sooner.
  *
  * Only the search moves: the seed found is checked and used exactly as one found by @noble.
  */

@@ -2,7 +2,7 @@
  * The worker side of `createWorkerPowSolver` / `generateIdentityInWorker`: runs the engine's own
  * search loops (`inThreadPowSolver`, `Identity.generate`) on @noble, one job at a time. In a browser
  * an identity is searched with the platform's Ed25519 key generation when it has one
- * (`searchIdentitySeed`, ~1.8× faster), else with @noble.
+ * (`searchIdentitySeed`: faster, most of all in the tail), else with @noble.
  *
  * Runs unchanged as a browser module Worker and as a Node `worker_threads` Worker: both expose
  * an EventTarget-style port with `addEventListener('message')` and `postMessage`. It imports no
