@@ -5,16 +5,12 @@
  * browser's own Ed25519), and at the LAN address over plain http, which is not one (@noble).
  * `node bench/run.js --only puzzle`.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, log, table } from '../lib/format.js';
+import { buildAndServe } from '../lib/site.js';
 import { summary } from '../lib/stats.js';
 
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
 
 const PAGE = `
 import { createWebCryptoBackend, generateIdentityInWorker, DEFAULT_ID_DIFFICULTY } from ${JSON.stringify(DIST)};
@@ -31,39 +27,12 @@ window.solve = async (n) => {
 window.loaded = true;
 `;
 
-/** Builds the page into a temp dir and serves it on every interface. */
-async function servePage() {
-  const { build } = await import('vite');
-  const tmp = mkdtempSync(join(tmpdir(), 'spydht-bench-puzzle-'));
-  const root = join(tmp, 'src');
-  const outDir = join(tmp, 'dist');
-  mkdirSync(root);
-  writeFileSync(join(root, 'index.html'), '<!doctype html><script type="module" src="./main.js"></script>');
-  writeFileSync(join(root, 'main.js'), PAGE);
-  await build({ root, configFile: false, logLevel: 'warn', cacheDir: join(tmp, '.vite-cache'), build: { outDir, emptyOutDir: true } });
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const file = normalize(join(outDir, path === '/' ? 'index.html' : path));
-    if (!file.startsWith(outDir + sep) || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(readFileSync(file));
-  });
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '0.0.0.0', resolve));
-  return {
-    port: server.address().port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      rmSync(tmp, { recursive: true, force: true });
-    },
-  };
-}
-
 export async function measure({ quick }) {
   const { chromium } = await import('@playwright/test');
   const { chromiumPath } = await import('../../scripts/chromium.js');
   const { lanAddress } = await import('../../dist/node/index.js');
   const samples = quick ? 10 : 40;
-  const page = await servePage();
+  const page = await buildAndServe('puzzle', { 'index.html': '<!doctype html><script type="module" src="./main.js"></script>', 'main.js': PAGE });
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-gpu'] });
   const origins = {};
   try {

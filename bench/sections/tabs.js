@@ -17,12 +17,10 @@
  * an app served over https, so it has WebCrypto; before 2026-12-03 it was opened at the LAN address,
  * plain http there, and ran every signature and the ID puzzle on @noble. `node bench/run.js --only tabs [--tabs 8] [--tab-bridges 3]`.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { extname, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, log, table } from '../lib/format.js';
+import { buildAndServe } from '../lib/site.js';
 import { summary } from '../lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,31 +29,16 @@ const K = 20;
 const JOIN_TIMEOUT_MS = 30_000;
 /** The same Chromium flags as playwright.config.ts (see there why). */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-features=WebRtcHideLocalIpsWithMdns'];
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
 
-/** Builds demo/ with Vite (no config file, like any app) into a temp dir and serves it on 0.0.0.0 (opened at localhost). */
+/** The demo page, opened at localhost. */
 async function serveDemo() {
-  const { build } = await import('vite');
-  const tmp = mkdtempSync(join(tmpdir(), 'spydht-bench-demo-'));
-  const outDir = join(tmp, 'dist');
-  await build({ root: join(ROOT, 'demo'), configFile: false, logLevel: 'warn', cacheDir: join(tmp, '.vite-cache'), build: { outDir, emptyOutDir: true } });
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const file = normalize(join(outDir, path === '/' ? 'index.html' : path));
-    if (!file.startsWith(outDir + sep) || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(readFileSync(file));
-  });
-  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '0.0.0.0', resolve));
+  const site = await buildAndServe('demo', join(ROOT, 'demo'));
   return {
     // localhost: a secure context, as an app served over https is, so the page has WebCrypto
     // (native Ed25519, and the identity worker's fast search). The signaling URL stays on the LAN
     // address: WebRTC needs it, the page's own origin does not matter to ICE.
-    url: `http://localhost:${server.address().port}/`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      rmSync(tmp, { recursive: true, force: true });
-    },
+    url: `http://localhost:${site.port}/`,
+    close: site.close,
   };
 }
 
