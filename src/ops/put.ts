@@ -1,6 +1,6 @@
 /**
- * Putting a record: solve its proof of work, find the k closest nodes to each replica location of
- * its key (storage/placement.ts) and STORE it on each (keeping a copy here when this node is among
+ * Putting a record: solve its proof of work while finding the k closest nodes to each replica
+ * location of its key (storage/placement.ts), then STORE it on each (keeping a copy here when this node is among
  * them). Republishing and the bridge proxy reuse `replicate`; maintenance hands records to new
  * close nodes with `storeAt`.
  */
@@ -11,7 +11,7 @@ import { ipPrefix } from '../ip-prefix.js';
 import type { LookupPeer } from '../lookup/lookup.js';
 import { locationMode } from '../lookup/lookups.js';
 import { replicaLocations } from '../storage/placement.js';
-import { createRecord } from '../storage/record.js';
+import { checkRecordSizes, createRecord, recordKey } from '../storage/record.js';
 import { LOCAL_SENDER } from '../storage/store.js';
 import { MessageType, StoreStatus, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
 import { proxyPut } from './bridge.js';
@@ -32,6 +32,8 @@ export const MAX_HOLDERS_PER_PREFIX = 2;
 export function holdersPerPrefix(maxPerPrefix: number): number {
   return Math.max(MAX_HOLDERS_PER_PREFIX, Math.floor(maxPerPrefix / 2));
 }
+/** Holders found before a proof of work that took longer than this are looked up again. */
+const STALE_HOLDERS_MS = 30_000;
 /** Distinct holders a put needs: one ack alone may come from a node that drops the record. */
 export const MIN_HOLDERS = 2;
 
@@ -51,30 +53,57 @@ export interface Published {
   prefixes: number;
 }
 
-/** Creates the record (proof of work, owner signature) and stores it at every replica location of its key. */
+/**
+ * Creates the record (proof of work, owner signature) and stores it at every replica location of
+ * its key. The key is known before the proof of work (it hashes the label, content and owner, not
+ * the nonce), so the lookups of the holders run while the work is solved: a put takes the longer
+ * of the two, then its STOREs, instead of their sum (with a worker solver, as browsers have, the
+ * two truly overlap).
+ */
 export async function publish(ctx: OpContext, input: PublishInput, signal: AbortSignal): Promise<Published> {
-  let record: WireRecord;
   try {
-    record = await createRecord({
-      crypto: ctx.crypto,
-      rules: ctx.rules,
-      label: input.label,
-      content: input.content,
-      ttlSeconds: input.ttlSeconds,
-      nowSeconds: nowSeconds(ctx),
-      owner: input.owner,
-      solver: ctx.solver,
-      signal,
-    });
+    checkRecordSizes(input.label, input.content);
   } catch (err) {
     if (err instanceof RangeError) throw SpydhtError.invalidArgument(err.message);
     throw err;
   }
   // A client may not reach the members that should hold it: its bridges store it for it (a bridge
   // answers "stored" only when its own replicate met the rule below).
-  const proxied = ctx.client && ctx.peers.entryCount > 0 ? await proxyPut(ctx, record, signal) : 0;
+  const viaBridges = ctx.client && ctx.peers.entryCount > 0;
+  const startedAt = ctx.clock.now();
+  let found = viaBridges ? undefined : findHolders(ctx, recordKey(ctx.crypto, input.label, input.content, input.owner?.publicKey), signal);
+  // If the work fails, its error is the put's: the lookups' outcome is not waited for.
+  found?.catch(() => {});
+  const record = await createRecord({
+    crypto: ctx.crypto,
+    rules: ctx.rules,
+    label: input.label,
+    content: input.content,
+    ttlSeconds: input.ttlSeconds,
+    nowSeconds: nowSeconds(ctx),
+    owner: input.owner,
+    solver: ctx.solver,
+    signal,
+  });
+  // Work that took long (a big record for a long time on a slow device) may have outlived the
+  // holders found: look again.
+  if (ctx.clock.now() - startedAt > STALE_HOLDERS_MS) found = undefined;
+  const proxied = viaBridges ? await proxyPut(ctx, record, signal) : 0;
   if (proxied > 0) return { record, stored: proxied, prefixes: proxied };
-  return { record, ...(await replicate(ctx, record, signal)) };
+  return { record, ...(await replicate(ctx, record, signal, undefined, found)) };
+}
+
+/** The k closest nodes to each location (default: every replica location of `key`), closest first. */
+export interface FoundHolders {
+  locations: NodeId[];
+  closest: LookupPeer[][];
+}
+
+/** Looks up every location of `key` at once. */
+export async function findHolders(ctx: OpContext, key: Uint8Array, signal: AbortSignal, locations?: NodeId[]): Promise<FoundHolders> {
+  const targets = locations ?? replicaLocations(ctx.crypto, key);
+  const results = await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(key, loc))));
+  return { locations: targets, closest: results.map((r) => r.closest) };
 }
 
 export interface Replicated {
@@ -88,10 +117,9 @@ export interface Replicated {
  * prefix, and here when this node is among them. Succeeds when more than one distinct node
  * confirmed (or, in a swarm of one, this node itself): a single ack may be a liar's.
  */
-export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal, locations?: NodeId[]): Promise<Replicated> {
+export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal, locations?: NodeId[], found?: Promise<FoundHolders>): Promise<Replicated> {
   const { k, store } = ctx;
-  const targets = locations ?? replicaLocations(ctx.crypto, record.key);
-  const results = await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(record.key, loc))));
+  const { locations: targets, closest: lists } = await (found ?? findHolders(ctx, record.key, signal, locations));
   const holders = new Set<string>();
   const prefixes = new Set<string>();
   const seen = new Set<string>();
@@ -102,7 +130,7 @@ export async function replicate(ctx: OpContext, record: WireRecord, signal: Abor
   const queued = new Set<string>();
   const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
   targets.forEach((loc, i) => {
-    const closest = results[i]!.closest;
+    const closest = lists[i]!;
     for (const p of closest) seen.add(idKey(p.id));
     const farthest = closest[k - 1];
     let room = k;

@@ -94,11 +94,16 @@ export interface CreateRecordOptions {
   signal?: AbortSignal;
 }
 
-export async function createRecord(o: CreateRecordOptions): Promise<WireRecord> {
-  if (o.label.length > MAX_LABEL_BYTES) throw new RangeError(`label longer than ${MAX_LABEL_BYTES} bytes`);
-  if (o.label.length + o.content.length > MAX_VALUE_BYTES) {
+/** Throws RangeError when a label or value is too long to be a record. */
+export function checkRecordSizes(label: Uint8Array, content: Uint8Array): void {
+  if (label.length > MAX_LABEL_BYTES) throw new RangeError(`label longer than ${MAX_LABEL_BYTES} bytes`);
+  if (label.length + content.length > MAX_VALUE_BYTES) {
     throw new RangeError(`label + content longer than ${MAX_VALUE_BYTES} bytes`);
   }
+}
+
+export async function createRecord(o: CreateRecordOptions): Promise<WireRecord> {
+  checkRecordSizes(o.label, o.content);
   const key = recordKey(o.crypto, o.label, o.content, o.owner?.publicKey);
   const expiresAt = o.nowSeconds + o.ttlSeconds;
   const record: WireRecord = { key, label: o.label, content: o.content, expiresAt, powNonce: new Uint8Array(8) };

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DHT } from '../../src/dht.js';
+import { inThreadPowSolver } from '../../src/crypto/pow.js';
+import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { decodeIpPort } from '../../src/wire/address.js';
 import { createTestnet, type Testnet } from '../helpers/testnet.js';
 
@@ -48,5 +50,34 @@ describe('small simulated swarm', () => {
     expect((await tn.run(asker.findNode(cut.id))).map((c) => c.id)).not.toContain(cut.id);
     await tn.run(cut.ping(asker.localAddresses()[0]!));
     expect((await tn.run(asker.findNode(cut.id))).map((c) => c.id)).toContain(cut.id);
+  });
+
+  it('a put looks up its holders while its proof of work is solved, and stores once the work is done', async () => {
+    tn = await createTestnet(30);
+    // A solver that takes 400 ms of (virtual) time, as a worker does on a slow device.
+    const solve = inThreadPowSolver(nodeCrypto);
+    const sentDuringWork: number[] = [];
+    const putter = await tn.addNode({
+      powSolver: (input, target, signal) =>
+        new Promise((resolve, reject) => {
+          const before = putter.stats().sent ?? 0;
+          tn!.clock.setTimeout(() => {
+            sentDuringWork.push((putter.stats().sent ?? 0) - before);
+            solve(input, target, signal).then(resolve, reject);
+          }, 400);
+        }),
+    });
+    const t0 = tn.clock.now();
+    const result = await tn.run(putter.publish('overlap', 'looked up meanwhile'));
+    const elapsed = tn.clock.now() - t0;
+    expect(result.stored).toBeGreaterThanOrEqual(2);
+    // Both locations' lookups went out during the work: their queries, not just a STORE or two.
+    expect(sentDuringWork).toHaveLength(1);
+    expect(sentDuringWork[0]).toBeGreaterThanOrEqual(6);
+    // So the put ends one round of STOREs after the work (a round trip here is 20–40 ms; 437 ms
+    // in all as written), not after the work and then the lookups (505 ms before this change).
+    expect(elapsed).toBeLessThan(400 + 2 * 40);
+    const reader = tn.nodes[4]!;
+    expect((await tn.run(reader.get(result.key)))?.text()).toBe('looked up meanwhile');
   });
 });
