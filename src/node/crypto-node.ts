@@ -26,7 +26,8 @@ class KeyCache {
 }
 
 const privateKeys = new KeyCache(64);
-const publicKeys = new KeyCache(4096);
+/** Public keys a node:crypto backend keeps as KeyObjects by default: a node's contacts and more. */
+export const DEFAULT_PUBLIC_KEY_CACHE = 4096;
 
 function privateKeyOf(seed: Uint8Array): KeyObject {
   return privateKeys.get(seed, () =>
@@ -38,27 +39,42 @@ function toU8(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export const nodeCrypto: CryptoBackend = {
-  name: 'node:crypto',
-  sha256: (data) => toU8(createHash('sha256').update(data).digest()),
-  hmacSha256: (key, data) => toU8(createHmac('sha256', key).update(data).digest()),
-  randomBytes: (length) => toU8(randomBytes(length)),
-  // Measured here: noble derives a public key faster (~2k/s) than a node:crypto KeyObject round trip (~1.2k/s).
-  publicKeyFromSeed: (seed) => ed25519.getPublicKey(seed),
-  sign: async (seed, message) => toU8(sign(null, message, privateKeyOf(seed))),
-  signer: (seed) => {
-    const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-    return async (message) => toU8(sign(null, message, key));
-  },
-  verify: async (publicKey, message, signature) => {
-    if (publicKey.length !== 32 || signature.length !== 64) return false;
-    try {
-      const key = publicKeys.get(publicKey, () =>
-        createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' }),
-      );
-      return verify(null, message, key, signature);
-    } catch {
-      return false; // a public key that is not a curve point: failed verification, not a crash
-    }
-  },
-};
+export interface NodeCryptoOptions {
+  /**
+   * Public keys kept as KeyObjects (DEFAULT_PUBLIC_KEY_CACHE): building one costs about what the
+   * verification itself does. A process that runs many nodes on one backend (a simulated swarm)
+   * verifies the keys of all of them, and wants room for each.
+   */
+  publicKeyCache?: number;
+}
+
+/** A node:crypto backend with caches of its own. */
+export function createNodeCrypto(options: NodeCryptoOptions = {}): CryptoBackend {
+  const publicKeys = new KeyCache(options.publicKeyCache ?? DEFAULT_PUBLIC_KEY_CACHE);
+  return {
+    name: 'node:crypto',
+    sha256: (data) => toU8(createHash('sha256').update(data).digest()),
+    hmacSha256: (key, data) => toU8(createHmac('sha256', key).update(data).digest()),
+    randomBytes: (length) => toU8(randomBytes(length)),
+    // Measured here: noble derives a public key faster (~2k/s) than a node:crypto KeyObject round trip (~1.2k/s).
+    publicKeyFromSeed: (seed) => ed25519.getPublicKey(seed),
+    sign: async (seed, message) => toU8(sign(null, message, privateKeyOf(seed))),
+    signer: (seed) => {
+      const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+      return async (message) => toU8(sign(null, message, key));
+    },
+    verify: async (publicKey, message, signature) => {
+      if (publicKey.length !== 32 || signature.length !== 64) return false;
+      try {
+        const key = publicKeys.get(publicKey, () =>
+          createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' }),
+        );
+        return verify(null, message, key, signature);
+      } catch {
+        return false; // a public key that is not a curve point: failed verification, not a crash
+      }
+    },
+  };
+}
+
+export const nodeCrypto: CryptoBackend = createNodeCrypto();

@@ -383,3 +383,34 @@ describe('lookup bounds', () => {
     expect(result.queried).toBe(0);
   });
 });
+
+describe('lookup: send budgets of a candidate (the reflection guard)', () => {
+  it('a candidate that every reply lists keeps at most 4 budgets, the fullest ones', async () => {
+    const clock = new SimClock(0);
+    const target = idOf('budget-target');
+    const listed = idOf('listed-by-everyone');
+    const seeds = Array.from({ length: 8 }, (_, i) => idOf(`budget-seed-${i}`));
+    const at = (id: NodeId): LookupPeer => {
+      const address = encodeIpPort(AddressKind.SIM, { ip: `10.9.${id[0]}.${id[1]}`, port: 4000 });
+      return { id, address, addresses: [address] };
+    };
+    let candidate: LookupPeer | undefined;
+    const p = lookup<string>({
+      target,
+      selfId: idOf('self'),
+      k: 8,
+      alpha: 8,
+      seeds: seeds.map(at),
+      // Seed i answers after 10 + i ms with a reply of 100 × (i + 1) bytes that lists the same stranger.
+      query: (peer) => {
+        const i = seeds.findIndex((s) => hex(s) === hex(peer.id));
+        return new Promise((resolve) => clock.setTimeout(() => resolve({ contacts: [{ id: listed, addresses: at(listed).addresses }], bytes: 100 * (i + 1) }), 10 + i));
+      },
+      accept: (c, _from, budget) => (candidate = { ...at(c.id), ...(budget ? { budgets: [budget] } : {}) }),
+      // Never affordable: it stays a fresh candidate while every reply lists it.
+      affordable: (peer) => hex(peer.id) !== hex(listed),
+    });
+    await clock.run(p, 10_000);
+    expect(candidate?.budgets?.map((b) => b.left).sort((a, b) => a - b)).toEqual([500, 600, 700, 800]);
+  });
+});
