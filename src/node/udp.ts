@@ -14,6 +14,7 @@ import {
   addressKey,
   decodeIpPort,
   ipOfIpPort,
+  portOfIpPort,
   encodeIpPort,
   formatIpPort,
   parseIpPort,
@@ -133,8 +134,7 @@ export class UdpTransport implements Transport {
     // Read straight from the address bytes (every datagram sent comes here): the canonical IP, so a
     // udp4 socket reaches "::ffff:1.2.3.4" as 1.2.3.4.
     const ip = ipOfIpPort(to);
-    const d = to.data;
-    const port = (d[d.length - 2]! << 8) | d[d.length - 1]!;
+    const port = portOfIpPort(to);
     if (ip === undefined || port === 0) return void drop.badAddress++;
     // A udp4 socket cannot reach an IPv6 peer, nor an ipv6Only socket an IPv4 one: fail now
     // rather than let the kernel return EINVAL.

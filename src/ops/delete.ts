@@ -7,11 +7,10 @@ import type { Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
 import { equalIds, idKey, type NodeId } from '../id.js';
 import type { LookupPeer } from '../lookup/lookup.js';
-import { locationMode } from '../lookup/lookups.js';
-import { replicaLocations } from '../storage/placement.js';
 import { createDeleteProof } from '../storage/record.js';
 import { DeleteStatus, MessageType, type DeleteProof } from '../wire/messages.js';
 import { nowSeconds, type OpContext } from './context.js';
+import { findHolders } from './put.js';
 
 /** Transmissions of each DELETE. */
 const DELETE_ATTEMPTS = 3;
@@ -28,12 +27,9 @@ export async function deleteEverywhere(ctx: OpContext, key: NodeId, owner: Ident
     throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
   }
   const work = { crypto: ctx.crypto, solver: ctx.solver, signal };
-  const [proof, lookups] = await Promise.all([
-    createDeleteProof(ctx.rules, owner, key, nowSeconds(ctx), work),
-    Promise.all(replicaLocations(ctx.crypto, key).map((loc) => ctx.lookups.nodes(loc, signal, locationMode(key, loc)))),
-  ]);
+  const [proof, lists] = await Promise.all([createDeleteProof(ctx.rules, owner, key, nowSeconds(ctx), work), findHolders(ctx, key, signal)]);
   const peers = new Map<string, LookupPeer>();
-  for (const r of lookups) for (const p of r.closest) peers.set(idKey(p.id), p);
+  for (const list of lists) for (const p of list) peers.set(idKey(p.id), p);
 
   let removed = 0;
   let notOwner = 0;

@@ -24,7 +24,7 @@ import type { Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
 import type { LookupPeer, QueryOutcome } from '../lookup/lookup.js';
-import { LOCATION_LOOKUP, locationMode } from '../lookup/lookups.js';
+import { LOCATION_LOOKUP } from '../lookup/lookups.js';
 import { compareSummaries, createMutableRecord, mutableKey, summaryOf, verifyMutableForKey } from '../storage/mutable-record.js';
 import { replicaLocations } from '../storage/placement.js';
 import { LOCAL_SENDER } from '../storage/store.js';
@@ -32,7 +32,7 @@ import { Flags, MessageType } from '../wire/messages.js';
 import { MAX_SEQ, MutableStoreStatus, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
 import { PROXY_TIMEOUT_MS } from './bridge.js';
 import { nowSeconds, type OpContext } from './context.js';
-import { chooseHolders, holdersPerPrefix, MIN_HOLDERS, type HolderChoice } from './put.js';
+import { chooseHolders, findHolders, holdersPerPrefix, MIN_HOLDERS, type HolderChoice } from './put.js';
 
 /** Transmissions of each STORE_MUTABLE. */
 const STORE_ATTEMPTS = 3;
@@ -280,7 +280,7 @@ export async function storeOnClosest(
   const { k } = ctx;
   const prefixCap = holdersPerPrefix(ctx.table.maxPerPrefix);
   const targets = locations ?? replicaLocations(ctx.crypto, record.key);
-  const lists = closestAt ?? (await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(record.key, loc)).then((r) => r.closest))));
+  const lists = closestAt ?? (await findHolders(ctx, record.key, signal, targets));
   const tally = emptyTally();
   const holders = new Set<string>();
   const prefixes = new Set<string>();

@@ -71,7 +71,7 @@ export async function publish(ctx: OpContext, input: PublishInput, signal: Abort
   // answers "stored" only when its own replicate met the rule below).
   const viaBridges = ctx.client && ctx.peers.entryCount > 0;
   const startedAt = ctx.clock.now();
-  let found = viaBridges ? undefined : findHolders(ctx, recordKey(ctx.crypto, input.label, input.content, input.owner?.publicKey), signal);
+  const found = viaBridges ? undefined : findHolders(ctx, recordKey(ctx.crypto, input.label, input.content, input.owner?.publicKey), signal);
   // If the work fails, its error is the put's: the lookups' outcome is not waited for.
   found?.catch(() => {});
   const record = await createRecord({
@@ -87,23 +87,20 @@ export async function publish(ctx: OpContext, input: PublishInput, signal: Abort
   });
   // Work that took long (a big record for a long time on a slow device) may have outlived the
   // holders found: look again.
-  if (ctx.clock.now() - startedAt > STALE_HOLDERS_MS) found = undefined;
+  const closestAt = found && ctx.clock.now() - startedAt <= STALE_HOLDERS_MS ? await found : undefined;
   const proxied = viaBridges ? await proxyPut(ctx, record, signal) : 0;
   if (proxied > 0) return { record, stored: proxied, prefixes: proxied };
-  return { record, ...(await replicate(ctx, record, signal, undefined, found)) };
+  return { record, ...(await replicate(ctx, record, signal, undefined, closestAt)) };
 }
 
-/** The k closest nodes to each location (default: every replica location of `key`), closest first. */
-export interface FoundHolders {
-  locations: NodeId[];
-  closest: LookupPeer[][];
-}
-
-/** Looks up every location of `key` at once. */
-export async function findHolders(ctx: OpContext, key: Uint8Array, signal: AbortSignal, locations?: NodeId[]): Promise<FoundHolders> {
-  const targets = locations ?? replicaLocations(ctx.crypto, key);
-  const results = await Promise.all(targets.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(key, loc))));
-  return { locations: targets, closest: results.map((r) => r.closest) };
+/**
+ * The k closest nodes that answered at each of `locations` (default: every replica location of
+ * `key`), one list per location, closest first: the lookups a put, a mutable put and a delete run,
+ * all at once.
+ */
+export async function findHolders(ctx: OpContext, key: Uint8Array, signal: AbortSignal, locations: NodeId[] = replicaLocations(ctx.crypto, key)): Promise<LookupPeer[][]> {
+  const results = await Promise.all(locations.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(key, loc))));
+  return results.map((r) => r.closest);
 }
 
 export interface Replicated {
@@ -113,13 +110,15 @@ export interface Replicated {
 
 /**
  * Stores a record at its replica locations (default: all of them; a republishing holder passes
- * the ones it serves): at each, on the k closest nodes with at most `holdersPerPrefix` per IP
+ * the ones it serves): at each, on the k closest nodes (`closestAt`, one list per location, from
+ * the put's own lookups; looked up when not given) with at most `holdersPerPrefix` per IP
  * prefix, and here when this node is among them. Succeeds when more than one distinct node
  * confirmed (or, in a swarm of one, this node itself): a single ack may be a liar's.
  */
-export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal, locations?: NodeId[], found?: Promise<FoundHolders>): Promise<Replicated> {
+export async function replicate(ctx: OpContext, record: WireRecord, signal: AbortSignal, locations?: NodeId[], closestAt?: LookupPeer[][]): Promise<Replicated> {
   const { k, store } = ctx;
-  const { locations: targets, closest: lists } = await (found ?? findHolders(ctx, record.key, signal, locations));
+  const targets = locations ?? replicaLocations(ctx.crypto, record.key);
+  const lists = closestAt ?? (await findHolders(ctx, record.key, signal, targets));
   const holders = new Set<string>();
   const prefixes = new Set<string>();
   const seen = new Set<string>();

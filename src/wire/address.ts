@@ -64,7 +64,7 @@ export function encodeIpPort(kind: number, { ip, port }: IpPort): PeerAddress {
 export function decodeIpPort(addr: PeerAddress): IpPort | undefined {
   const d = addr.data;
   if (d.length !== 6 && d.length !== 18) return undefined;
-  const port = (d[d.length - 2]! << 8) | d[d.length - 1]!;
+  const port = portOfIpPort(addr);
   if (port === 0) return undefined;
   const ip = d.length === 6 ? Array.from(d.subarray(0, 4)).join('.') : ipv6String(d.subarray(0, 16));
   return { ip, port };
@@ -80,6 +80,12 @@ export function ipOfIpPort(addr: PeerAddress): string | undefined {
   if (d.length !== 18) return undefined;
   const mapped = d[10] === 0xff && d[11] === 0xff && d.subarray(0, 10).every((x) => x === 0);
   return mapped ? `${d[12]}.${d[13]}.${d[14]}.${d[15]}` : ipv6String(d.subarray(0, 16));
+}
+
+/** The port of an ip‖port address: its last two bytes, big-endian (0, never a valid port, if it has none). */
+export function portOfIpPort(addr: PeerAddress): number {
+  const d = addr.data;
+  return d.length < 2 ? 0 : (d[d.length - 2]! << 8) | d[d.length - 1]!;
 }
 
 export function formatIpPort({ ip, port }: IpPort): string {
