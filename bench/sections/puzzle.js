@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { fmt, log, table } from '../lib/format.js';
+import { launchChromium } from '../lib/chromium.js';
 import { buildAndServe } from '../lib/site.js';
 import { summary } from '../lib/stats.js';
 
@@ -28,12 +29,10 @@ window.loaded = true;
 `;
 
 export async function measure({ quick }) {
-  const { chromium } = await import('@playwright/test');
-  const { chromiumPath } = await import('../../scripts/chromium.js');
   const { lanAddress } = await import('../../dist/node/index.js');
   const samples = quick ? 10 : 40;
   const page = await buildAndServe('puzzle', { 'index.html': '<!doctype html><script type="module" src="./main.js"></script>', 'main.js': PAGE });
-  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await launchChromium();
   const origins = {};
   try {
     for (const [name, host] of [['localhost (secure)', 'localhost'], ['LAN address, plain http', lanAddress()]]) {

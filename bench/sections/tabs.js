@@ -20,6 +20,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, log, table } from '../lib/format.js';
+import { launchChromium } from '../lib/chromium.js';
 import { buildAndServe } from '../lib/site.js';
 import { summary } from '../lib/stats.js';
 
@@ -27,8 +28,6 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Routing-table size a tab counts as ready at (the engine's default k), or the whole swarm when smaller. */
 const K = 20;
 const JOIN_TIMEOUT_MS = 30_000;
-/** The same Chromium flags as playwright.config.ts (see there why). */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-features=WebRtcHideLocalIpsWithMdns'];
 
 /** The demo page, opened at localhost. */
 async function serveDemo() {
@@ -44,8 +43,6 @@ async function serveDemo() {
 
 export async function measure({ quick, tabs: tabsArg, tabBridges }) {
   const { startLocalSwarm, lanAddress } = await import('../../dist/node/index.js');
-  const { chromium } = await import('@playwright/test');
-  const { chromiumPath } = await import('../../scripts/chromium.js');
   const host = lanAddress();
   if (!host) throw new Error('no non-loopback IPv4 address: Chromium would open no WebRTC link');
   const tabCount = Number(tabsArg ?? (quick ? 3 : 8));
@@ -53,7 +50,7 @@ export async function measure({ quick, tabs: tabsArg, tabBridges }) {
 
   log(`[tabs] starting the swarm (1 server, ${bridges} bridges) and building the demo page…`);
   const [swarm, demo] = await Promise.all([startLocalSwarm({ bridges, clients: 0 }), serveDemo()]);
-  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   const contexts = [];
   const tabs = [];
   /** IDs of the tabs opened so far (the first, unmeasured one included). */
