@@ -14,6 +14,7 @@
  *   tabs      a new browser tab (real Chromium, the demo page) joining a local swarm: ms to ready
  *   signaling WebRTC signaling load: envelopes per link, and the signaling server's share of them
  *   wsmemory  the signaling server's memory per idle WebSocket connection (1,000 and 10,000; and before the hello)
+ *   store     memory of held records (10,000 owned 100-byte values, as received in STORE datagrams)
  *   pow       proof-of-work solve time at the default base difficulty, and verify cost
  *   identity  ID puzzle (default difficulty) generation time
  *   puzzle    the ID puzzle in a Chromium worker, page at localhost (WebCrypto) and at the LAN address (@noble)
@@ -47,13 +48,14 @@ import * as sim from './sections/sim.js';
 import * as sockets from './sections/sockets.js';
 import * as tabs from './sections/tabs.js';
 import * as udp from './sections/udp.js';
+import * as store from './sections/store.js';
 import * as wsmemory from './sections/wsmemory.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, compare, rejoin, sockets, tabs, signaling, wsmemory, pow, identity, puzzle, crypto: cryptoSection, flood };
+const SECTIONS = { sim, udp, compare, rejoin, sockets, tabs, signaling, wsmemory, store, pow, identity, puzzle, crypto: cryptoSection, flood };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {

@@ -138,8 +138,8 @@ export class Maintenance {
         return newIsClose && selfIsPrimary;
       };
       // A record (immutable or mutable) at any of its key's locations (each has its own k holders).
-      for (const { record } of store.entries()) {
-        if (this.#options.locations(record.key).some(handsOverAt)) this.#options.storeAt(c, record).catch(() => {});
+      for (const entry of store.entries()) {
+        if (this.#options.locations(entry.key).some(handsOverAt)) this.#options.storeAt(c, entry.record).catch(() => {});
       }
       const m = this.#options.mutable;
       if (m) for (const { record } of m.store.entries()) if (this.#options.locations(record.key).some(handsOverAt)) m.storeAt(c, record).catch(() => {});

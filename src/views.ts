@@ -22,8 +22,10 @@ export class DHTValue {
   /** @internal */
   constructor(record: WireRecord) {
     this.key = toHex(record.key);
-    this.label = record.label;
-    this.content = record.content;
+    // Copies: a record can be a view into a held copy (storage/store.ts), which the user's writes
+    // to these arrays must not change.
+    this.label = record.label.slice();
+    this.content = record.content.slice();
     this.expiresAt = new Date(record.expiresAt * 1000);
     this.owner = record.owner ? toHex(record.owner.publicKey) : undefined;
   }
@@ -120,7 +122,7 @@ export function storageView(engine: Engine): StorageView {
       return store.tombstones;
     },
     has: (key) => store.get(asKey(key), now()) !== undefined,
-    records: () => store.entries().filter((e) => e.record.expiresAt > now()).map((e) => new DHTValue(e.record)),
+    records: () => store.entries().filter((e) => e.expiresAt > now()).map((e) => new DHTValue(e.record)),
   };
 }
 

@@ -20,6 +20,7 @@ import {
 } from '../../src/storage/record.js';
 import { ipPrefix } from '../../src/ip-prefix.js';
 import { LocalStore } from '../../src/storage/store.js';
+import { DHTValue } from '../../src/views.js';
 import {
   DeleteStatus,
   MAX_LABEL_BYTES,
@@ -308,7 +309,7 @@ describe('LocalStore', () => {
     expect(s.put(extra, MS, '10.5.5.5')).toBe(StoreStatus.STORED);
     expect(s.size).toBe(4);
     expect(s.get(far.key, NOW)).toBeUndefined();
-    for (const r of [near, mid, other, extra]) expect(s.get(r.key, NOW)).toBe(r);
+    for (const r of [near, mid, other, extra]) expect(s.get(r.key, NOW)).toEqual(r);
     expect(s.usage('10.0.0.0/24')).toEqual({ records: 2, bytes: 2 * recordSize(near) });
   });
 
@@ -382,13 +383,13 @@ describe('LocalStore', () => {
     const statuses = Array.from({ length: 1000 }, (_, i) => s.put(rec(), MS, `203.0.113.${1 + (i % 254)}`));
     expect(statuses.filter((x) => x === StoreStatus.STORED)).toHaveLength(60);
     expect(statuses.filter((x) => x === StoreStatus.FULL)).toHaveLength(940);
-    for (const { r } of honest) expect(s.get(r.key, NOW)).toBe(r);
+    for (const { r } of honest) expect(s.get(r.key, NOW)).toEqual(r);
     // An honest sender during the flood: the flood's own records make room.
     const late = rec();
     expect(s.put(late, MS, '198.51.100.1')).toBe(StoreStatus.STORED);
-    expect(s.get(late.key, NOW)).toBe(late);
+    expect(s.get(late.key, NOW)).toEqual(late);
     expect(s.usage('203.0.113.0/24').records).toBe(59);
-    for (const { r } of honest) expect(s.get(r.key, NOW)).toBe(r);
+    for (const { r } of honest) expect(s.get(r.key, NOW)).toEqual(r);
     // One IP alone is held to half a prefix's quota (1/16 of the store) once full.
     const lone = new LocalStore({ maxRecords: 32 });
     for (let i = 0; i < 32; i++) lone.put(rec(), MS, `198.18.${i}.1`);
@@ -411,9 +412,9 @@ describe('LocalStore', () => {
     const long = { ...short, expiresAt: NOW + 200 };
     expect(s.put(short, MS)).toBe(StoreStatus.STORED);
     expect(s.put(long, MS)).toBe(StoreStatus.STORED);
-    expect(s.get(short.key, NOW)).toBe(long);
+    expect(s.get(short.key, NOW)).toEqual(long);
     expect(s.put(short, MS)).toBe(StoreStatus.ALREADY_HELD);
-    expect(s.get(short.key, NOW)).toBe(long);
+    expect(s.get(short.key, NOW)).toEqual(long);
     expect(s.size).toBe(1);
     expect(s.bytes).toBe(recordSize(short));
     // Owned: the later issue wins even with an earlier expiry.
@@ -421,7 +422,7 @@ describe('LocalStore', () => {
     const o2 = { ...o1, expiresAt: NOW + 300, owner: { ...o1.owner!, issuedAt: NOW + 5 } };
     s.put(o1, MS);
     expect(s.put(o2, MS)).toBe(StoreStatus.STORED);
-    expect(s.get(o1.key, NOW)).toBe(o2);
+    expect(s.get(o1.key, NOW)).toEqual(o2);
     expect(s.put(o1, MS)).toBe(StoreStatus.ALREADY_HELD);
   });
 
@@ -432,9 +433,9 @@ describe('LocalStore', () => {
     s.put(owned, MS);
     s.put(unowned, MS);
     expect(s.delete(delProof(owned.key, mallory.publicKey))).toBe(DeleteStatus.NOT_OWNER);
-    expect(s.get(owned.key, NOW)).toBe(owned);
+    expect(s.get(owned.key, NOW)).toEqual(owned);
     expect(s.delete(delProof(unowned.key, mallory.publicKey))).toBe(DeleteStatus.NOT_OWNER);
-    expect(s.get(unowned.key, NOW)).toBe(unowned);
+    expect(s.get(unowned.key, NOW)).toEqual(unowned);
     expect(s.tombstones).toBe(0);
     expect(s.delete(delProof(owned.key, alice.publicKey))).toBe(DeleteStatus.DELETED);
     expect(s.get(owned.key, NOW)).toBeUndefined();
@@ -448,7 +449,7 @@ describe('LocalStore', () => {
     s.put(owned, MS);
     expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 99))).toBe(DeleteStatus.STALE);
     expect(s.issuedAtOf(owned.key)).toBe(NOW + 100);
-    expect(s.get(owned.key, NOW)).toBe(owned);
+    expect(s.get(owned.key, NOW)).toEqual(owned);
     expect(s.delete(delProof(owned.key, alice.publicKey, NOW + 100))).toBe(DeleteStatus.DELETED);
   });
 
@@ -463,7 +464,7 @@ describe('LocalStore', () => {
     expect(s.put(atDelete, MS)).toBe(StoreStatus.DELETED);
     const newer = { ...owned, owner: { ...owned.owner!, issuedAt: NOW + 11 } };
     expect(s.put(newer, MS)).toBe(StoreStatus.STORED);
-    expect(s.get(owned.key, NOW)).toBe(newer);
+    expect(s.get(owned.key, NOW)).toEqual(newer);
   });
 
   it('a delete for a record not held leaves a tombstone against stale copies', () => {
@@ -479,7 +480,7 @@ describe('LocalStore', () => {
     const owned = rec({ owner: alice.publicKey, issuedAt: NOW });
     expect(s.delete(delProof(owned.key, mallory.publicKey, NOW + 299))).toBe(DeleteStatus.NOT_HELD);
     expect(s.put(owned, MS)).toBe(StoreStatus.STORED);
-    expect(s.get(owned.key, NOW)).toBe(owned);
+    expect(s.get(owned.key, NOW)).toEqual(owned);
   });
 
   it('a forged tombstone does not keep the real owner’s delete from refusing stale copies', () => {
@@ -513,6 +514,25 @@ describe('LocalStore', () => {
     expect(s.size).toBe(0);
   });
 
+  it('holds a record in its encoding alone, not the datagram it came in, and a value handed out cannot change it', () => {
+    const s = new LocalStore();
+    const r = rec({ size: 100, owner: Uint8Array.from(randomBytes(32)), issuedAt: NOW - 5 });
+    const header = { networkId: NET, flags: 0, requestId: randomBytes(8), senderId: randomBytes(32), token: randomBytes(8) };
+    const datagram = encodeMessage({ ...header, type: MessageType.STORE, record: r });
+    const decoded = decodeMessage(datagram, NET);
+    if (!decoded.ok || decoded.message.type !== MessageType.STORE) throw new Error('not a STORE');
+    expect(s.put(decoded.message.record, MS, '10.0.0.1')).toBe(StoreStatus.STORED);
+    // The datagram (header, and on the wire a signature trailer) is not kept alive by the copy held.
+    const held = s.get(r.key, NOW)!;
+    expect(held).toEqual(r);
+    expect(held.content.buffer.byteLength).toBe(recordSize(r));
+    // What a user gets is a copy: writing to it changes nothing held or served.
+    const value = new DHTValue(held);
+    value.content.fill(0xff);
+    value.label.fill(0xff);
+    expect(s.get(r.key, NOW)).toEqual(r);
+  });
+
   it('get hides expired records; sweep removes expired records and tombstones', () => {
     // A delete of a key not held is remembered for tombstoneSeconds after its issue time (NOW + 10).
     const s = new LocalStore({}, { tombstoneSeconds: 110 });
@@ -534,7 +554,7 @@ describe('LocalStore', () => {
     expect(s.tombstones).toBe(1);
     s.sweep(NOW + 120);
     expect(s.tombstones).toBe(0);
-    expect(s.get(later.key, NOW + 120)).toBe(later);
+    expect(s.get(later.key, NOW + 120)).toEqual(later);
     expect(s.sweep(NOW + 600)).toBe(1);
     expect(s.size).toBe(0);
     expect(s.bytes).toBe(0);

@@ -1,0 +1,59 @@
+/**
+ * Memory of held records: 10,000 owned records of 100-byte values, each arriving as a node
+ * receives it (a STORE datagram with a signature trailer, in a buffer of its own, decoded), stored
+ * in a LocalStore; the figure is what `clear()` frees, after forced collections: the store's own
+ * share per record (its map entries, per-sender accounting and the record), nothing else.
+ */
+import { fmt, log, table } from '../lib/format.js';
+import { settleMemory } from '../lib/memory.js';
+
+const RECORDS = 10_000;
+const VALUE_BYTES = 100;
+
+export async function measure({ quick }) {
+  const { nodeCrypto } = await import('../../dist/node/index.js');
+  const { encodeMessage, decodeMessage, appendAuth, MessageType, Flags } = await import('../../dist/wire/messages.js');
+  const { LocalStore } = await import('../../dist/storage/store.js');
+  const { recordSize } = await import('../../dist/storage/record.js');
+  const n = quick ? 2_000 : RECORDS;
+  const net = Uint8Array.from([1, 2, 3, 4]);
+  const owner = nodeCrypto.randomBytes(32);
+  const store = new LocalStore({ maxRecords: n }, { localId: nodeCrypto.randomBytes(32), locate: (key) => [key, nodeCrypto.sha256(key)] });
+  let wire = 0;
+  for (let i = 0; i < n; i++) {
+    const content = new TextEncoder().encode(`value ${i} `.padEnd(VALUE_BYTES, '.'));
+    const record = {
+      key: nodeCrypto.sha256(content),
+      label: new TextEncoder().encode('bench label'),
+      content,
+      expiresAt: 2_000_000_000,
+      owner: { publicKey: owner, issuedAt: 1_700_000_000, signature: nodeCrypto.randomBytes(64) },
+      powNonce: nodeCrypto.randomBytes(8),
+    };
+    const header = { networkId: net, flags: Flags.AUTH, requestId: nodeCrypto.randomBytes(8), senderId: nodeCrypto.randomBytes(32), token: new Uint8Array(8) };
+    const datagram = appendAuth(encodeMessage({ ...header, type: MessageType.STORE, record }), nodeCrypto.randomBytes(32), nodeCrypto.randomBytes(64));
+    const decoded = decodeMessage(datagram, net);
+    if (!decoded.ok) throw decoded.error;
+    store.put(decoded.message.record, 0, `10.0.${i % 250}.1`);
+    wire = recordSize(record);
+  }
+  if (store.size !== n) throw new Error(`stored ${store.size} of ${n}`);
+  const full = await settleMemory();
+  store.clear();
+  const empty = await settleMemory();
+  const perRecord = (key) => (full[key] - empty[key]) / n;
+  const result = { records: n, valueBytes: VALUE_BYTES, wireBytes: wire, heapBytesPerRecord: perRecord('heapUsed'), arrayBufferBytesPerRecord: perRecord('arrayBuffers') };
+  log(`[store] ${n} records: ${fmt(result.heapBytesPerRecord + result.arrayBufferBytesPerRecord, 0)} B each (heap ${fmt(result.heapBytesPerRecord, 0)}, buffers ${fmt(result.arrayBufferBytesPerRecord, 0)}), ${wire} B on the wire`);
+  return result;
+}
+
+export function report(r) {
+  return [
+    table(
+      `Held records: ${r.records} owned records of ${r.valueBytes}-byte values, as received in STORE datagrams`,
+      ['wire size B', 'held B per record (heap + buffers)', 'heap B', 'buffers B'],
+      [[r.wireBytes, fmt(r.heapBytesPerRecord + r.arrayBufferBytesPerRecord, 0), fmt(r.heapBytesPerRecord, 0), fmt(r.arrayBufferBytesPerRecord, 0)]],
+    ),
+    'What `LocalStore.clear()` frees, after forced collections: the records and the store\'s map entries and per-sender accounting.',
+  ];
+}
