@@ -6,7 +6,7 @@
  * are any: every query is then a verified round trip with a node that can enter the bucket.
  */
 import { SpydhtError } from '../errors.js';
-import { equalIds, randomIdInBucket } from '../id.js';
+import { compareDistance, equalIds, idKey, randomIdInBucket, type NodeId } from '../id.js';
 import type { LookupPeer } from '../lookup/lookup.js';
 import type { PeerAddress } from '../wire/address.js';
 import { MessageType } from '../wire/messages.js';
@@ -15,7 +15,10 @@ import type { ParsedContact } from './saved-contacts.js';
 
 /** Bucket refresh lookups at join, at most (depth of the closest neighbour is ~log2(N/k)). */
 const MAX_JOIN_REFRESHES = 16;
-/** Extra self-lookups when the first one reached nobody new. */
+/**
+ * Extra self-lookups when the first one reached nobody new, or lost some of its queries and left
+ * fewer than k contacts (at 10 % loss a join could end with 3 contacts where the others had 20+).
+ */
 const JOIN_LOOKUP_RETRIES = 2;
 /**
  * A join refresh makes sure a bucket nearer the root is not empty, Kademlia's guarantee that
@@ -97,7 +100,8 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
     else if (list.length < HEARD_PER_BUCKET) list.push(peer);
   };
   let self = await lookups.nodes(identity.id, signal, { onCandidate });
-  for (let retry = 0; retry < JOIN_LOOKUP_RETRIES && self.closest.length <= answered; retry++) {
+  const poor = (r: typeof self): boolean => r.closest.length <= answered || (table.size < ctx.k && r.responded < r.queried);
+  for (let retry = 0; retry < JOIN_LOOKUP_RETRIES && poor(self); retry++) {
     self = await lookups.nodes(identity.id, signal, { onCandidate });
   }
   // Refresh the buckets nearer the root than our closest neighbour, down to the bucket of the
@@ -107,21 +111,30 @@ export async function join(ctx: OpContext, addresses: readonly PeerAddress[], si
   const depth = nearest ? table.bucketIndex(nearest.id) : 0;
   const kth = self.closest.length >= ctx.k ? self.closest[self.closest.length - 1] : undefined;
   const deepest = kth ? Math.min(depth, table.bucketIndex(kth.id) + 1) : depth;
-  const refreshes: Promise<unknown>[] = [];
-  for (let i = 0; i < Math.min(deepest, MAX_JOIN_REFRESHES); i++) {
-    if (table.bucketSize(i) >= JOIN_REFRESH_ENOUGH) continue;
+  // Strangers heard of in a bucket are asked directly; without any, a contact elsewhere is asked
+  // first for some (it earns nothing itself: it is in the table already).
+  const asked = new Set<string>();
+  const refresh = (i: number): Promise<unknown> => {
     table.markRefreshed(i);
     const target = randomIdInBucket(identity.id, i, ctx.crypto.randomBytes(32));
-    const strangers = (heard.get(i) ?? []).filter((p) => !table.has(p.id));
-    // Strangers heard of in this bucket are asked directly; without any, a contact elsewhere is
-    // asked first for some (it earns nothing itself: it is in the table already).
+    const strangers = (heard.get(i) ?? []).filter((p) => !table.has(p.id) && !asked.has(idKey(p.id)));
     const mode =
       strangers.length > 0
         ? { k: JOIN_REFRESH_ENOUGH, maxQueries: HEARD_REFRESH_QUERIES, alpha: HEARD_REFRESH_QUERIES, seeds: strangers }
         : { k: JOIN_REFRESH_ENOUGH, maxQueries: JOIN_REFRESH_QUERIES, alpha: JOIN_REFRESH_ALPHA };
-    refreshes.push(lookups.nodes(target, signal, mode).catch(() => {}));
-  }
-  await Promise.all(refreshes);
+    // The one asked is the stranger nearest the target: not asked again by a second try.
+    if (strangers.length > 0) asked.add(idKey(closestTo(target, strangers).id));
+    return lookups.nodes(target, signal, mode).catch(() => {});
+  };
+  const empty = (): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < Math.min(deepest, MAX_JOIN_REFRESHES); i++) if (table.bucketSize(i) < JOIN_REFRESH_ENOUGH) out.push(i);
+    return out;
+  };
+  await Promise.all(empty().map(refresh));
+  // On a lossy path a single query fails often (a stranger's retry may not be affordable: its
+  // address has not proven it receives), and its bucket stays empty: one more try for each.
+  await Promise.all(empty().map(refresh));
   return table.size;
 }
 
@@ -153,4 +166,8 @@ async function pingInWaves(ctx: OpContext, addresses: readonly PeerAddress[], an
     });
   }
   return answered;
+}
+
+function closestTo(target: NodeId, peers: readonly LookupPeer[]): LookupPeer {
+  return peers.reduce((best, p) => (compareDistance(p.id, best.id, target) < 0 ? p : best));
 }
