@@ -142,7 +142,7 @@ export class Maintenance {
         if (this.#options.locations(entry.key).some(handsOverAt)) this.#options.storeAt(c, entry.record).catch(() => {});
       }
       const m = this.#options.mutable;
-      if (m) for (const { record } of m.store.entries()) if (this.#options.locations(record.key).some(handsOverAt)) m.storeAt(c, record).catch(() => {});
+      if (m) for (const entry of m.store.entries()) if (this.#options.locations(entry.key).some(handsOverAt)) m.storeAt(c, entry.record).catch(() => {});
     }
   }
 }

@@ -56,9 +56,10 @@ export class MutableValue {
   constructor(record: WireMutableRecord) {
     this.key = toHex(record.key);
     this.owner = toHex(record.publicKey);
-    this.salt = record.salt;
+    // Copies, as DHTValue's: the record can be a view into a held copy.
+    this.salt = record.salt.slice();
     this.seq = record.seq;
-    this.content = record.content;
+    this.content = record.content.slice();
     this.expiresAt = new Date(record.expiresAt * 1000);
   }
 

@@ -1,5 +1,5 @@
 /**
- * Memory of held records: 10,000 owned records of 100-byte values, each arriving as a node
+ * Memory of held records: 10,000 owned records of 100-byte values (and 10,000 mutable ones), each arriving as a node
  * receives it (a STORE datagram with a signature trailer, in a buffer of its own, decoded), stored
  * in a LocalStore; the figure is what `clear()` frees, after forced collections: the store's own
  * share per record (its map entries, per-sender accounting and the record), nothing else.
@@ -44,15 +44,54 @@ export async function measure({ quick }) {
   const perRecord = (key) => (full[key] - empty[key]) / n;
   const result = { records: n, valueBytes: VALUE_BYTES, wireBytes: wire, heapBytesPerRecord: perRecord('heapUsed'), arrayBufferBytesPerRecord: perRecord('arrayBuffers') };
   log(`[store] ${n} records: ${fmt(result.heapBytesPerRecord + result.arrayBufferBytesPerRecord, 0)} B each (heap ${fmt(result.heapBytesPerRecord, 0)}, buffers ${fmt(result.arrayBufferBytesPerRecord, 0)}), ${wire} B on the wire`);
+  result.mutable = await measureMutable(n, net);
   return result;
+}
+
+/** The same for mutable records (salt 7 bytes, 100-byte value), in STORE_MUTABLE datagrams. */
+async function measureMutable(n, net) {
+  const { nodeCrypto } = await import('../../dist/node/index.js');
+  const { encodeMessage, decodeMessage, appendAuth, MessageType, Flags } = await import('../../dist/wire/messages.js');
+  const { MutableStore } = await import('../../dist/storage/mutable-store.js');
+  const store = new MutableStore({ maxRecords: n });
+  const publicKey = nodeCrypto.randomBytes(32);
+  for (let i = 0; i < n; i++) {
+    const record = {
+      key: nodeCrypto.sha256(new TextEncoder().encode(`mutable ${i}`)),
+      publicKey,
+      salt: new TextEncoder().encode('profile'),
+      seq: 1,
+      deleted: false,
+      content: new TextEncoder().encode(`value ${i} `.padEnd(VALUE_BYTES, '.')),
+      expiresAt: 2_000_000_000,
+      signature: nodeCrypto.randomBytes(64),
+      powNonce: nodeCrypto.randomBytes(8),
+    };
+    const header = { networkId: net, flags: Flags.AUTH, requestId: nodeCrypto.randomBytes(8), senderId: nodeCrypto.randomBytes(32), token: new Uint8Array(8) };
+    const datagram = appendAuth(encodeMessage({ ...header, type: MessageType.STORE_MUTABLE, cas: undefined, record }), nodeCrypto.randomBytes(32), nodeCrypto.randomBytes(64));
+    const decoded = decodeMessage(datagram, net);
+    if (!decoded.ok) throw decoded.error;
+    store.put(decoded.message.record, undefined, 0);
+  }
+  if (store.size !== n) throw new Error(`stored ${store.size} mutable of ${n}`);
+  const full = await settleMemory();
+  store.clear();
+  const empty = await settleMemory();
+  const per = (key) => (full[key] - empty[key]) / n;
+  const r = { heapBytesPerRecord: per('heapUsed'), arrayBufferBytesPerRecord: per('arrayBuffers') };
+  log(`[store] ${n} mutable records: ${fmt(r.heapBytesPerRecord + r.arrayBufferBytesPerRecord, 0)} B each (heap ${fmt(r.heapBytesPerRecord, 0)}, buffers ${fmt(r.arrayBufferBytesPerRecord, 0)})`);
+  return r;
 }
 
 export function report(r) {
   return [
     table(
       `Held records: ${r.records} owned records of ${r.valueBytes}-byte values, as received in STORE datagrams`,
-      ['wire size B', 'held B per record (heap + buffers)', 'heap B', 'buffers B'],
-      [[r.wireBytes, fmt(r.heapBytesPerRecord + r.arrayBufferBytesPerRecord, 0), fmt(r.heapBytesPerRecord, 0), fmt(r.arrayBufferBytesPerRecord, 0)]],
+      ['record', 'wire size B', 'held B per record (heap + buffers)', 'heap B', 'buffers B'],
+      [
+        ['immutable', r.wireBytes, fmt(r.heapBytesPerRecord + r.arrayBufferBytesPerRecord, 0), fmt(r.heapBytesPerRecord, 0), fmt(r.arrayBufferBytesPerRecord, 0)],
+        ...(r.mutable ? [['mutable (salt 7 B)', '', fmt(r.mutable.heapBytesPerRecord + r.mutable.arrayBufferBytesPerRecord, 0), fmt(r.mutable.heapBytesPerRecord, 0), fmt(r.mutable.arrayBufferBytesPerRecord, 0)]] : []),
+      ],
     ),
     'What `LocalStore.clear()` frees, after forced collections: the records and the store\'s map entries and per-sender accounting.',
   ];

@@ -7,7 +7,8 @@
 import { dueForRepublish, nextRepublish } from './republish.js';
 import { equalBytes } from '../bytes.js';
 import { idKey } from '../id.js';
-import { MutableStoreStatus, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
+import { Reader, Writer } from '../wire/codec.js';
+import { MutableStoreStatus, readMutableRecord, writeMutableRecord, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
 import { compareSummaries, mutableSize, summaryOf } from './mutable-record.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, REPUBLISH_EVERY_MS, type LocalStoreOptions } from './store.js';
 
@@ -17,10 +18,38 @@ export interface StorageUsage {
   readonly bytes: number;
 }
 
-export interface StoredMutable {
-  record: WireMutableRecord;
+/**
+ * A held mutable record, kept as its wire encoding in a buffer of its own (not the datagram it came
+ * in, nor seven views and an object over a copy) and decoded when asked for, as the immutable
+ * store keeps its records (store.ts StoredRecord).
+ */
+export class StoredMutable {
+  /** writeMutableRecord's encoding; its first 32 bytes are the key. */
+  readonly #bytes: Uint8Array;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+  /** mutableSize: what it counts against the byte bound. */
+  readonly size: number;
   /** Clock ms when this node should next republish it. */
   republishAt: number;
+
+  constructor(record: WireMutableRecord, republishAt: number) {
+    const w = new Writer(256);
+    writeMutableRecord(w, record);
+    this.#bytes = w.finish();
+    this.expiresAt = record.expiresAt;
+    this.size = mutableSize(record);
+    this.republishAt = republishAt;
+  }
+
+  /** The record, decoded afresh: views into the held encoding, for reading only (views.ts copies what reaches the user). */
+  get record(): WireMutableRecord {
+    return readMutableRecord(new Reader(this.#bytes));
+  }
+
+  get key(): Uint8Array {
+    return this.#bytes.subarray(0, 32);
+  }
 }
 
 export interface MutablePutResult {
@@ -64,7 +93,7 @@ export class MutableStore {
   /** The live copy held for `key` (a deletion included: the caller decides what to show). */
   get(key: Uint8Array, nowSeconds: number): WireMutableRecord | undefined {
     const s = this.#records.get(idKey(key));
-    if (!s || s.record.expiresAt <= nowSeconds) return undefined;
+    if (!s || s.expiresAt <= nowSeconds) return undefined;
     return s.record;
   }
 
@@ -81,7 +110,7 @@ export class MutableStore {
   put(record: WireMutableRecord, cas: number | undefined, nowMs: number): MutablePutResult {
     const hex = idKey(record.key);
     let held = this.#records.get(hex);
-    if (held && held.record.expiresAt <= nowMs / 1000) {
+    if (held && held.expiresAt <= nowMs / 1000) {
       this.#remove(hex, held);
       held = undefined;
     }
@@ -91,7 +120,7 @@ export class MutableStore {
       if (refusal) return refusal;
       const grow = mutableSize(record) - mutableSize(h);
       if (grow > 0 && this.#bytes + this.#others.bytes + grow > this.maxBytes) return { status: MutableStoreStatus.FULL, held: summaryOf(h) };
-      held.record = copyRecord(record);
+      this.#records.set(hex, new StoredMutable(record, held.republishAt));
       this.#bytes += grow;
       return { status: MutableStoreStatus.STORED, held: summaryOf(record), replaced: h };
     }
@@ -99,7 +128,7 @@ export class MutableStore {
     if (this.#records.size + this.#others.size >= this.maxRecords || this.#bytes + this.#others.bytes + size > this.maxBytes) {
       return { status: MutableStoreStatus.FULL, held: undefined };
     }
-    this.#records.set(hex, { record: copyRecord(record), republishAt: this.#nextRepublish(nowMs) });
+    this.#records.set(hex, new StoredMutable(record, this.#nextRepublish(nowMs)));
     this.#bytes += size;
     return { status: MutableStoreStatus.STORED, held: summaryOf(record) };
   }
@@ -111,7 +140,7 @@ export class MutableStore {
    */
   refusal(record: WireMutableRecord, cas: number | undefined, nowMs: number): MutablePutResult | undefined {
     const held = this.#records.get(idKey(record.key));
-    if (!held || held.record.expiresAt <= nowMs / 1000) return undefined;
+    if (!held || held.expiresAt <= nowMs / 1000) return undefined;
     return judge(record, cas, held.record);
   }
 
@@ -124,7 +153,7 @@ export class MutableStore {
   sweep(nowSeconds: number): number {
     let n = 0;
     for (const [hex, s] of this.#records) {
-      if (s.record.expiresAt <= nowSeconds) {
+      if (s.expiresAt <= nowSeconds) {
         this.#remove(hex, s);
         n++;
       }
@@ -143,7 +172,7 @@ export class MutableStore {
 
   #remove(hex: string, s: StoredMutable): void {
     this.#records.delete(hex);
-    this.#bytes -= mutableSize(s.record);
+    this.#bytes -= s.size;
   }
 }
 
@@ -155,30 +184,4 @@ function judge(record: WireMutableRecord, cas: number | undefined, h: WireMutabl
   if (cas !== undefined && h.seq > cas) return { status: MutableStoreStatus.CAS_MISMATCH, held: summaryOf(h) };
   if (order <= 0) return { status: h.deleted ? MutableStoreStatus.DELETED : MutableStoreStatus.STALE_SEQ, held: summaryOf(h) };
   return undefined;
-}
-
-/**
- * Decoded fields are views into their datagram: a record kept for hours is copied into one buffer
- * of its own, so it does not keep a 5 KB datagram (or a reused receive buffer) alive.
- */
-function copyRecord(r: WireMutableRecord): WireMutableRecord {
-  const buf = new Uint8Array(32 + 32 + r.salt.length + r.content.length + 64 + 8);
-  let at = 0;
-  const take = (b: Uint8Array): Uint8Array => {
-    buf.set(b, at);
-    const view = buf.subarray(at, at + b.length);
-    at += b.length;
-    return view;
-  };
-  return {
-    key: take(r.key),
-    publicKey: take(r.publicKey),
-    salt: take(r.salt),
-    seq: r.seq,
-    deleted: r.deleted,
-    content: take(r.content),
-    expiresAt: r.expiresAt,
-    signature: take(r.signature),
-    powNonce: take(r.powNonce),
-  };
 }

@@ -20,6 +20,7 @@ import { RequestLimits } from '../../src/rpc/limits.js';
 import type { IncomingRequest } from '../../src/rpc/rpc.js';
 import { MutableResponder } from '../../src/serve-mutable.js';
 import { MutableStore } from '../../src/storage/mutable-store.js';
+import { MutableValue } from '../../src/views.js';
 import { createRecord, recordKey, recordSize, type RecordRules } from '../../src/storage/record.js';
 import { LocalStore } from '../../src/storage/store.js';
 import { Writer } from '../../src/wire/codec.js';
@@ -224,6 +225,25 @@ describe('holder rules (MutableStore)', () => {
     expect(store.size).toBe(1);
     expect(store.get(v1.key, NOW)?.seq).toBe(3);
     expect(store.bytes).toBe(v3.content.length);
+  });
+
+  it('holds a record in its encoding alone, not the datagram it came in, and a value handed out cannot change it', async () => {
+    const store = new MutableStore();
+    const r = await make({ seq: 7, content: 'held for hours', salt: 'profile' });
+    const datagram = storeBytes(r);
+    const decoded = decodeMessage(datagram, NET);
+    if (!decoded.ok || decoded.message.type !== MessageType.STORE_MUTABLE) throw new Error('not a STORE_MUTABLE');
+    expect(store.put(decoded.message.record, undefined, NOW_MS).status).toBe(MutableStoreStatus.STORED);
+    const held = store.get(r.key, NOW)!;
+    expect(held).toEqual(r);
+    const w = new Writer();
+    writeMutableRecord(w, r);
+    expect(held.content.buffer.byteLength).toBeLessThanOrEqual(w.length);
+    expect(held.content.buffer).not.toBe(datagram.buffer);
+    const value = new MutableValue(held);
+    value.content.fill(0x21);
+    value.salt.fill(0x21);
+    expect(store.get(r.key, NOW)).toEqual(r);
   });
 
   it('two versions at one seq: every holder keeps the same one, whichever arrived first', async () => {
