@@ -37,7 +37,8 @@ const JOIN_REFRESH_ENOUGH = 1;
 const HEARD_PER_BUCKET = 4;
 /**
  * A refresh seeded with such strangers asks one, the nearest its target: its answer puts it in the
- * bucket (its query is retransmitted on loss; a stranger that left leaves the bucket to maintenance).
+ * bucket. If it does not answer (gone, or its reply lost), the bucket is still empty and the join
+ * tries once more with another.
  */
 const HEARD_REFRESH_QUERIES = 1;
 /** Transmissions of each bootstrap ping. */
