@@ -5,7 +5,7 @@
  * Timers, so close() stops all of it.
  */
 import type { Clock, Timers } from './clock.js';
-import { compareDistance, equalIds, randomIdInBucket, type NodeId } from './id.js';
+import { equalIds, randomIdInBucket, type NodeId } from './id.js';
 import type { Admission } from './routing/admission.js';
 import type { Contact } from './routing/contact.js';
 import type { RoutingTable } from './routing/table.js';
@@ -126,20 +126,18 @@ export class Maintenance {
    * we are the closest holder we know of (so one node, not k, sends each record).
    */
   #handOver(): void {
-    const { table, store, k, selfId } = this.#options;
+    const { table, store, k } = this.#options;
     for (let n = 0; n < MAX_HANDOVERS_PER_TICK && this.#handovers.length; n++) {
       const c = this.#handovers.shift()!;
       if (!table.has(c.id)) continue;
-      const handsOverAt = (loc: Uint8Array): boolean => {
-        const closest = table.closest(loc, k + 1);
-        const others = closest.filter((x) => !equalIds(x.id, c.id));
-        const newIsClose = closest.slice(0, k).some((x) => equalIds(x.id, c.id));
-        const selfIsPrimary = others.length === 0 || compareDistance(selfId, others[0]!.id, loc) < 0;
-        return newIsClose && selfIsPrimary;
-      };
+      // We are the nearest holder we know of (c aside), and c is among the k nearest. The first is
+      // one bit per bucket (RoutingTable.nearestTo) and rules out most records at once; a sorted
+      // k nearest per record location, at every new contact, was most of what an idle node
+      // allocated (a heap profile of 200 idle UDP nodes: 80 %).
+      const handsOverAt = (loc: Uint8Array): boolean => table.nearestTo(loc, c.id) && table.closest(loc, k).some((x) => equalIds(x.id, c.id));
       // A record (immutable or mutable) at any of its key's locations (each has its own k holders).
       for (const entry of store.entries()) {
-        if (this.#options.locations(entry.key).some(handsOverAt)) this.#options.storeAt(c, entry.record).catch(() => {});
+        if (entry.locations.some(handsOverAt)) this.#options.storeAt(c, entry.record).catch(() => {});
       }
       const m = this.#options.mutable;
       if (m) for (const entry of m.store.entries()) if (this.#options.locations(entry.key).some(handsOverAt)) m.storeAt(c, entry.record).catch(() => {});

@@ -283,6 +283,23 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
   }
 
   /**
+   * Whether this node is nearer to `target` than every contact except `except`. A contact in
+   * bucket j (it shares j leading bits with us) is nearer to the target than we are exactly when
+   * bit j of (us XOR target) is 1, so this reads one bit per non-empty bucket: no contact is
+   * compared and nothing is allocated (maintenance asks it for every record held, at every new
+   * contact).
+   */
+  nearestTo(target: NodeId, except?: NodeId): boolean {
+    const exceptBucket = except ? this.bucketIndex(except) : -1;
+    for (let j = 0; j <= this.#deepestIndex; j++) {
+      const contacts = this.#buckets[j]?.contacts;
+      if (!contacts || contacts.length === 0 || (contacts.length === 1 && j === exceptBucket && equalIds(contacts[0]!.id, except!))) continue;
+      if ((((this.localId[j >> 3]! ^ target[j >> 3]!) >> (7 - (j & 7))) & 1) === 1) return false;
+    }
+    return true;
+  }
+
+  /**
    * How many leading bits the k nodes closest to a point share with it, as far as our own
    * neighbourhood tells: the prefix we share with our k-th closest contact. Undefined with fewer
    * than k contacts (a swarm that small needs no estimate).

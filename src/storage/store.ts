@@ -44,8 +44,14 @@ const DEFAULT_TOMBSTONE_SECONDS = 7 * 24 * 3600 + 300;
  * issue time, size, distance) it keeps as numbers.
  */
 export class StoredRecord {
-  /** The record's wire encoding (wire/messages.ts writeRecord); its first 32 bytes are the key. */
+  /**
+   * The record's wire encoding (wire/messages.ts writeRecord), its first 32 bytes the key, then
+   * the key's further replica locations, 32 bytes each: maintenance asks for every record's
+   * locations at every new contact, and hashing them again each time was half that work.
+   */
   readonly #bytes: Uint8Array;
+  /** Length of the encoding within #bytes. */
+  readonly #encoded: number;
   /** Unix seconds. */
   readonly expiresAt: number;
   /** The owner's issue time, if it has an owner. */
@@ -62,9 +68,12 @@ export class StoredRecord {
    */
   readonly distance: number;
 
-  constructor(record: WireRecord, storedAt: number, republishAt: number, from: string, distance: number) {
+  /** `locations`: the key's replica locations, the key itself first (storage/placement.ts). */
+  constructor(record: WireRecord, locations: readonly NodeId[], storedAt: number, republishAt: number, from: string, distance: number) {
     const w = new Writer(256);
     writeRecord(w, record);
+    this.#encoded = w.length;
+    for (const loc of locations.slice(1)) w.fixed(loc, 32, 'location');
     this.#bytes = w.finish();
     this.expiresAt = record.expiresAt;
     this.issuedAt = record.owner?.issuedAt;
@@ -79,16 +88,23 @@ export class StoredRecord {
    * reading only; what reaches the user is copied (DHTValue).
    */
   get record(): WireRecord {
-    return readRecord(new Reader(this.#bytes));
+    return readRecord(new Reader(this.#bytes.subarray(0, this.#encoded)));
   }
 
   get key(): Uint8Array {
     return this.#bytes.subarray(0, 32);
   }
 
+  /** The key's replica locations, the key first (views into the held bytes). */
+  get locations(): NodeId[] {
+    const out = [this.key];
+    for (let at = this.#encoded; at < this.#bytes.length; at += 32) out.push(this.#bytes.subarray(at, at + 32));
+    return out;
+  }
+
   /** The record's wire size (recordSize): what it counts against the byte bound. */
   get size(): number {
-    return this.#bytes.length;
+    return this.#encoded;
   }
 }
 
@@ -244,7 +260,7 @@ export class LocalStore {
       held.republishAt = Math.max(held.republishAt, republishAt);
       // Same key means same label, content and owner; keep the copy that lives longer.
       if (!isNewer(record, held)) return StoreStatus.ALREADY_HELD;
-      const newer = new StoredRecord(record, nowMs, held.republishAt, held.from, held.distance);
+      const newer = new StoredRecord(record, held.locations, nowMs, held.republishAt, held.from, held.distance);
       this.#account(hex, held, -1);
       this.#records.set(hex, newer);
       this.#account(hex, newer, 1);
@@ -261,7 +277,8 @@ export class LocalStore {
         if (!this.#evictOne()) return StoreStatus.FULL;
       }
     }
-    const entry = new StoredRecord(record, nowMs, republishAt, from, this.#distance(record.key));
+    const locations = this.#schedule.locate(record.key);
+    const entry = new StoredRecord(record, locations, nowMs, republishAt, from, this.#distance(locations));
     this.#records.set(hex, entry);
     this.#account(hex, entry, 1);
     return StoreStatus.STORED;
@@ -392,12 +409,11 @@ export class LocalStore {
     }
   }
 
-  /** StoredRecord.distance: from this node to the key's nearest replica location (0 without a local ID). */
-  #distance(key: Uint8Array): number {
+  /** StoredRecord.distance: from this node to the nearest of a key's replica `locations` (0 without a local ID). */
+  #distance(locations: readonly NodeId[]): number {
     const localId = this.#schedule.localId;
-    if (!localId) return 0;
-    const locations = this.#schedule.locate(key);
-    const near = locations.reduce((best, loc) => (compareDistance(loc, best, localId) < 0 ? loc : best), locations[0] ?? key);
+    if (!localId || locations.length === 0) return 0;
+    const near = locations.reduce((best, loc) => (compareDistance(loc, best, localId) < 0 ? loc : best));
     let d = 0;
     for (let i = 0; i < 6; i++) d = d * 256 + ((near[i]! ^ localId[i]!) & 0xff);
     return d;

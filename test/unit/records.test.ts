@@ -515,7 +515,8 @@ describe('LocalStore', () => {
   });
 
   it('holds a record in its encoding alone, not the datagram it came in, and a value handed out cannot change it', () => {
-    const s = new LocalStore();
+    const locate = (key: Uint8Array): Uint8Array[] => [key, crypto.sha256(key)];
+    const s = new LocalStore({}, { locate });
     const r = rec({ size: 100, owner: Uint8Array.from(randomBytes(32)), issuedAt: NOW - 5 });
     const header = { networkId: NET, flags: 0, requestId: randomBytes(8), senderId: randomBytes(32), token: randomBytes(8) };
     const datagram = encodeMessage({ ...header, type: MessageType.STORE, record: r });
@@ -525,7 +526,10 @@ describe('LocalStore', () => {
     // The datagram (header, and on the wire a signature trailer) is not kept alive by the copy held.
     const held = s.get(r.key, NOW)!;
     expect(held).toEqual(r);
-    expect(held.content.buffer.byteLength).toBe(recordSize(r));
+    // The encoding, and the key's further replica locations (maintenance reads them at every new contact).
+    expect(held.content.buffer.byteLength).toBe(recordSize(r) + 32);
+    expect(s.entry(r.key)!.locations).toEqual(locate(r.key));
+    expect(s.entry(r.key)!.size).toBe(recordSize(r));
     // What a user gets is a copy: writing to it changes nothing held or served.
     const value = new DHTValue(held);
     value.content.fill(0xff);

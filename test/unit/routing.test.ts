@@ -228,6 +228,32 @@ describe('RoutingTable.closest', () => {
   });
 });
 
+describe('RoutingTable.nearestTo', () => {
+  it('says whether this node is nearer to a point than every contact (but one), as comparing each would', () => {
+    const seen = { nearer: 0, not: 0 };
+    for (let round = 0; round < 10; round++) {
+      const { table, local, inBucket } = setup(8, 1000);
+      // Sparse and dense tables, and a bucket holding a single contact (the one left out).
+      const size = round % 2 === 0 ? 12 : 200;
+      for (let i = 0; i < size; i++) table.insert(contact(i % 3 === 0 ? rnd() : inBucket(Math.floor(Math.random() * 20))));
+      const lone = contact(inBucket(25));
+      table.insert(lone);
+      const all = table.all();
+      // Points near us (where we are likely nearest), in each bucket, and anywhere.
+      const targets = [rnd(), Uint8Array.from(local), lone.id, ...Array.from({ length: 40 }, (_, i) => inBucket(i % 30)), ...Array.from({ length: 20 }, () => inBucket(40 + Math.floor(Math.random() * 200)))];
+      for (const t of targets) {
+        for (const except of [undefined, lone.id, all[0]!.id]) {
+          const brute = all.every((c) => (except && c.id === except) || compareDistance(local, c.id, t) < 0);
+          expect(table.nearestTo(t, except)).toBe(brute);
+          seen[brute ? 'nearer' : 'not']++;
+        }
+      }
+    }
+    // Both answers were asked for many times.
+    expect(Math.min(seen.nearer, seen.not)).toBeGreaterThan(50);
+  });
+});
+
 describe('RoutingTable staleness', () => {
   it('staleBuckets lists idle buckets up to one past the deepest non-empty one', () => {
     const { table, clock, inBucket } = setup();
