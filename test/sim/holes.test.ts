@@ -3,7 +3,7 @@
  * on the simulated network in virtual time. Each would fail on the original's behaviour.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromUtf8, toHex, utf8 } from '../../src/bytes.js';
+import { equalBytes, fromUtf8, toHex, utf8 } from '../../src/bytes.js';
 import type { Clock } from '../../src/clock.js';
 import { Identity, idPuzzleBits } from '../../src/crypto/identity.js';
 import type { DHT } from '../../src/dht.js';
@@ -269,10 +269,14 @@ describe('holes of the original spydht, end to end', () => {
     const key1 = Uint8Array.from(Buffer.from(k1, 'hex'));
     const holders = t.nodes.filter((n) => n.internals.store.entry(key1));
     expect(holders.length).toBeGreaterThan(0);
-    // (Each holder's store answers with the re-split record, as a lying node's would.)
+    // (Each holder's store answers for k1 with the re-split record, as a lying node's would.)
     const honest = holders[0]!.internals.store.entry(key1)!.record;
     const forged = { ...honest, label: utf8('a'), content: utf8('bc') };
-    for (const h of holders) h.internals.store.get = () => forged;
+    for (const h of holders) {
+      const store = h.internals.store;
+      const get = store.get.bind(store);
+      store.get = (key, nowSeconds) => (equalBytes(key, key1) ? forged : get(key, nowSeconds));
+    }
     expect(await t.run(reader.get(k1))).toBeUndefined();
     expect(reader.stats().droppedBadValue ?? 0).toBeGreaterThan(0);
     // One honest holder left: the reader skips the forgeries and gets the real value.

@@ -96,7 +96,9 @@ describe('encodeIpPort / decodeIpPort', () => {
         return false;
       }
     };
-    const part = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.stringMatching(/^[0-9a.:-]{0,5}$/));
+    // No ':' in the parts: a string with one is IPv6 text, parsed elsewhere ("::0.0.0.0" is a valid
+    // IPv6 address, which the dotted-quad reference rightly rejects: it made this test flaky).
+    const part = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.stringMatching(/^[0-9a.-]{0,5}$/));
     const nearQuad = fc.array(part, { minLength: 2, maxLength: 6 }).map((p) => p.join('.'));
     fc.assert(
       fc.property(nearQuad, (ip) => {
