@@ -81,7 +81,7 @@ export class MutableResponder {
     // every node. A node that already holds a copy takes newer versions whatever it counts (they
     // replace that copy in place, and a holder refusing them would keep serving the old one): read
     // repair and hand-over reach it as before.
-    if (!store.get(record.key, Math.floor(now / 1000)) && !this.#o.responsible(record.key)) {
+    if (!store.has(record.key, Math.floor(now / 1000)) && !this.#o.responsible(record.key)) {
       count('mutableNotResponsible');
       this.#o.limits.chargeRefusedWrite(req.ip);
       return ack(MutableStoreStatus.NOT_RESPONSIBLE);

@@ -122,7 +122,7 @@ export function storageView(engine: Engine): StorageView {
     get tombstones() {
       return store.tombstones;
     },
-    has: (key) => store.get(asKey(key), now()) !== undefined,
+    has: (key) => store.has(asKey(key), now()),
     records: () => store.entries().filter((e) => e.expiresAt > now()).map((e) => new DHTValue(e.record)),
   };
 }

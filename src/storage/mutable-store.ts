@@ -90,6 +90,11 @@ export class MutableStore {
     return this.#bytes;
   }
 
+  /** Whether a live copy is held for `key` (a deletion included), without decoding it. */
+  has(key: Uint8Array, nowSeconds: number): boolean {
+    return (this.#records.get(idKey(key))?.expiresAt ?? 0) > nowSeconds;
+  }
+
   /** The live copy held for `key` (a deletion included: the caller decides what to show). */
   get(key: Uint8Array, nowSeconds: number): WireMutableRecord | undefined {
     const s = this.#records.get(idKey(key));

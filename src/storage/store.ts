@@ -217,6 +217,11 @@ export class LocalStore {
     return { records: u?.records ?? 0, bytes: u?.bytes ?? 0 };
   }
 
+  /** Whether a live record is held for `key`, without decoding it. */
+  has(key: Uint8Array, nowSeconds: number): boolean {
+    return (this.#records.get(idKey(key))?.expiresAt ?? 0) > nowSeconds;
+  }
+
   get(key: Uint8Array, nowSeconds: number): WireRecord | undefined {
     const s = this.#records.get(idKey(key));
     if (!s || s.expiresAt <= nowSeconds) return undefined;
