@@ -289,6 +289,34 @@ describe('holes of the original spydht, end to end', () => {
     expect([again?.labelText(), again?.text()]).toEqual(['ab', 'c']);
   });
 
+  it('hole 7, hidden holder: liars that answer with a forged value do not hide the honest holder behind them', async () => {
+    tn = await createTestnet(24, { node: { k: 8 }, joinBatch: 1 });
+    const t = tn;
+    const k1 = await t.run(t.nodes[3]!.put('ab', 'c', { owner: null }));
+    const key1 = Uint8Array.from(Buffer.from(k1, 'hex'));
+    const holders = t.nodes.filter((n) => n.internals.store.entry(key1));
+    const reader = t.nodes.find((n) => !holders.includes(n)) ?? (await t.addNode());
+    // The honest holder: the one nearest the key that a node lookup to the key's other location
+    // does not reach, so only a search at the key itself can find it.
+    const [, location2] = replicaLocations(nodeCrypto, key1);
+    const nearLocation2 = closestNodes(t.nodes, location2!, 8);
+    const honest = closestNodes(holders, key1, holders.length).find((h) => !nearLocation2.includes(h))!;
+    expect(honest).toBeDefined();
+    // Every other holder lies about the value (a FIND_VALUE reply with a value lists no contacts),
+    // and no node but the liars knows the honest holder: the liars are the only way to it.
+    const forged = { ...honest.internals.store.entry(key1)!.record, label: utf8('a'), content: utf8('bc') };
+    for (const h of holders) {
+      if (h === honest) continue;
+      const store = h.internals.store;
+      const get = store.get.bind(store);
+      store.get = (key, nowSeconds) => (equalBytes(key, key1) ? forged : get(key, nowSeconds));
+    }
+    for (const n of t.nodes) if (!holders.includes(n)) n.internals.table.remove(honest.identity.id);
+    const value = await t.run(reader.get(k1));
+    expect([value?.labelText(), value?.text()]).toEqual(['ab', 'c']);
+    expect(reader.stats().droppedBadValue ?? 0).toBeGreaterThan(0);
+  });
+
   it('hole 8: a delete needs the owner’s signature for that very key; nothing is removed on a bad one', async () => {
     tn = await createTestnet(16, { node: { k: 8 } });
     const t = tn;
