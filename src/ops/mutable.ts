@@ -60,6 +60,8 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
   let best = ctx.mutableStore.get(key, nowSeconds(ctx));
   /** The copy each answering node holds (undefined: none). */
   const copies = new Map<string, { peer: LookupPeer; copy: MutableSummary | undefined }>();
+  /** Nodes that answered with a copy that does not verify (ID keys). */
+  const liars = new Set<string>();
   const consider = async (record: WireMutableRecord): Promise<boolean> => {
     if (!(await verifyMutableForKey(ctx.crypto, ctx.rules, record, key, nowSeconds(ctx)))) return false;
     if (!best || compareSummaries(summaryOf(record), summaryOf(best)) > 0) best = record;
@@ -78,7 +80,11 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
       if (m.type === MessageType.MUTABLE_VALUE) {
         if (m.record && !(await consider(m.record))) {
           ctx.count('droppedBadValue');
-          throw SpydhtError.invalidRecord('peer returned a mutable record that does not verify');
+          // Not a copy, and not a holder to store at or repair; but the contacts beside it are as
+          // good as any reply's: dropping them would let liars nearest the key hide an honest
+          // holder that only they know.
+          liars.add(idKey(peer.id));
+          return { contacts: m.contacts, bytes: reply.size };
         }
         copies.set(idKey(peer.id), { peer, copy: m.record ? summaryOf(m.record) : m.summary });
         return { contacts: m.contacts, bytes: reply.size };
@@ -97,7 +103,7 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
     ctx.lookups.run<never>(key, signal, query, { burst: true }),
     ...replicaLocations(ctx.crypto, key)
       .slice(1)
-      .map((loc) => copiesAtLocation(ctx, loc, query, (peer) => copies.has(idKey(peer.id)), () => best !== undefined, signal)),
+      .map((loc) => copiesAtLocation(ctx, loc, query, (peer) => copies.has(idKey(peer.id)) || liars.has(idKey(peer.id)), () => best !== undefined, signal)),
   ]);
   let newest: WireMutableRecord | undefined = best;
   // A client may not reach the members that hold the key (a UDP-only peer in a swarm of WebRTC
@@ -113,7 +119,8 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
     holders++;
     if (newest && compareSummaries(copy, summaryOf(newest)) < 0) stale.push(peer);
   }
-  const closestAt = [atKey!.closest, ...further.map((f) => f.closest)];
+  const honest = (peers: LookupPeer[]): LookupPeer[] => (liars.size === 0 ? peers : peers.filter((p) => !liars.has(idKey(p.id))));
+  const closestAt = [atKey!.closest, ...further.map((f) => f.closest)].map(honest);
   const queried = atKey!.queried + further.reduce((n, f) => n + f.queried, 0);
   return { newest, closestAt, stale, holders, queried };
 }

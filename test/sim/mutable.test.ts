@@ -108,6 +108,31 @@ describe('mutable records in a simulated swarm', () => {
     expect([v?.seq, v?.text()]).toEqual([2, 'new']);
   });
 
+  it('liars that serve a forged copy do not hide the honest holder behind them', async () => {
+    tn = await createTestnet(24, { node: { k: 8 }, joinBatch: 1 });
+    const t = tn;
+    const writer = t.nodes[1]!;
+    const { key } = await t.run(writer.putMutable('real'));
+    const holders = holdersOf(t, key);
+    // The honest holder: the one nearest the key that a node lookup to the key's other location
+    // does not reach, so only the search at the key can find it.
+    const [atKey, location2] = replicaLocations(nodeCrypto, fromHex(key));
+    const near = (loc: Uint8Array, among: DHT[], count: number): DHT[] => [...among].sort((a, b) => compareDistance(a.identity.id, b.identity.id, loc)).slice(0, count);
+    const nearLocation2 = near(location2!, t.nodes, 8);
+    const honest = near(atKey!, holders, holders.length).find((h) => h !== writer && !nearLocation2.includes(h))!;
+    expect(honest).toBeDefined();
+    // Every other holder serves a copy whose signature fails, and no node but the liars (and the
+    // writer, which keeps out of it) knows the honest holder.
+    const forged = { ...held(honest, key)!, content: utf8('forged') };
+    for (const n of holders) if (n !== honest) n.internals.mutableStore.get = () => forged;
+    for (const n of t.nodes) if (!holders.includes(n) || n === writer) n.internals.table.remove(honest.identity.id);
+    const reader = t.nodes.find((n) => n !== writer && !holders.includes(n)) ?? (await t.addNode());
+    reader.internals.mutableStore.clear();
+    const v = await t.run(reader.getMutable(writer.identity.publicKey));
+    expect(v?.text()).toBe('real');
+    expect(reader.stats().droppedBadValue ?? 0).toBeGreaterThan(0);
+  });
+
   it('concurrent writers with cas: at most one wins, the others get CAS_CONFLICT, and every reader sees the same winner', async () => {
     tn = await createTestnet(30);
     const owner = await newIdentity();
