@@ -258,6 +258,14 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       return false;
     };
 
+    /**
+     * Node lookups (burst): a candidate whose first datagram timed out gives up its place among
+     * the k closest to the next one, which is asked at once; the lookup ends when k have answered
+     * without it (its retry may still answer first). A lost datagram then costs one more query,
+     * not the wait for a retransmission: at 10 % loss every round of a lookup lost one. Were all k
+     * slow, it waits for them. A value lookup keeps waiting: the slow node may be a holder.
+     */
+    const passOverSlow = o.burst === true;
     const step = (): void => {
       if (finished) return;
       let waiting = 0;
@@ -269,6 +277,10 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       const narrowed = o.narrow !== undefined && responded > 0;
       for (const c of sorted) {
         if (idle(c)) continue;
+        if (passOverSlow && c.state === 'slow') {
+          slow++;
+          continue;
+        }
         if (live >= o.k) break; // only the k closest live candidates decide the outcome
         live++;
         if (c.state === 'waiting') {
@@ -280,14 +292,17 @@ export function lookup<V>(o: LookupOptions<V>): Promise<LookupResult<V>> {
       // Out of budget, candidates not yet asked no longer keep the lookup open.
       const maxQueries = o.maxQueries ?? Infinity;
       const spent = queried >= maxQueries;
-      if (waiting + slow + (spent ? 0 : fresh) + probing.size === 0) return finish();
+      if (passOverSlow) {
+        // k answered without the slow ones (or nothing else left to ask, and none slow): done.
+        if (waiting + (spent ? 0 : fresh) + probing.size === 0 && (live >= o.k || slow === 0)) return finish();
+      } else if (waiting + slow + (spent ? 0 : fresh) + probing.size === 0) return finish();
       const limit = bursting ? Infinity : narrowed ? o.narrow! : o.alpha;
       bursting = false;
       live = 0;
       for (const c of sorted) {
         // A burst launches several at once: the query budget is checked for each one.
         if (inFlight >= limit || queried >= maxQueries) break;
-        if (idle(c)) continue;
+        if (idle(c) || (passOverSlow && c.state === 'slow')) continue;
         if (live++ >= o.k) break;
         if (c.state === 'fresh') {
           inFlight++;

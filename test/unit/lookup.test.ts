@@ -244,6 +244,42 @@ describe('lookup timing', () => {
     expect(at).toBe(3000);
   });
 
+  it('a node lookup (burst) does not wait for a slow peer once k others answered; a value lookup does', async () => {
+    const target = idOf('slow burst target');
+    const [slow, a, b, c] = byDistance([idOf('sb1'), idOf('sb2'), idOf('sb3'), idOf('sb4'), idOf('sb5')], target) as [NodeId, NodeId, NodeId, NodeId];
+    const setUp = (): FakeNet => {
+      const net = new FakeNet();
+      // The closest peer's datagram is lost: it turns slow at 50 ms and its retry answers at 3 s.
+      net.set(slow, { slowAfter: 50, delay: 3000 });
+      for (const id of [a, b, c]) net.set(id, { delay: 10 });
+      return net;
+    };
+    const node = setUp();
+    const burst = await node.run({ target, seeds: [slow, a, b, c], k: 3, alpha: 3, burst: true });
+    // The slow peer gave up its place among the 3 closest: c was asked the moment it turned slow,
+    // and the lookup ended when a, b and c had answered, not when the retry came back.
+    expect(node.log.find((e) => e.id === hex(c))!.start).toBe(50);
+    expect(burst.at).toBe(60);
+    expect(burst.result.closest.map((p) => hex(p.id))).toEqual([a, b, c].map(hex));
+    expect(node.log.find((e) => e.id === hex(slow))!.outcome).toBe('aborted');
+    // A value lookup waits: the slow peer may hold the value.
+    const value = setUp();
+    const plain = await value.run({ target, seeds: [slow, a, b, c], k: 3, alpha: 3 });
+    expect(plain.at).toBe(3000);
+    expect(plain.result.closest.map((p) => hex(p.id))).toEqual([slow, a, b].map(hex));
+  });
+
+  it('a node lookup whose every candidate is slow waits for their retries', async () => {
+    const net = new FakeNet();
+    const target = idOf('all slow');
+    const [x, y] = [idOf('x'), idOf('y')];
+    net.set(x, { slowAfter: 50, delay: 400 });
+    net.set(y, { slowAfter: 50, delay: 500 });
+    const { result, at } = await net.run({ target, seeds: [x, y], k: 3, burst: true });
+    expect(at).toBe(500);
+    expect(result.closest.map((p) => hex(p.id)).sort()).toEqual([x, y].map(hex).sort());
+  });
+
   it('stragglers farther than the k-th answered node do not delay completion', async () => {
     const net = new FakeNet();
     const target = idOf('straggle');
