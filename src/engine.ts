@@ -149,7 +149,7 @@ export class Engine implements OpContext {
       locate: (key) => replicaLocations(crypto, key),
       count,
     });
-    this.mutableStore = new MutableStore(init.storage, this.store, { random });
+    this.mutableStore = new MutableStore(init.storage, this.store, { random, locate: (key) => replicaLocations(crypto, key) });
     this.store.shareBoundsWith(this.mutableStore);
     this.rpc = new Rpc({
       identity,
@@ -236,7 +236,6 @@ export class Engine implements OpContext {
         republish: (record) => this.operations.run({}, (signal) => storeOnClosest(this, record, undefined, signal, this.#republishLocations(record.key))),
         storeAt: (contact, record) => storeMutableAt(this, peerOf(contact), record, undefined),
       },
-      locations: (key) => replicaLocations(crypto, key),
     });
 
     for (const t of init.transports) {

@@ -52,8 +52,6 @@ export interface MaintenanceOptions {
     republish: (record: WireMutableRecord) => Promise<unknown>;
     storeAt: (contact: Contact, record: WireMutableRecord) => Promise<unknown>;
   };
-  /** The replica locations of a key (storage/placement.ts). */
-  locations: (key: Uint8Array) => NodeId[];
 }
 
 /**
@@ -147,7 +145,7 @@ export class Maintenance {
         if (entry.locations.some(handsOverAt)) this.#options.storeAt(c, entry.record).catch(() => {});
       }
       const m = this.#options.mutable;
-      if (m) for (const entry of m.store.entries()) if (this.#options.locations(entry.key).some(handsOverAt)) m.storeAt(c, entry.record).catch(() => {});
+      if (m) for (const entry of m.store.entries()) if (entry.locations.some(handsOverAt)) m.storeAt(c, entry.record).catch(() => {});
     }
   }
 }

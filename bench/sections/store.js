@@ -99,7 +99,8 @@ async function measureMutable(n, net) {
   const { nodeCrypto } = await import('../../dist/node/index.js');
   const { encodeMessage, decodeMessage, appendAuth, MessageType, Flags } = await import('../../dist/wire/messages.js');
   const { MutableStore } = await import('../../dist/storage/mutable-store.js');
-  const store = new MutableStore({ maxRecords: n });
+  // Locations as a node keeps them beside each record (engine.ts: both replica locations).
+  const store = new MutableStore({ maxRecords: n }, undefined, { locate: (key) => [key, nodeCrypto.sha256(key)] });
   const publicKey = nodeCrypto.randomBytes(32);
   for (let i = 0; i < n; i++) {
     const record = {

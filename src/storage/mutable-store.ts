@@ -24,8 +24,14 @@ export interface StorageUsage {
  * store keeps its records (store.ts StoredRecord).
  */
 export class StoredMutable {
-  /** writeMutableRecord's encoding; its first 32 bytes are the key. */
+  /**
+   * writeMutableRecord's encoding, its first 32 bytes the key, then the key's further replica
+   * locations, 32 bytes each: maintenance asks for every record's locations at every new contact
+   * (as StoredRecord keeps them, for the same reason).
+   */
   readonly #bytes: Uint8Array;
+  /** Length of the encoding within #bytes. */
+  readonly #encoded: number;
   /** Unix seconds. */
   readonly expiresAt: number;
   /** mutableSize: what it counts against the byte bound. */
@@ -33,9 +39,12 @@ export class StoredMutable {
   /** Clock ms when this node should next republish it. */
   republishAt: number;
 
-  constructor(record: WireMutableRecord, republishAt: number) {
+  /** `locations`: the key's replica locations, the key itself first (storage/placement.ts). */
+  constructor(record: WireMutableRecord, republishAt: number, locations: readonly Uint8Array[]) {
     const w = new Writer(256);
     writeMutableRecord(w, record);
+    this.#encoded = w.length;
+    for (const loc of locations.slice(1)) w.fixed(loc, 32, 'location');
     this.#bytes = w.finish();
     this.expiresAt = record.expiresAt;
     this.size = mutableSize(record);
@@ -44,11 +53,18 @@ export class StoredMutable {
 
   /** The record, decoded afresh: views into the held encoding, for reading only (views.ts copies what reaches the user). */
   get record(): WireMutableRecord {
-    return readMutableRecord(new Reader(this.#bytes));
+    return readMutableRecord(new Reader(this.#bytes.subarray(0, this.#encoded)));
   }
 
   get key(): Uint8Array {
     return this.#bytes.subarray(0, 32);
+  }
+
+  /** The key's replica locations, the key first (views into the held bytes). */
+  get locations(): Uint8Array[] {
+    const out = [this.key];
+    for (let at = this.#encoded; at < this.#bytes.length; at += 32) out.push(this.#bytes.subarray(at, at + 32));
+    return out;
   }
 }
 
@@ -64,6 +80,8 @@ export interface MutableStoreSchedule {
   republishEveryMs: number;
   /** Uniform in [0, 1): spreads republishing so the holders of one key do not all send at once. */
   random: () => number;
+  /** A key's replica locations, the key first (storage/placement.ts; default: the key alone). */
+  locate: (key: Uint8Array) => Uint8Array[];
 }
 
 export class MutableStore {
@@ -79,7 +97,11 @@ export class MutableStore {
     this.maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.#others = others;
-    this.#schedule = { republishEveryMs: schedule.republishEveryMs ?? REPUBLISH_EVERY_MS, random: schedule.random ?? Math.random };
+    this.#schedule = {
+      republishEveryMs: schedule.republishEveryMs ?? REPUBLISH_EVERY_MS,
+      random: schedule.random ?? Math.random,
+      locate: schedule.locate ?? ((key) => [key]),
+    };
   }
 
   get size(): number {
@@ -125,7 +147,7 @@ export class MutableStore {
       if (refusal) return refusal;
       const grow = mutableSize(record) - mutableSize(h);
       if (grow > 0 && this.#bytes + this.#others.bytes + grow > this.maxBytes) return { status: MutableStoreStatus.FULL, held: summaryOf(h) };
-      this.#records.set(hex, new StoredMutable(record, held.republishAt));
+      this.#records.set(hex, new StoredMutable(record, held.republishAt, held.locations));
       this.#bytes += grow;
       return { status: MutableStoreStatus.STORED, held: summaryOf(record), replaced: h };
     }
@@ -133,7 +155,7 @@ export class MutableStore {
     if (this.#records.size + this.#others.size >= this.maxRecords || this.#bytes + this.#others.bytes + size > this.maxBytes) {
       return { status: MutableStoreStatus.FULL, held: undefined };
     }
-    this.#records.set(hex, new StoredMutable(record, this.#nextRepublish(nowMs)));
+    this.#records.set(hex, new StoredMutable(record, this.#nextRepublish(nowMs), this.#schedule.locate(record.key)));
     this.#bytes += size;
     return { status: MutableStoreStatus.STORED, held: summaryOf(record) };
   }

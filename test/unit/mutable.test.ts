@@ -20,6 +20,7 @@ import { RequestLimits } from '../../src/rpc/limits.js';
 import type { IncomingRequest } from '../../src/rpc/rpc.js';
 import { MutableResponder } from '../../src/serve-mutable.js';
 import { MutableStore } from '../../src/storage/mutable-store.js';
+import { replicaLocations } from '../../src/storage/placement.js';
 import { MutableValue } from '../../src/views.js';
 import { createRecord, recordKey, recordSize, type RecordRules } from '../../src/storage/record.js';
 import { LocalStore } from '../../src/storage/store.js';
@@ -244,6 +245,19 @@ describe('holder rules (MutableStore)', () => {
     value.content.fill(0x21);
     value.salt.fill(0x21);
     expect(store.get(r.key, NOW)).toEqual(r);
+  });
+
+  it('keeps each key\'s replica locations beside the record, hashed once at the first put and kept by newer copies', async () => {
+    let hashed = 0;
+    const store = new MutableStore({}, undefined, { locate: (key) => (hashed++, replicaLocations(crypto, key)) });
+    const [v1, v2] = await Promise.all([make({ seq: 1, content: 'first' }), make({ seq: 2, content: 'second' })]);
+    store.put(v1, undefined, NOW_MS);
+    store.put(v2, undefined, NOW_MS);
+    const [entry] = store.entries();
+    expect(entry!.locations).toEqual(replicaLocations(crypto, v1.key));
+    expect(hashed).toBe(1);
+    // The locations after the encoding do not leak into the record.
+    expect(store.get(v1.key, NOW)).toEqual(v2);
   });
 
   it('two versions at one seq: every holder keeps the same one, whichever arrived first', async () => {
