@@ -7,7 +7,8 @@
 import { dueForRepublish, nextRepublish } from './republish.js';
 import { equalBytes } from '../bytes.js';
 import { idKey } from '../id.js';
-import { Reader, Writer } from '../wire/codec.js';
+import { Reader } from '../wire/codec.js';
+import { HeldEncoding } from './held-encoding.js';
 import { MutableStoreStatus, readMutableRecord, writeMutableRecord, type MutableStoreStatusCode, type MutableSummary, type WireMutableRecord } from '../wire/mutable.js';
 import { compareSummaries, mutableSize, summaryOf } from './mutable-record.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, REPUBLISH_EVERY_MS, type LocalStoreOptions } from './store.js';
@@ -19,19 +20,10 @@ export interface StorageUsage {
 }
 
 /**
- * A held mutable record, kept as its wire encoding in a buffer of its own (not the datagram it came
- * in, nor seven views and an object over a copy) and decoded when asked for, as the immutable
- * store keeps its records (store.ts StoredRecord).
+ * A held mutable record: its encoding and its key's locations (HeldEncoding), decoded when asked
+ * for, as the immutable store keeps its records (store.ts StoredRecord).
  */
-export class StoredMutable {
-  /**
-   * writeMutableRecord's encoding, its first 32 bytes the key, then the key's further replica
-   * locations, 32 bytes each: maintenance asks for every record's locations at every new contact
-   * (as StoredRecord keeps them, for the same reason).
-   */
-  readonly #bytes: Uint8Array;
-  /** Length of the encoding within #bytes. */
-  readonly #encoded: number;
+export class StoredMutable extends HeldEncoding {
   /** Unix seconds. */
   readonly expiresAt: number;
   /** mutableSize: what it counts against the byte bound. */
@@ -41,11 +33,7 @@ export class StoredMutable {
 
   /** `locations`: the key's replica locations, the key itself first (storage/placement.ts). */
   constructor(record: WireMutableRecord, republishAt: number, locations: readonly Uint8Array[]) {
-    const w = new Writer(256);
-    writeMutableRecord(w, record);
-    this.#encoded = w.length;
-    for (const loc of locations.slice(1)) w.fixed(loc, 32, 'location');
-    this.#bytes = w.finish();
+    super((w) => writeMutableRecord(w, record), locations);
     this.expiresAt = record.expiresAt;
     this.size = mutableSize(record);
     this.republishAt = republishAt;
@@ -53,18 +41,7 @@ export class StoredMutable {
 
   /** The record, decoded afresh: views into the held encoding, for reading only (views.ts copies what reaches the user). */
   get record(): WireMutableRecord {
-    return readMutableRecord(new Reader(this.#bytes.subarray(0, this.#encoded)));
-  }
-
-  get key(): Uint8Array {
-    return this.#bytes.subarray(0, 32);
-  }
-
-  /** The key's replica locations, the key first (views into the held bytes). */
-  get locations(): Uint8Array[] {
-    const out = [this.key];
-    for (let at = this.#encoded; at < this.#bytes.length; at += 32) out.push(this.#bytes.subarray(at, at + 32));
-    return out;
+    return readMutableRecord(new Reader(this.encoding));
   }
 }
 

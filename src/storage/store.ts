@@ -13,7 +13,8 @@ import { equalBytes } from '../bytes.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
 import { ipPrefix } from '../ip-prefix.js';
 import { LruMap } from '../lru.js';
-import { Reader, Writer } from '../wire/codec.js';
+import { Reader } from '../wire/codec.js';
+import { HeldEncoding } from './held-encoding.js';
 import { recordSize } from './record.js';
 import { DeleteStatus, readRecord, StoreStatus, writeRecord, type DeleteProof, type DeleteStatusCode, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
 
@@ -43,15 +44,7 @@ const DEFAULT_TOMBSTONE_SECONDS = 7 * 24 * 3600 + 300;
  * default 10,000 records take ~7 MB, not ~16 (BENCHMARKS.md). What the store reads at every put, sweep and eviction (expiry,
  * issue time, size, distance) it keeps as numbers.
  */
-export class StoredRecord {
-  /**
-   * The record's wire encoding (wire/messages.ts writeRecord), its first 32 bytes the key, then
-   * the key's further replica locations, 32 bytes each: maintenance asks for every record's
-   * locations at every new contact, and hashing them again each time was half that work.
-   */
-  readonly #bytes: Uint8Array;
-  /** Length of the encoding within #bytes. */
-  readonly #encoded: number;
+export class StoredRecord extends HeldEncoding {
   /** Unix seconds. */
   readonly expiresAt: number;
   /** The owner's issue time, if it has an owner. */
@@ -70,11 +63,7 @@ export class StoredRecord {
 
   /** `locations`: the key's replica locations, the key itself first (storage/placement.ts). */
   constructor(record: WireRecord, locations: readonly NodeId[], storedAt: number, republishAt: number, from: string, distance: number) {
-    const w = new Writer(256);
-    writeRecord(w, record);
-    this.#encoded = w.length;
-    for (const loc of locations.slice(1)) w.fixed(loc, 32, 'location');
-    this.#bytes = w.finish();
+    super((w) => writeRecord(w, record), locations);
     this.expiresAt = record.expiresAt;
     this.issuedAt = record.owner?.issuedAt;
     this.storedAt = storedAt;
@@ -88,23 +77,12 @@ export class StoredRecord {
    * reading only; what reaches the user is copied (DHTValue).
    */
   get record(): WireRecord {
-    return readRecord(new Reader(this.#bytes.subarray(0, this.#encoded)));
-  }
-
-  get key(): Uint8Array {
-    return this.#bytes.subarray(0, 32);
-  }
-
-  /** The key's replica locations, the key first (views into the held bytes). */
-  get locations(): NodeId[] {
-    const out = [this.key];
-    for (let at = this.#encoded; at < this.#bytes.length; at += 32) out.push(this.#bytes.subarray(at, at + 32));
-    return out;
+    return readRecord(new Reader(this.encoding));
   }
 
   /** The record's wire size (recordSize): what it counts against the byte bound. */
   get size(): number {
-    return this.#encoded;
+    return this.encoding.length;
   }
 }
 
