@@ -327,6 +327,20 @@ interface Link {
   cancelTimer: () => void;
 }
 
+/**
+ * Of one relay's unproven incoming links (oldest first), the one a newer offer replaces: the
+ * oldest whose ICE has not connected, else the oldest. A connected ICE check is the first thing a
+ * throwaway identity's offer cannot give for free: the peer must answer our checks at the address
+ * it gave, with the credentials of its own SDP.
+ */
+function replaceable(links: readonly Link[]): Link {
+  for (const link of links) {
+    const ice = link.pc.iceConnectionState;
+    if (ice !== 'connected' && ice !== 'completed') return link;
+  }
+  return links[0]!;
+}
+
 export class WebRtcTransport implements Transport {
   readonly kind = AddressKind.WEBRTC;
   readonly name = 'webrtc';
@@ -592,8 +606,11 @@ export class WebRtcTransport implements Transport {
    * oldest), and all together at most maxInboundConnecting (when full, the busiest relay's oldest
    * goes if that relay holds more than `relay` would, else `relay`'s own oldest). So a flood
    * through one relay, or through many, churns its own share and leaves others' newcomers their
-   * slots; an honest offer through the flood's relay still gets a slot and keeps it while the
-   * flood's next offers through that relay (which relays budget per source) take turns.
+   * slots. Within a relay's share the link that goes is the oldest whose ICE has not connected
+   * (#replaceable): an honest newcomer's link connects ICE a round trip after our answer reaches
+   * it, while a flood's offers never do unless the attacker runs an ICE agent that answers our
+   * checks for every throwaway identity, so once connected it keeps its slot however many offers
+   * follow it through the same relay.
    */
   #admitInbound(relay: string): boolean {
     const byRelay = new Map<string, Link[]>();
@@ -608,15 +625,15 @@ export class WebRtcTransport implements Transport {
     // Insertion order of #links is creation order: each list is oldest first.
     const mine = byRelay.get(relay) ?? [];
     let victim: Link | undefined;
-    if (mine.length >= this.#maxConnectingPerRelay) victim = mine[0];
+    if (mine.length >= this.#maxConnectingPerRelay) victim = replaceable(mine);
     else if (total >= this.#maxInboundConnecting) {
       let busiest: Link[] = [];
       for (const list of byRelay.values()) if (list.length > busiest.length) busiest = list;
       // The busiest relay gives up its oldest if it holds more than this one would; else this
       // relay's own oldest makes way (within one relay the newest offer wins, so a flood
       // through it cannot park there and lock out the next honest offer).
-      if (busiest.length > mine.length + 1) victim = busiest[0];
-      else if (mine.length > 0) victim = mine[0];
+      if (busiest.length > mine.length + 1) victim = replaceable(busiest);
+      else if (mine.length > 0) victim = replaceable(mine);
       else return false;
     }
     if (victim) {

@@ -35,6 +35,13 @@ const ATTACKER_IP = '127.66.0.1';
 const MAX_LINKS = 12;
 const PEERS = 4;
 const OFFERS = 120;
+/**
+ * The attacker's UDP ports: the server passes 1 offer/s (12 at once) per port toward one target.
+ * The first wave comes from one; the second from the others, to pass more through the server.
+ */
+const ATTACKER_PORTS = 8;
+/** While the newcomer links, an offer through the server this often (the victim takes 10/s per relay). */
+const WAVE_GAP_MS = 100;
 const WAIT_MS = 20_000;
 
 const webrtc = (id: string): PeerAddress => ({ kind: AddressKind.WEBRTC, data: fromHex(id) });
@@ -55,22 +62,33 @@ async function member(bootstrap: string, maxLinks = 32): Promise<Member> {
   return { dht, rtc, udp };
 }
 
-/** Sends signed offers from throwaway identities as SIGNAL requests, and counts the acks by status. */
+/**
+ * Sends signed offers from throwaway identities as SIGNAL requests, and counts the acks by status.
+ * It sends from several ports: a relay budgets each requester (address) per target, so more ports
+ * push more offers through one relay, up to its per-IP budget.
+ */
 class Attacker {
   readonly acks = new Map<number, number>();
+  sent = 0;
   #sdp = '';
   #pc: RTCPeerConnection | undefined;
-  private constructor(readonly socket: Socket) {
-    socket.on('message', (data) => {
-      const d = decodeMessage(new Uint8Array(data), NETWORK_ID);
-      if (d.ok && d.message.type === MessageType.SIGNAL_ACK) this.acks.set(d.message.status, (this.acks.get(d.message.status) ?? 0) + 1);
-    });
+  private constructor(readonly sockets: Socket[]) {
+    for (const socket of sockets) {
+      socket.on('message', (data) => {
+        const d = decodeMessage(new Uint8Array(data), NETWORK_ID);
+        if (d.ok && d.message.type === MessageType.SIGNAL_ACK) this.acks.set(d.message.status, (this.acks.get(d.message.status) ?? 0) + 1);
+      });
+    }
   }
 
-  static async open(): Promise<Attacker> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, ATTACKER_IP, resolve));
-    const a = new Attacker(socket);
+  static async open(ports: number): Promise<Attacker> {
+    const sockets: Socket[] = [];
+    for (let i = 0; i < ports; i++) {
+      const socket = createSocket('udp4');
+      await new Promise<void>((resolve) => socket.bind(0, ATTACKER_IP, resolve));
+      sockets.push(socket);
+    }
+    const a = new Attacker(sockets);
     // A real offer SDP (a DTLS fingerprint, ICE credentials): the victim accepts it and starts ICE.
     a.#pc = new RTCPeerConnection() as unknown as RTCPeerConnection;
     a.#pc.createDataChannel('spydht');
@@ -78,8 +96,8 @@ class Attacker {
     return a;
   }
 
-  /** One SIGNAL carrying a valid offer signed by a brand-new identity, sent to `via` (ip, port). */
-  async offer(target: string, via: { ip: string; port: number }): Promise<void> {
+  /** One SIGNAL carrying a valid offer signed by a brand-new identity, sent to `via` (ip, port) from socket `from`. */
+  async offer(target: string, via: { ip: string; port: number }, from = 0): Promise<void> {
     const throwaway = await newIdentity();
     const sealed = await sealSignal(throwaway, fromHex(target), { t: 'offer', s: newSessionId(nodeCrypto), sdp: this.#sdp });
     if (!sealed.ok) throw new Error(sealed.error);
@@ -94,7 +112,8 @@ class Attacker {
       source: throwaway.id,
       payload: sealed.value,
     });
-    this.socket.send(bytes, via.port, via.ip);
+    this.sent++;
+    this.sockets[from]!.send(bytes, via.port, via.ip);
   }
 
   acked(status: number): number {
@@ -103,7 +122,7 @@ class Attacker {
 
   close(): void {
     this.#pc?.close();
-    this.socket.close();
+    for (const socket of this.sockets) socket.close();
   }
 }
 
@@ -117,7 +136,7 @@ beforeAll(async () => {
   server = await startSignalingServer({ host: '127.0.0.1', port: 0, network: NETWORK, crypto: nodeCrypto, dht: { maxPerIp: 64 }, logger: () => {} });
   victim = await member(server.udpAddress, MAX_LINKS);
   for (let i = 0; i < PEERS; i++) peers.push(await member(server.udpAddress));
-  attacker = await Attacker.open();
+  attacker = await Attacker.open(ATTACKER_PORTS);
 }, 60_000);
 
 afterAll(async () => {
@@ -160,15 +179,24 @@ describe('links are earned: a flood of offers from throwaway identities', () => 
       WebSocket: WebSocket as unknown as WebSocketConstructor,
     });
     others.push(newcomer);
-    // A second wave while the newcomer links. An offer of it through the server (the newcomer's
-    // relay too) may replace the newcomer's connecting link at the victim (within a relay the
-    // newest offer wins); the newcomer hears nothing, offers again after its stall wait (2 s) and
-    // links well within its ping's retries.
+    // A second wave, through the server (the newcomer's relay too), for as long as the newcomer
+    // links: as many offers as the server passes and the victim takes through one relay. Each
+    // takes a slot of that relay's share at the victim, whose newer offers replace older ones; the
+    // newcomer's link keeps its slot once its ICE has connected (a flood's offers never do), so it
+    // links within its ping's retries instead of being knocked out again and again.
+    let linking = true;
     const wave = (async () => {
-      for (let i = 0; i < OFFERS / 2; i++) await attacker.offer(victim.dht.id, i % 2 === 0 ? viaVictim : viaServer);
+      for (let i = 0; linking; i++) {
+        await attacker.offer(victim.dht.id, viaServer, 1 + (i % (ATTACKER_PORTS - 1)));
+        await new Promise((resolve) => setTimeout(resolve, WAVE_GAP_MS));
+      }
     })();
-    expect((await newcomer.ping(webrtc(victim.dht.id), { timeoutMs: WAIT_MS })).id).toBe(victim.dht.id);
-    await wave;
+    try {
+      expect((await newcomer.ping(webrtc(victim.dht.id), { timeoutMs: WAIT_MS })).id).toBe(victim.dht.id);
+    } finally {
+      linking = false;
+      await wave;
+    }
 
     // Every proven link is still the same open link (not closed and reopened).
     for (const p of peers) expect((await victim.dht.ping(webrtc(p.dht.id), { timeoutMs: WAIT_MS })).id).toBe(p.dht.id);
@@ -176,7 +204,7 @@ describe('links are earned: a flood of offers from throwaway identities', () => 
     const stats = victim.rtc.stats;
     expect(stats.earnedEvicted).toBe(0);
     // The victim never held more unproven incoming links than its budget, and most offers were refused cheaply.
-    await until(() => attacker.acked(SignalStatus.RATE_LIMITED) + attacker.acked(SignalStatus.FORWARDED) >= (OFFERS * 3) / 2 - 10, 'the acks of the flood');
+    await until(() => attacker.acked(SignalStatus.RATE_LIMITED) + attacker.acked(SignalStatus.FORWARDED) >= attacker.sent - 10, 'the acks of the flood');
     expect(attacker.acked(SignalStatus.RATE_LIMITED)).toBeGreaterThan(OFFERS / 2);
     const unproven = victim.rtc.links().filter((l) => l.role === 'answerer' && l.state === 'connecting').length;
     expect(unproven).toBeLessThanOrEqual(Math.max(2, Math.floor(MAX_LINKS / 4)));

@@ -480,6 +480,49 @@ describe('WebRtcTransport over node-datachannel', () => {
     expect(a.t.stats.earnedEvicted).toBe(1);
   });
 
+  it('a flood of offers through the same relay does not replace a newcomer’s link whose ICE has connected', async () => {
+    // The attack: throwaway identities (each offer validly signed) keep offering through the relay
+    // an honest newcomer's offer came through, so that each newer offer takes the slot of the
+    // oldest and the newcomer's link is closed before it opens, again and again. The newcomer's
+    // answer is held here, freezing its link between "ICE connected" (its agent answers our checks
+    // before the answer reaches it) and "open", the window the flood aims at.
+    const bus = new SignalBus();
+    const a = await newPeer(bus);
+    const h = await newPeer(bus);
+    const held: Relayed[] = [];
+    bus.relay = (m) => {
+      if (toHex(m.from) !== toHex(a.id)) return m.payload;
+      held.push(m);
+      return undefined;
+    };
+    h.t.send(a.addr, bytes(1));
+    await until(() => a.pcs.length === 1 && a.pcs[0]!.iceConnectionState === 'connected', 'a’s ICE to connect with h', WAIT_MS);
+    const session = a.t.links()[0]!.session;
+
+    // The flood's offers: real SDP (a fresh RTCPeerConnection's), no candidates, nobody behind them.
+    const lure = new PolyfillRTCPeerConnection();
+    lure.createDataChannel('spydht');
+    const sdp = (await lure.createOffer()).sdp ?? '';
+    lure.close();
+    for (let i = 0; i < 3; i++) {
+      const throwaway = await Identity.generate({ crypto: nodeCrypto, difficulty: 0 });
+      const sealed = await sealSignal(throwaway, a.id, { t: 'offer', s: newSessionId(nodeCrypto), sdp });
+      if (!sealed.ok) throw new Error(sealed.error);
+      bus.inject(throwaway.id, a.id, sealed.value);
+    }
+    // maxConnectingPerRelay is 2: the second and third offers each replaced an older link.
+    await until(() => a.t.stats.connectingReplaced === 2, 'a to make room for the flood twice', WAIT_MS);
+    expect(a.t.links().filter((l) => l.id === toHex(h.id)).map((l) => l.session)).toEqual([session]);
+
+    // Let a's answer through: the newcomer links without waiting out a stall (2 s) for an answer
+    // that never comes. (Its first connect may still fail in libdatachannel's DTLS, ~1 in 20 under
+    // CPU load with the answer held this long; a failure is retried at once, not after a stall.)
+    bus.relay = (m) => m.payload;
+    for (const m of held.splice(0)) bus.inject(m.from, m.to, m.payload);
+    await until(() => has(a, 1), 'h→a', WAIT_MS);
+    expect(h.t.stats.offersStalled).toBe(0);
+  });
+
   it('unproven incoming links per ICE remote IP: over the cap, the newcomer is closed once its IP is known', async () => {
     const bus = new SignalBus();
     // Every peer here connects from this host's address; loopback too is counted, for the test.
