@@ -161,10 +161,12 @@ if (IDEAL) {
   ideal = {
     gets: { ms: summary(r.gets.map((g) => g.ms)), queried: summary(r.gets.map((g) => g.queried)), p99Ms: quantile99(r.gets.map((g) => g.ms)), p99Queried: quantile99(r.gets.map((g) => g.queried)) },
     nodeLookups: { ms: summary(nodes.puts.map((g) => g.ms)), queried: summary(nodes.puts.map((g) => g.queried)) },
+    puts: { ms: summary(nodes.wholePuts.map((p) => p.ms)), storeMs: summary(nodes.wholePuts.map((p) => p.storeMs)), queried: summary(nodes.wholePuts.map((p) => p.queried)) },
   };
   say(
     `ideal: gets median ${(ideal.gets.ms.median / MEAN_RTT_MS).toFixed(1)} RTT, p99 ${(ideal.gets.p99Ms / MEAN_RTT_MS).toFixed(1)} RTT, queried median ${ideal.gets.queried.median} p99 ${ideal.gets.p99Queried}; ` +
-      `node lookups (the lookup inside a put) median ${(ideal.nodeLookups.ms.median / MEAN_RTT_MS).toFixed(1)} RTT, ${ideal.nodeLookups.queried.median} queried`,
+      `node lookups (the lookup inside a put) median ${(ideal.nodeLookups.ms.median / MEAN_RTT_MS).toFixed(1)} RTT, ${ideal.nodeLookups.queried.median} queried; ` +
+      `puts (both locations' lookups, then the STOREs until the last ack) median ${(ideal.puts.ms.median / MEAN_RTT_MS).toFixed(1)} RTT, of which the STORE round ${(ideal.puts.storeMs.median / MEAN_RTT_MS).toFixed(1)}, ${ideal.puts.queried.median} queried`,
   );
 }
 

@@ -71,10 +71,11 @@ function idealTables(ids, k, random) {
 }
 
 /**
- * Runs `gets` value lookups and `puts` node lookups over ideal tables of `n` nodes with the lookup
- * code the nodes use. Latency: `latency + U[0, jitter)` ms one way, as SimNetwork.
+ * Runs `gets` value lookups and `puts` puts (each `locations` node lookups and a STORE round,
+ * see wholePuts) over ideal tables of `n` nodes with the lookup code the nodes use. Latency:
+ * `latency + U[0, jitter)` ms one way, as SimNetwork.
  */
-export async function idealLimit({ n, k = 20, alpha = 3, gets = 200, puts = 50, latency = 10, jitter = 20, seed = 1, lookupOptions = {} }) {
+export async function idealLimit({ n, k = 20, alpha = 3, gets = 200, puts = 50, locations = 2, latency = 10, jitter = 20, seed = 1, lookupOptions = {} }) {
   const random = seededRandom(seed);
   const ids = randomIds(n, random);
   const tables = idealTables(ids, k, random);
@@ -88,8 +89,7 @@ export async function idealLimit({ n, k = 20, alpha = 3, gets = 200, puts = 50, 
     return kth === undefined ? 0 : commonPrefixLength(ids[self], ids[kth]);
   };
 
-  async function one(target, value) {
-    const self = Math.floor(random() * n);
+  async function one(target, value, self = Math.floor(random() * n)) {
     const holders = value ? new Set(closestTo(ids.keys(), target, k)) : new Set();
     let queried = 0;
     const start = clock.now();
@@ -123,6 +123,22 @@ export async function idealLimit({ n, k = 20, alpha = 3, gets = 200, puts = 50, 
   const getRuns = [];
   for (let i = 0; i < gets; i++) getRuns.push(await one(randomTarget(), true));
   const putRuns = [];
-  for (let i = 0; i < puts; i++) putRuns.push(await one(randomTarget(), false));
-  return { n, k, alpha, meanRttMs: 2 * (latency + jitter / 2), gets: getRuns, puts: putRuns };
+  /**
+   * A whole put as spydht makes one: a node lookup to each of the key's `locations` replica
+   * locations (independent targets, run side by side: the slower one counts), then one round of
+   * STOREs to the k closest of each, done when the last acknowledgement is in (the slowest of
+   * locations × k round trips). No proof of work, no handshakes.
+   */
+  const wholePuts = [];
+  for (let i = 0; i < puts; i++) {
+    const self = Math.floor(random() * n);
+    const lookups = [];
+    for (let l = 0; l < locations; l++) lookups.push(await one(randomTarget(), false, self));
+    putRuns.push(...lookups);
+    let storeMs = 0;
+    for (let r = 0; r < locations * k; r++) storeMs = Math.max(storeMs, delay() + delay());
+    const lookupMs = Math.max(...lookups.map((x) => x.ms));
+    wholePuts.push({ ms: lookupMs + storeMs, lookupMs, storeMs, queried: lookups.reduce((sum, x) => sum + x.queried, 0) });
+  }
+  return { n, k, alpha, meanRttMs: 2 * (latency + jitter / 2), gets: getRuns, puts: putRuns, wholePuts };
 }
