@@ -43,6 +43,8 @@ export const DHT_COUNTERS = [
   'droppedVerifyLimited',
   /** HELLOs: sent after a ROOM reply; received and admitted; dropped (from or to a client; a token not valid for the sender's address). */
   'hellosSent',
+  /** A HELLO's proof carried by a later request of ours to that node instead (a put's STOREs), a datagram saved. */
+  'hellosPiggybacked',
   'hellosReceived',
   'droppedHello',
   'droppedHelloToken',

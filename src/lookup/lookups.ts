@@ -9,7 +9,7 @@ import { solvesIdPuzzle } from '../crypto/identity.js';
 import { SpydhtError, isSpydhtError } from '../errors.js';
 import { equalIds, idKey, type NodeId } from '../id.js';
 import { LruMap } from '../lru.js';
-import { UNPADDED_LOOKUP_BYTES, budgetLeft, type Rpc } from '../rpc/rpc.js';
+import { UNPADDED_LOOKUP_BYTES, budgetLeft, type HelloHold, type Rpc } from '../rpc/rpc.js';
 import type { Contact } from '../routing/contact.js';
 import type { RoutingTable } from '../routing/table.js';
 import { MessageType, type WireContact } from '../wire/messages.js';
@@ -42,6 +42,8 @@ export interface LookupMode {
   seeds?: LookupPeer[];
   /** Every new candidate a reply introduced (it has not answered us: it is no table contact). */
   onCandidate?: (peer: LookupPeer) => void;
+  /** Node lookups: HELLOs the replies call for wait here for the operation's next requests (RequestOptions.holdHello). */
+  holdHello?: HelloHold;
 }
 
 /** A get: α seeds, then one query at a time toward the value (loss widens it again). */
@@ -132,7 +134,7 @@ export class Lookups {
         const reply = await this.#options.rpc.request(
           peer.address,
           { type: MessageType.FIND_NODE, target, pad: 0 },
-          { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}) },
+          { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}), ...(mode.holdHello ? { holdHello: mode.holdHello } : {}) },
         );
         if (reply.message.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
         return { contacts: reply.message.contacts, bytes: reply.size };

@@ -14,6 +14,7 @@ import { replicaLocations } from '../storage/placement.js';
 import { checkRecordSizes, createRecord, recordKey } from '../storage/record.js';
 import { LOCAL_SENDER } from '../storage/store.js';
 import { MessageType, StoreStatus, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
+import type { HelloHold } from '../rpc/rpc.js';
 import { proxyPut } from './bridge.js';
 import { nowSeconds, type OpContext } from './context.js';
 
@@ -71,7 +72,18 @@ export async function publish(ctx: OpContext, input: PublishInput, signal: Abort
   // answers "stored" only when its own replicate met the rule below).
   const viaBridges = ctx.client && ctx.peers.entryCount > 0;
   const startedAt = ctx.clock.now();
-  const found = viaBridges ? undefined : findHolders(ctx, recordKey(ctx.crypto, input.label, input.content, input.owner?.publicKey), signal);
+  // Nearly every holder the lookups find answers with ROOM (its table would take us): our STORE
+  // to it carries the HELLO's proof, a datagram fewer each. The rest are sent when the put ends.
+  const hold = ctx.rpc.holdHellos();
+  try {
+    return await publishHolding(ctx, input, signal, viaBridges, startedAt, hold);
+  } finally {
+    ctx.rpc.releaseHellos(hold);
+  }
+}
+
+async function publishHolding(ctx: OpContext, input: PublishInput, signal: AbortSignal, viaBridges: boolean, startedAt: number, hold: HelloHold): Promise<Published> {
+  const found = viaBridges ? undefined : findHolders(ctx, recordKey(ctx.crypto, input.label, input.content, input.owner?.publicKey), signal, undefined, hold);
   // If the work fails, its error is the put's: the lookups' outcome is not waited for.
   found?.catch(() => {});
   const record = await createRecord({
@@ -98,8 +110,8 @@ export async function publish(ctx: OpContext, input: PublishInput, signal: Abort
  * `key`), one list per location, closest first: the lookups a put, a mutable put and a delete run,
  * all at once.
  */
-export async function findHolders(ctx: OpContext, key: Uint8Array, signal: AbortSignal, locations: NodeId[] = replicaLocations(ctx.crypto, key)): Promise<LookupPeer[][]> {
-  const results = await Promise.all(locations.map((loc) => ctx.lookups.nodes(loc, signal, locationMode(key, loc))));
+export async function findHolders(ctx: OpContext, key: Uint8Array, signal: AbortSignal, locations: NodeId[] = replicaLocations(ctx.crypto, key), holdHello?: HelloHold): Promise<LookupPeer[][]> {
+  const results = await Promise.all(locations.map((loc) => ctx.lookups.nodes(loc, signal, holdHello ? { ...locationMode(key, loc), holdHello } : locationMode(key, loc))));
   return results.map((r) => r.closest);
 }
 

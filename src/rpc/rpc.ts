@@ -43,7 +43,21 @@ const MAX_VERIFIED_PAIRS = 8192;
 /** A peer that keeps offering ROOM gets a HELLO from us at most this often. */
 const HELLO_MIN_GAP_MS = 60_000;
 const MAX_HELLOS_REMEMBERED = 4096;
+/** HELLOs held for a later request (HelloHold), all holds together. */
+const MAX_OWED_HELLOS = 1024;
 const RANDOM_POOL_BYTES = 512 * REQUEST_ID_BYTES;
+
+/**
+ * HELLOs held back by one operation (see Rpc.holdHellos): an operation that will soon send another
+ * request to the peers its lookups meet (a put's STOREs) lets the HELLO's proof ride on that
+ * request instead of costing a datagram of its own.
+ */
+export class HelloHold {
+  /** Peer → its address, for HELLOs still owed. */
+  readonly owed = new Map<PeerKey, PeerAddress>();
+  /** Released (Rpc.releaseHellos): a reply that comes later gets its HELLO at once. */
+  released = false;
+}
 
 export interface IncomingRequest {
   message: Message;
@@ -105,6 +119,11 @@ export interface RequestOptions {
    * credit of what came from there, and not sent when that is spent (counted `droppedAmplification`).
    */
   triggered?: boolean;
+  /**
+   * If the reply offers ROOM, the HELLO it calls for is held in `holdHello` instead of sent: our
+   * next request to that peer carries its proof, and Rpc.releaseHellos sends what is left.
+   */
+  holdHello?: HelloHold;
 }
 
 export type RpcStats = Record<string, number>;
@@ -168,6 +187,7 @@ interface Pending {
   /** What each budget paid for this request's transmissions: given back when the peer answers. */
   charged: number[] | undefined;
   triggered: boolean;
+  holdHello: HelloHold | undefined;
   cancelTimer: () => void;
   resolve: (r: Reply) => void;
   reject: (e: unknown) => void;
@@ -188,6 +208,8 @@ export class Rpc {
   #randomAt = 0;
   /** Address → clock ms of the last HELLO we sent there (one per HELLO_MIN_GAP_MS). */
   readonly #hellos = new LruMap<PeerKey, number>(MAX_HELLOS_REMEMBERED);
+  /** Peer → the hold that owes it a HELLO: our next request there carries the proof instead. */
+  readonly #owedHellos = new Map<PeerKey, HelloHold>();
   /** Credit of addresses that sent us requests without proving they receive (≤ 3×, per address). */
   readonly #ledger = new AmplificationLedger();
   readonly #maxPending: number;
@@ -314,7 +336,19 @@ export class Rpc {
     const allowance = !unproven ? Infinity : budgets ? budgetLeft(budgets) : this.#ledger.available(toKey);
     // Padding leaves room in the allowance for every transmission, so a lost datagram is still
     // retried; a peer that answers gives back what it cost (see #onReply).
-    const bytes = this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0, Math.floor(allowance / attempts));
+    // A HELLO owed to this peer rides here: the request carries our key's proof (AUTH trailer)
+    // and, echoing its token, our address's; the peer checks it as it would the HELLO.
+    const owed = this.#owedHellos.get(toKey);
+    const proving = owed !== undefined && this.#tokens.echoFor(to) !== undefined && !unproven;
+    if (owed) {
+      this.#owedHellos.delete(toKey);
+      owed.owed.delete(toKey);
+    }
+    const unsigned = this.#encodeRequest(to, body, requestId, wantAuth, (options.flags ?? 0) | (proving ? Flags.AUTH : 0), Math.floor(allowance / attempts));
+    if (proving) {
+      this.#hellos.set(toKey, this.#options.clock.now());
+      this.#count('hellosPiggybacked');
+    }
     const reqKey = requestKey(requestId);
 
     return new Promise<Reply>((resolve, reject) => {
@@ -332,7 +366,7 @@ export class Rpc {
         toKey,
         expectId: options.expectId,
         wantAuth,
-        bytes,
+        bytes: unsigned,
         sentAt: this.#options.clock.now(),
         attemptsLeft: attempts,
         retried: false,
@@ -340,16 +374,46 @@ export class Rpc {
         budgets,
         charged: budgets?.map(() => 0),
         triggered: options.triggered === true,
+        holdHello: options.holdHello,
         cancelTimer: () => {},
         resolve,
         reject,
         cleanup: unwatch,
       };
       this.#pending.set(reqKey, pending);
-      // A link still being opened (WebRTC) delays the first datagram: wait for that too.
-      const rto = Math.max(this.rtt.rto(toKey), options.minTimeoutMs ?? 0);
-      this.#transmit(reqKey, pending, rto + (transport.connectDelay?.(to) ?? 0));
+      const start = (): void => {
+        // A link still being opened (WebRTC) delays the first datagram: wait for that too.
+        const rto = Math.max(this.rtt.rto(toKey), options.minTimeoutMs ?? 0);
+        this.#transmit(reqKey, pending, rto + (transport.connectDelay?.(to) ?? 0));
+      };
+      if (!proving) return start();
+      this.#options.identity.sign(unsigned).then(
+        (signature) => {
+          // Aborted, closed or answered (a duplicate ID cannot be) while we signed: nothing to send.
+          if (this.#pending.get(reqKey) !== pending) return;
+          pending.bytes = appendAuth(unsigned, this.#options.identity.publicKey, signature);
+          start();
+        },
+        (err: unknown) => {
+          if (this.#pending.get(reqKey) === pending) this.#finish(reqKey, pending, undefined, err);
+        },
+      );
     });
+  }
+
+  /** A hold for the HELLOs of one operation's requests (RequestOptions.holdHello). */
+  holdHellos(): HelloHold {
+    return new HelloHold();
+  }
+
+  /** Sends the HELLOs `hold` still owes: no request of ours carried them. */
+  releaseHellos(hold: HelloHold): void {
+    for (const [key, to] of hold.owed) {
+      if (this.#owedHellos.get(key) === hold) this.#owedHellos.delete(key);
+      void this.#sendHello(to, key);
+    }
+    hold.owed.clear();
+    hold.released = true;
   }
 
   #encodeRequest(to: PeerAddress, body: Body, requestId: Uint8Array, wantAuth: boolean, extraFlags: number, maxBytes: number): Uint8Array {
@@ -492,7 +556,26 @@ export class Rpc {
     this.#options.onReply?.(reply);
     this.#finish(reqKey, p, reply);
     if (verified && !(message.flags & Flags.CLIENT)) this.#options.onVerifiedReply?.(reply);
-    if (message.flags & Flags.ROOM && !this.#options.client) this.#sendHello(from, p.toKey);
+    if (message.flags & Flags.ROOM && !this.#options.client) {
+      if (p.holdHello && !p.holdHello.released) this.#holdHello(p.holdHello, from, p.toKey);
+      else void this.#sendHello(from, p.toKey);
+    }
+  }
+
+  /** Owes `to` a HELLO in `hold` (unless one went there lately): see RequestOptions.holdHello. */
+  #holdHello(hold: HelloHold, to: PeerAddress, toKey: PeerKey): void {
+    if (this.#options.clock.now() - (this.#hellos.peek(toKey) ?? -Infinity) < HELLO_MIN_GAP_MS) return;
+    // Bounded: the oldest owed HELLO goes out now rather than wait for its hold's release.
+    if (!this.#owedHellos.has(toKey) && this.#owedHellos.size >= MAX_OWED_HELLOS) {
+      const [oldest, oldestHold] = this.#owedHellos.entries().next().value!;
+      const address = oldestHold.owed.get(oldest);
+      this.#owedHellos.delete(oldest);
+      oldestHold.owed.delete(oldest);
+      if (address) void this.#sendHello(address, oldest);
+    }
+    this.#owedHellos.get(toKey)?.owed.delete(toKey);
+    hold.owed.set(toKey, to);
+    this.#owedHellos.set(toKey, hold);
   }
 
   /** Asks to be added, proving our key (signature) and our address (the token the peer just gave us). */
@@ -527,11 +610,33 @@ export class Rpc {
     // The token proved the address: a signature check now costs a real IP its own budget.
     if (!this.#options.limits.admitVerification(ip)) return this.#count('droppedVerifyLimited');
     if (!(await this.#verifyAuth(message))) return this.#count('droppedBadAuth');
+    this.#proven(message, from);
+  }
+
+  /** A HELLO's proofs checked out (its token proved the address, its trailer the key): a table candidate. */
+  #proven(message: Message, from: PeerAddress): void {
     if (this.#closed) return;
     this.#verified.set(peerKey(from), idKey(message.senderId));
     this.#transports.get(from.kind)?.peerVerified?.(from);
     this.#count('hellosReceived');
     this.#options.onHello?.({ message, from, rtt: 0, verified: true, size: 0 });
+  }
+
+  /**
+   * A request carrying a HELLO's proof (RequestOptions.holdHello) whose token proved its address:
+   * checked as that HELLO would be, only when we would add its sender. False if the proof is
+   * forged: the request is dropped with it.
+   */
+  async #requestProof(message: Message, from: PeerAddress, ip: string): Promise<boolean> {
+    if (this.#options.client || message.flags & Flags.CLIENT || this.isVerified(message.senderId, from)) return true;
+    if (this.#options.admits?.(message, from) !== true) return true;
+    if (!this.#options.limits.admitVerification(ip)) {
+      this.#count('droppedVerifyLimited');
+      return true;
+    }
+    if (!(await this.#verifyAuth(message))) return false;
+    this.#proven(message, from);
+    return true;
   }
 
   async #verifyAuth(message: Message): Promise<boolean> {
@@ -553,6 +658,8 @@ export class Rpc {
     // Without a valid token, the address may be forged: the reply is paid from its ≤ 3× credit.
     if (!tokenValid) this.#ledger.received(fromKey, size);
     else this.#ledger.forget(fromKey);
+    // Checked before we serve it, so our reply no longer offers ROOM to a sender just admitted.
+    if (message.auth && tokenValid && !(await this.#requestProof(message, from, ip))) return this.#count('droppedBadAuth');
     // A signature costs us ~50 µs of CPU: strangers get a bounded number per IP and prefix, and
     // beyond it an unsigned reply (a lookup needs none; only a table candidate does).
     let signReply = (message.flags & Flags.WANT_AUTH) !== 0;
@@ -589,6 +696,7 @@ export class Rpc {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#owedHellos.clear();
     for (const [key, p] of [...this.#pending]) this.#finish(key, p, undefined, SpydhtError.closed());
     for (const t of this.#transports.values()) t.onDatagram = undefined;
   }

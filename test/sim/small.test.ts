@@ -2,7 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DHT } from '../../src/dht.js';
 import { inThreadPowSolver } from '../../src/crypto/pow.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
-import { decodeIpPort } from '../../src/wire/address.js';
+import { networkConfig } from '../../src/network.js';
+import { SIM_NETWORK } from '../../src/testnet.js';
+import { addressKey, decodeIpPort } from '../../src/wire/address.js';
+import { decodeMessage, MessageType } from '../../src/wire/messages.js';
 import { createTestnet, type Testnet } from '../helpers/testnet.js';
 
 let tn: Testnet | undefined;
@@ -50,6 +53,40 @@ describe('small simulated swarm', () => {
     expect((await tn.run(asker.findNode(cut.id))).map((c) => c.id)).not.toContain(cut.id);
     await tn.run(cut.ping(asker.localAddresses()[0]!));
     expect((await tn.run(asker.findNode(cut.id))).map((c) => c.id)).toContain(cut.id);
+  });
+
+  it('a put’s STOREs carry the HELLOs its lookups were asked for: no HELLO datagram to a holder, and the holder admits the putter', async () => {
+    tn = await createTestnet(300);
+    const networkId = networkConfig(nodeCrypto, SIM_NETWORK).networkId;
+    const putter = await tn.addNode();
+    const transport = putter.internals.transports[0]!;
+    const send = transport.send.bind(transport);
+    let hellos = new Set<string>();
+    /** STORE target address → whether a STORE to it carried our proof. */
+    let stores = new Map<string, boolean>();
+    transport.send = (to, bytes) => {
+      const d = decodeMessage(bytes, networkId);
+      if (d.ok && d.message.type === MessageType.HELLO) hellos.add(addressKey(to));
+      if (d.ok && d.message.type === MessageType.STORE) stores.set(addressKey(to), (stores.get(addressKey(to)) ?? false) || d.message.auth !== undefined);
+      send(to, bytes);
+    };
+    const byAddress = new Map(tn.nodes.map((n) => [addressKey(n.localAddresses()[0]!), n]));
+    let piggybacked = 0;
+    for (let i = 0; i < 3; i++) {
+      hellos = new Set();
+      stores = new Map();
+      expect((await tn.run(putter.publish(`hello-riding-${i}`, `value ${i}`))).stored).toBeGreaterThan(20);
+      await tn.clock.advance(1000);
+      const proven = [...stores].filter(([, proof]) => proof).map(([a]) => a);
+      // Most holders had room for the putter (a 300-node swarm's tables hold ~40 each).
+      // A newcomer's first put meets mostly nodes that have room for it (a 300-node swarm's
+      // tables hold ~40 each); later ones meet more that admitted it already, and need no proof.
+      if (i === 0) expect(proven.length).toBeGreaterThanOrEqual(stores.size / 4);
+      expect([...stores.keys()].filter((a) => hellos.has(a))).toEqual([]);
+      for (const a of proven) expect(byAddress.get(a)!.internals.table.get(putter.internals.identity.id), `holder ${a}`).toBeDefined();
+      piggybacked += proven.length;
+    }
+    expect(putter.stats().hellosPiggybacked).toBe(piggybacked);
   });
 
   it('a put looks up its holders while its proof of work is solved, and stores once the work is done', async () => {

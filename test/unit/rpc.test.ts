@@ -85,6 +85,8 @@ async function rpcNode(w: World, o: Partial<Omit<RpcOptions, 'limits'>> & { ip?:
     timers: new Timers(w.clock),
     maxPending: o.maxPending,
     limits: new RequestLimits({ requests: o.requests }, () => w.clock.now()),
+    ...(o.admits ? { admits: o.admits } : {}),
+    ...(o.onHello ? { onHello: o.onHello } : {}),
     onRequest: (req) => {
       requests.push(req);
       return onRequest(req);
@@ -389,6 +391,103 @@ describe('reply authentication', () => {
     expect(signed.message.auth).toBeDefined();
     expect(await nodeCrypto.verify(signed.message.auth!.publicKey, signed.message.auth!.signed, signed.message.auth!.signature)).toBe(true);
     expect(plain.message.auth).toBeUndefined();
+  });
+});
+
+describe('HELLOs held for a later request (RequestOptions.holdHello)', () => {
+  /** A HELLO is signed (a promise) before it is sent: let that settle, then let it arrive. */
+  async function signedAndDelivered(w: World): Promise<void> {
+    await w.clock.advance(0);
+    await w.clock.advance(100);
+  }
+
+  /** B admits whoever proves itself once (its table has room until then), counting checks and HELLOs. */
+  async function admitting(w: World): Promise<{ b: Node; admitted: string[]; verifies: () => number }> {
+    let verifies = 0;
+    const counting: CryptoBackend = { ...nodeCrypto, verify: (...args) => (verifies++, nodeCrypto.verify(...args)) };
+    const admitted: string[] = [];
+    const b = await rpcNode(w, {
+      crypto: counting,
+      admits: (m) => !admitted.includes(toHex(m.senderId)),
+      onHello: (hello) => admitted.push(toHex(hello.message.senderId)),
+    });
+    return { b, admitted, verifies: () => verifies };
+  }
+
+  it('the next request to that peer carries the proof: one datagram fewer, and the peer admits us as a HELLO would', async () => {
+    const w = world();
+    const a = await rpcNode(w);
+    const { b, admitted } = await admitting(w);
+    const hold = a.rpc.holdHellos();
+    const first = await w.clock.run(a.rpc.request(b.address, PING, { expectId: b.identity.id, holdHello: hold }));
+    expect(first.message.flags & Flags.ROOM).not.toBe(0);
+    await signedAndDelivered(w);
+    expect(w.net.stats.byType.HELLO ?? 0).toBe(0);
+    expect(admitted).toEqual([]);
+
+    const second = await w.clock.run(a.rpc.request(b.address, { type: MessageType.FIND_NODE, target: b.identity.id, pad: 0 }, { expectId: b.identity.id }));
+    expect(admitted).toEqual([toHex(a.identity.id)]);
+    expect(b.rpc.isVerified(a.identity.id, a.address)).toBe(true);
+    expect(b.requests.at(-1)!.message.auth).toBeDefined();
+    // Admitted before B answered: its reply offers no more room, so no HELLO follows.
+    expect(second.message.flags & Flags.ROOM).toBe(0);
+    a.rpc.releaseHellos(hold);
+    await signedAndDelivered(w);
+    expect(w.net.stats.byType.HELLO ?? 0).toBe(0);
+    expect(a.rpc.stats.hellosPiggybacked).toBe(1);
+    expect(a.rpc.stats.hellosSent ?? 0).toBe(0);
+  });
+
+  it('releasing the hold sends the HELLOs no request carried, and later replies get theirs at once', async () => {
+    const w = world();
+    const a = await rpcNode(w);
+    const { b, admitted } = await admitting(w);
+    const { b: c, admitted: admittedByC } = await admitting(w);
+    const hold = a.rpc.holdHellos();
+    await w.clock.run(a.rpc.request(b.address, PING, { expectId: b.identity.id, holdHello: hold }));
+    expect(hold.owed.size).toBe(1);
+    a.rpc.releaseHellos(hold);
+    await signedAndDelivered(w);
+    expect(w.net.stats.byType.HELLO).toBe(1);
+    expect(admitted).toEqual([toHex(a.identity.id)]);
+    // A reply to the released hold (a lookup still running after its operation ended) is not held.
+    await w.clock.run(a.rpc.request(c.address, PING, { expectId: c.identity.id, holdHello: hold }));
+    await signedAndDelivered(w);
+    expect(w.net.stats.byType.HELLO).toBe(2);
+    expect(admittedByC).toEqual([toHex(a.identity.id)]);
+    expect(hold.owed.size).toBe(0);
+  });
+
+  it('a forged proof on a request drops the request; without a valid token, or with no room for the sender, the proof is not even checked', async () => {
+    const w = world();
+    const { b, admitted, verifies } = await admitting(w);
+    const m = await Raw.create(w);
+    const mallory = await Identity.generate({ crypto: nodeCrypto, difficulty: 0 });
+    // No token yet: the trailer is not checked (a spoofed source could make us verify for free).
+    const untokened = await m.send(b.address, PING, { signer: m.identity });
+    await w.clock.advance(30);
+    expect(verifies()).toBe(0);
+    expect(admitted).toEqual([]);
+    const token = replyTo(m, untokened)[0]!.message.token;
+
+    // With B's token: someone else's key for M's ID, then a signature that does not match.
+    const forged = await m.send(b.address, PING, { signer: mallory, token });
+    const tampered = await m.send(b.address, PING, { signer: m.identity, token, tamper: (x) => flip(x, x.length - 1) });
+    await w.clock.advance(30);
+    expect(replyTo(m, forged)).toEqual([]);
+    expect(replyTo(m, tampered)).toEqual([]);
+    expect(b.rpc.stats.droppedBadAuth).toBe(2);
+    expect(admitted).toEqual([]);
+
+    // A true proof admits M, once: the next one is not checked again.
+    const good = await m.send(b.address, PING, { signer: m.identity, token });
+    await w.clock.advance(30);
+    expect(replyTo(m, good)).toHaveLength(1);
+    expect(admitted).toEqual([toHex(m.identity.id)]);
+    const checks = verifies();
+    await m.send(b.address, PING, { signer: m.identity, token });
+    await w.clock.advance(30);
+    expect(verifies()).toBe(checks);
   });
 });
 
