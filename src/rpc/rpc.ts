@@ -340,7 +340,8 @@ export class Rpc {
     // and, echoing its token, our address's; the peer checks it as it would the HELLO.
     const owed = this.#owedHellos.get(toKey);
     const proving = owed !== undefined && this.#tokens.echoFor(to) !== undefined && !unproven;
-    if (owed) {
+    // (Not proving, it stays owed: the hold's release sends it.)
+    if (owed && proving) {
       this.#owedHellos.delete(toKey);
       owed.owed.delete(toKey);
     }
