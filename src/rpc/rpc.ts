@@ -339,14 +339,22 @@ export class Rpc {
     // A HELLO owed to this peer rides here: the request carries our key's proof (AUTH trailer)
     // and, echoing its token, our address's; the peer checks it as it would the HELLO.
     const owed = this.#owedHellos.get(toKey);
-    const proving = owed !== undefined && this.#tokens.echoFor(to) !== undefined && !unproven;
-    // (Not proving, it stays owed: the hold's release sends it.)
+    const maxBytes = Math.floor(allowance / attempts);
+    // A request that cannot carry it (no token held; a body with no room left for the trailer)
+    // leaves it owed: the hold's release sends the HELLO.
+    let unsigned: Uint8Array | undefined;
+    if (owed && this.#tokens.echoFor(to) !== undefined && !unproven) {
+      try {
+        unsigned = this.#encodeRequest(to, body, requestId, wantAuth, (options.flags ?? 0) | Flags.AUTH, maxBytes);
+      } catch {
+        unsigned = undefined;
+      }
+    }
+    const proving = unsigned !== undefined;
+    unsigned ??= this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0, maxBytes);
     if (owed && proving) {
       this.#owedHellos.delete(toKey);
       owed.owed.delete(toKey);
-    }
-    const unsigned = this.#encodeRequest(to, body, requestId, wantAuth, (options.flags ?? 0) | (proving ? Flags.AUTH : 0), Math.floor(allowance / attempts));
-    if (proving) {
       this.#hellos.set(toKey, this.#options.clock.now());
       this.#count('hellosPiggybacked');
     }
