@@ -134,7 +134,7 @@ export class Lookups {
         const reply = await this.#options.rpc.request(
           peer.address,
           { type: MessageType.FIND_NODE, target, pad: 0 },
-          { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}), ...(mode.holdHello ? { holdHello: mode.holdHello } : {}) },
+          { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}), holdHello: mode.holdHello },
         );
         if (reply.message.type !== MessageType.NODES) throw SpydhtError.decode('unexpected reply');
         return { contacts: reply.message.contacts, bytes: reply.size };

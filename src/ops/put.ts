@@ -10,11 +10,11 @@ import { compareDistance, idKey, type NodeId } from '../id.js';
 import { ipPrefix } from '../ip-prefix.js';
 import type { LookupPeer } from '../lookup/lookup.js';
 import { locationMode } from '../lookup/lookups.js';
+import type { HelloHold } from '../rpc/rpc.js';
 import { replicaLocations } from '../storage/placement.js';
 import { checkRecordSizes, createRecord, recordKey } from '../storage/record.js';
 import { LOCAL_SENDER } from '../storage/store.js';
 import { MessageType, StoreStatus, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
-import type { HelloHold } from '../rpc/rpc.js';
 import { proxyPut } from './bridge.js';
 import { nowSeconds, type OpContext } from './context.js';
 
@@ -76,33 +76,29 @@ export async function publish(ctx: OpContext, input: PublishInput, signal: Abort
   // to it carries the HELLO's proof, a datagram fewer each. The rest are sent when the put ends.
   const hold = ctx.rpc.holdHellos();
   try {
-    return await publishHolding(ctx, input, signal, viaBridges, startedAt, hold);
+    const found = viaBridges ? undefined : findHolders(ctx, recordKey(ctx.crypto, input.label, input.content, input.owner?.publicKey), signal, undefined, hold);
+    // If the work fails, its error is the put's: the lookups' outcome is not waited for.
+    found?.catch(() => {});
+    const record = await createRecord({
+      crypto: ctx.crypto,
+      rules: ctx.rules,
+      label: input.label,
+      content: input.content,
+      ttlSeconds: input.ttlSeconds,
+      nowSeconds: nowSeconds(ctx),
+      owner: input.owner,
+      solver: ctx.solver,
+      signal,
+    });
+    // Work that took long (a big record for a long time on a slow device) may have outlived the
+    // holders found: look again.
+    const closestAt = found && ctx.clock.now() - startedAt <= STALE_HOLDERS_MS ? await found : undefined;
+    const proxied = viaBridges ? await proxyPut(ctx, record, signal) : 0;
+    if (proxied > 0) return { record, stored: proxied, prefixes: proxied };
+    return { record, ...(await replicate(ctx, record, signal, undefined, closestAt)) };
   } finally {
     ctx.rpc.releaseHellos(hold);
   }
-}
-
-async function publishHolding(ctx: OpContext, input: PublishInput, signal: AbortSignal, viaBridges: boolean, startedAt: number, hold: HelloHold): Promise<Published> {
-  const found = viaBridges ? undefined : findHolders(ctx, recordKey(ctx.crypto, input.label, input.content, input.owner?.publicKey), signal, undefined, hold);
-  // If the work fails, its error is the put's: the lookups' outcome is not waited for.
-  found?.catch(() => {});
-  const record = await createRecord({
-    crypto: ctx.crypto,
-    rules: ctx.rules,
-    label: input.label,
-    content: input.content,
-    ttlSeconds: input.ttlSeconds,
-    nowSeconds: nowSeconds(ctx),
-    owner: input.owner,
-    solver: ctx.solver,
-    signal,
-  });
-  // Work that took long (a big record for a long time on a slow device) may have outlived the
-  // holders found: look again.
-  const closestAt = found && ctx.clock.now() - startedAt <= STALE_HOLDERS_MS ? await found : undefined;
-  const proxied = viaBridges ? await proxyPut(ctx, record, signal) : 0;
-  if (proxied > 0) return { record, stored: proxied, prefixes: proxied };
-  return { record, ...(await replicate(ctx, record, signal, undefined, closestAt)) };
 }
 
 /**
@@ -111,7 +107,7 @@ async function publishHolding(ctx: OpContext, input: PublishInput, signal: Abort
  * all at once.
  */
 export async function findHolders(ctx: OpContext, key: Uint8Array, signal: AbortSignal, locations: NodeId[] = replicaLocations(ctx.crypto, key), holdHello?: HelloHold): Promise<LookupPeer[][]> {
-  const results = await Promise.all(locations.map((loc) => ctx.lookups.nodes(loc, signal, holdHello ? { ...locationMode(key, loc), holdHello } : locationMode(key, loc))));
+  const results = await Promise.all(locations.map((loc) => ctx.lookups.nodes(loc, signal, { ...locationMode(key, loc), holdHello })));
   return results.map((r) => r.closest);
 }
 

@@ -334,24 +334,15 @@ export class Rpc {
     const toKey = peerKey(to);
     const unproven = (budgets !== undefined || options.triggered === true) && !this.receivesAt(to);
     const allowance = !unproven ? Infinity : budgets ? budgetLeft(budgets) : this.#ledger.available(toKey);
+    // A HELLO owed to this peer rides here: the request carries our key's proof (AUTH trailer)
+    // and, echoing its token, our address's; the peer checks it as it would the HELLO. Every
+    // request body leaves room for the trailer (each type's caps do). Without a token held for
+    // the peer it stays owed: the hold's release sends the HELLO (which needs the token too).
+    const owed = this.#owedHellos.get(toKey);
+    const proving = owed !== undefined && this.#tokens.echoFor(to) !== undefined && !unproven;
     // Padding leaves room in the allowance for every transmission, so a lost datagram is still
     // retried; a peer that answers gives back what it cost (see #onReply).
-    // A HELLO owed to this peer rides here: the request carries our key's proof (AUTH trailer)
-    // and, echoing its token, our address's; the peer checks it as it would the HELLO.
-    const owed = this.#owedHellos.get(toKey);
-    const maxBytes = Math.floor(allowance / attempts);
-    // A request that cannot carry it (no token held; a body with no room left for the trailer)
-    // leaves it owed: the hold's release sends the HELLO.
-    let unsigned: Uint8Array | undefined;
-    if (owed && this.#tokens.echoFor(to) !== undefined && !unproven) {
-      try {
-        unsigned = this.#encodeRequest(to, body, requestId, wantAuth, (options.flags ?? 0) | Flags.AUTH, maxBytes);
-      } catch {
-        unsigned = undefined;
-      }
-    }
-    const proving = unsigned !== undefined;
-    unsigned ??= this.#encodeRequest(to, body, requestId, wantAuth, options.flags ?? 0, maxBytes);
+    const unsigned = this.#encodeRequest(to, body, requestId, wantAuth, (options.flags ?? 0) | (proving ? Flags.AUTH : 0), Math.floor(allowance / attempts));
     if (owed && proving) {
       this.#owedHellos.delete(toKey);
       owed.owed.delete(toKey);

@@ -21,6 +21,11 @@ export class HeldEncoding {
     this.#bytes = w.finish();
   }
 
+  /** Bytes of the record's wire encoding. */
+  protected get encodedLength(): number {
+    return this.#encoded;
+  }
+
   /** The record's wire encoding alone (a view: read it, do not keep or change it). */
   protected get encoding(): Uint8Array {
     return this.#bytes.subarray(0, this.#encoded);

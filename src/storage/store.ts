@@ -82,7 +82,7 @@ export class StoredRecord extends HeldEncoding {
 
   /** The record's wire size (recordSize): what it counts against the byte bound. */
   get size(): number {
-    return this.encoding.length;
+    return this.encodedLength;
   }
 }
 

@@ -602,15 +602,15 @@ export class WebRtcTransport implements Transport {
 
   /**
    * Room for one more unproven incoming link through `relay`: each relay has at most
-   * maxConnectingPerRelay of them (a newer offer through a relay at its share replaces that relay's
-   * oldest), and all together at most maxInboundConnecting (when full, the busiest relay's oldest
-   * goes if that relay holds more than `relay` would, else `relay`'s own oldest). So a flood
+   * maxConnectingPerRelay of them (a newer offer through a relay at its share replaces one of that
+   * relay's), and all together at most maxInboundConnecting (when full, one of the busiest relay's
+   * goes if that relay holds more than `relay` would, else one of `relay`'s own). So a flood
    * through one relay, or through many, churns its own share and leaves others' newcomers their
-   * slots. Within a relay's share the link that goes is the oldest whose ICE has not connected
-   * (#replaceable): an honest newcomer's link connects ICE a round trip after our answer reaches
-   * it, while a flood's offers never do unless the attacker runs an ICE agent that answers our
-   * checks for every throwaway identity, so once connected it keeps its slot however many offers
-   * follow it through the same relay.
+   * slots. Within a share the link that goes is the oldest whose ICE has not connected
+   * (`replaceable`): an honest newcomer's agent answers our checks before our answer reaches it
+   * (2–3 ms after the link is made, on loopback), while a flood's offers never connect unless the
+   * attacker runs an ICE agent that answers our checks for every throwaway identity; so once
+   * connected, a link keeps its slot however many offers follow it through the same relay.
    */
   #admitInbound(relay: string): boolean {
     const byRelay = new Map<string, Link[]>();
@@ -629,9 +629,9 @@ export class WebRtcTransport implements Transport {
     else if (total >= this.#maxInboundConnecting) {
       let busiest: Link[] = [];
       for (const list of byRelay.values()) if (list.length > busiest.length) busiest = list;
-      // The busiest relay gives up its oldest if it holds more than this one would; else this
-      // relay's own oldest makes way (within one relay the newest offer wins, so a flood
-      // through it cannot park there and lock out the next honest offer).
+      // The busiest relay gives up a link if it holds more than this one would; else this relay's
+      // own makes way (within one relay a newer offer wins, so a flood through it cannot park
+      // there and lock out the next honest offer).
       if (busiest.length > mine.length + 1) victim = replaceable(busiest);
       else if (mine.length > 0) victim = replaceable(mine);
       else return false;
