@@ -24,7 +24,7 @@ import {
   loadIdentity,
   loadOrCreateIdentity,
   networkConfig,
-  nodeCrypto,
+  nodePoolCrypto,
   reachableAddresses,
   toHex,
   udpTransportOf,
@@ -228,7 +228,7 @@ function networkOptions(values: Values): { network: NetworkOptions; config: Netw
   if (idDifficulty !== undefined) network.idDifficulty = idDifficulty;
   const powBaseBits = integer(values, 'pow-base-bits', 0, 40);
   if (powBaseBits !== undefined) network.powBaseBits = powBaseBits;
-  return { network, config: networkConfig(nodeCrypto, network) };
+  return { network, config: networkConfig(nodePoolCrypto, network) };
 }
 
 /** Loads FILE, or generates an identity for this network and saves it there; an unusable file is an error, never overwritten. */
@@ -237,7 +237,7 @@ async function loadOrCreateIdentityFile(path: string, config: NetworkConfig): Pr
   const identity = await withProgress(
     `solving the ID puzzle for a new identity (${tildify(path)})`,
     loadOrCreateIdentity({
-      crypto: nodeCrypto,
+      crypto: nodePoolCrypto,
       difficulty: config.idDifficulty,
       storage: fileIdentityStorage(path),
       unusable: 'throw',
@@ -249,7 +249,7 @@ async function loadOrCreateIdentityFile(path: string, config: NetworkConfig): Pr
 
 /** A throwaway identity for a client that owns nothing (get). */
 function oneOffIdentity(config: NetworkConfig): Promise<Identity> {
-  return withProgress('solving the ID puzzle for a one-off client identity', Identity.generate({ crypto: nodeCrypto, difficulty: config.idDifficulty }));
+  return withProgress('solving the ID puzzle for a one-off client identity', Identity.generate({ crypto: nodePoolCrypto, difficulty: config.idDifficulty }));
 }
 
 /** The owner identity of put: --identity FILE, else the user's own (created on first use, and said so). */
@@ -367,7 +367,7 @@ async function runNode(values: Values, network: NetworkOptions, config: NetworkC
     identity = loaded.identity;
     identityNote = `${values.identity} (${loaded.created ? 'created' : 'loaded'})`;
   } else {
-    identity = await withProgress('solving the ID puzzle for this node', Identity.generate({ crypto: nodeCrypto, difficulty: config.idDifficulty }));
+    identity = await withProgress('solving the ID puzzle for this node', Identity.generate({ crypto: nodePoolCrypto, difficulty: config.idDifficulty }));
   }
   // Contacts saved by the last run with this identity: tried before --bootstrap.
   const contactsFile = values.identity !== undefined ? fileContactsStorage(contactsPathFor(values.identity)) : undefined;

@@ -9,7 +9,7 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { SpydhtError } from '../errors.js';
 import type { AddressInput } from '../transport/transport.js';
 import { formatIpPort } from '../wire/address.js';
-import { nodeCrypto } from './crypto-node.js';
+import { nodePoolCrypto } from './crypto-node.js';
 import { resolveUdpAddress } from './resolve.js';
 import { UdpTransport } from './udp.js';
 import { createNodeWebRtcTransport, type NodeWebRtcOptions } from './webrtc-node.js';
@@ -26,7 +26,7 @@ export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'boot
   bootstrap?: readonly AddressInput[];
   /** Join through `bootstrap` (and saved `contacts`) before resolving (default true when either is given). */
   autoBootstrap?: boolean;
-  /** Crypto backend (default: node:crypto). */
+  /** Crypto backend (default: `nodePoolCrypto`, node:crypto with Ed25519 on libuv's thread pool). */
   crypto?: CryptoBackend;
   /** Also speak WebRTC (node-datachannel), so browsers can reach this node: a bridge in a mixed swarm. */
   webrtc?: boolean | NodeWebRtcOptions;
@@ -36,13 +36,13 @@ export interface CreateNodeOptions extends Omit<DHTOptions, 'transports' | 'boot
 const transports = new WeakMap<DHT, UdpTransport>();
 
 /**
- * Binds a UDP socket and creates a DHT node on it (node:crypto backend). When `bootstrap`
+ * Binds a UDP socket and creates a DHT node on it (node:crypto backend, signatures on the thread pool). When `bootstrap`
  * addresses or saved `contacts` (DHT.exportContacts() of an earlier run) are given it also joins
  * through them, the contacts first, unless `autoBootstrap` is false; if joining
  * fails the node is closed and the SpydhtError (e.g. BOOTSTRAP_FAILED) rejects the promise.
  */
 export async function createNode(options: CreateNodeOptions = {}): Promise<DHT> {
-  const { host = '0.0.0.0', port = 0, bootstrap = [], autoBootstrap = true, crypto = nodeCrypto, webrtc, ...rest } = options;
+  const { host = '0.0.0.0', port = 0, bootstrap = [], autoBootstrap = true, crypto = nodePoolCrypto, webrtc, ...rest } = options;
   // Before any socket is opened: a bad address or unknown host fails without side effects.
   const addresses = await Promise.all(bootstrap.map((a) => (typeof a === 'string' ? resolveUdpAddress(a) : a)));
   let udp: UdpTransport | undefined;

@@ -6,9 +6,9 @@ import { Identity, idFromPublicKey, idPuzzleBits, solvesIdPuzzle } from '../../s
 import { nobleCrypto } from '../../src/crypto/noble.js';
 import { NONCE_BYTES, checkPow, inThreadPowSolver, powInput, powTarget, powWork } from '../../src/crypto/pow.js';
 import { SpydhtError, isSpydhtError } from '../../src/errors.js';
-import { nodeCrypto } from '../../src/node/crypto-node.js';
+import { nodeCrypto, nodePoolCrypto } from '../../src/node/crypto-node.js';
 
-const backends: CryptoBackend[] = [nodeCrypto, nobleCrypto];
+const backends: CryptoBackend[] = [nodeCrypto, nodePoolCrypto, nobleCrypto];
 const rand = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
 async function rejectsWithCode(p: Promise<unknown>, code: string): Promise<SpydhtError> {
@@ -83,7 +83,7 @@ describe('Identity', () => {
 });
 
 describe('crypto backends agree', () => {
-  it('Ed25519 matches RFC 8032 test 1 on both backends', async () => {
+  it('Ed25519 matches RFC 8032 test 1 on every backend', async () => {
     const seed = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
     const pub = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
     const sig =
@@ -108,6 +108,8 @@ describe('crypto backends agree', () => {
       expect(sigN.length).toBe(64);
       expect(await nodeCrypto.verify(pubB, msg, sigB)).toBe(true);
       expect(await nobleCrypto.verify(pubN, msg, sigN)).toBe(true);
+      expect(await nodePoolCrypto.sign(seed, msg)).toEqual(sigB);
+      expect(await nodePoolCrypto.verify(pubB, msg, sigB)).toBe(true);
       // A different message or key fails on both.
       const other = Uint8Array.from([...msg, 1]);
       for (const c of backends) {
@@ -142,6 +144,23 @@ describe('crypto backends agree', () => {
       for (const k of badKeys) await expect(c.verify(k, msg, good)).resolves.toBe(false);
       for (const s of badSigs) await expect(c.verify(pub, msg, s)).resolves.toBe(false);
     }
+  });
+
+  it('the thread-pool backend answers each of many verifications in flight at once, as the calling-thread one does', async () => {
+    // Its jobs finish in any order: each promise must still get its own job's answer.
+    const seeds = Array.from({ length: 8 }, () => rand(32));
+    const cases = await Promise.all(
+      Array.from({ length: 64 }, async (_, i) => {
+        const seed = seeds[i % 8]!;
+        const msg = rand(1 + i);
+        const sig = await nodePoolCrypto.sign(seed, msg);
+        if (i % 3 === 0) sig[i % 64]! ^= 1; // a third of them forged
+        return { pub: nodeCrypto.publicKeyFromSeed(seed), msg, sig, expected: await nodeCrypto.verify(nodeCrypto.publicKeyFromSeed(seed), msg, sig) };
+      }),
+    );
+    const results = await Promise.all(cases.map((c) => nodePoolCrypto.verify(c.pub, c.msg, c.sig)));
+    expect(results).toEqual(cases.map((c) => c.expected));
+    expect(results.filter((r) => !r).length).toBe(22);
   });
 
   it('randomBytes gives the length asked and differs between calls', () => {

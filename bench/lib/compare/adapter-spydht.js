@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 
 /** Loaded from dist/ when the adapter is made (after `npm run build`). */
 export async function spydhtAdapter() {
-  const { createNode, reachableAddresses, nodeCrypto, Identity, DEFAULT_POW_BASE_BITS } = await import('../../../dist/node/index.js');
+  const { createNode, reachableAddresses, Identity, DEFAULT_POW_BASE_BITS, nodePoolCrypto } = await import('../../../dist/node/index.js');
   const { powSearch, nonceAt } = await import('../../../dist/crypto/pow-search.js');
   const { readFileSync } = await import('node:fs');
   const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
@@ -42,10 +42,10 @@ export async function spydhtAdapter() {
   return {
     name: 'spydht',
     version,
-    settings: `network ${JSON.stringify(network)} (powBaseBits ${DEFAULT_POW_BASE_BITS}, the default), node:crypto, other options default`,
+    settings: `network ${JSON.stringify(network)} (powBaseBits ${DEFAULT_POW_BASE_BITS}, the default), node:crypto (createNode's default: Ed25519 on the thread pool), other options default`,
     async prepare(n) {
       const t = performance.now();
-      for (let i = 0; i < n; i++) identities.push(await Identity.generate({ crypto: nodeCrypto, difficulty: network.idDifficulty }));
+      for (let i = 0; i < n; i++) identities.push(await Identity.generate({ crypto: nodePoolCrypto, difficulty: network.idDifficulty }));
       return { identityMsPerNode: (performance.now() - t) / n, idDifficulty: network.idDifficulty };
     },
     createFirst: (host) => make(host, []),

@@ -13,7 +13,7 @@ import { SpydhtError } from '../../errors.js';
 import { networkConfig, type NetworkOptions } from '../../network.js';
 import type { AddressInput } from '../../transport/transport.js';
 import { formatIpPort, type PeerAddress } from '../../wire/address.js';
-import { nodeCrypto } from '../crypto-node.js';
+import { nodePoolCrypto } from '../crypto-node.js';
 import { importOptional } from '../optional-dependency.js';
 import { resolveUdpAddress } from '../resolve.js';
 import { createNodeWebRtcTransport, type NodeWebRtcOptions } from '../webrtc-node.js';
@@ -39,6 +39,7 @@ export interface SignalingServerOptions {
   network?: NetworkOptions;
   /** The server's node identity (default: a new one for this network). */
   identity?: Identity;
+  /** Default `nodePoolCrypto`: the clients' challenge signatures are checked off the event loop. */
   crypto?: CryptoBackend;
   limits?: Partial<WsServerLimits>;
   /** Receives joins, leaves, refusals (level 'debug') and start/stop lines. */
@@ -80,7 +81,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   const port = options.port ?? 0;
   const udpHost = options.udpHost ?? host;
   const udpPort = options.udpPort ?? port;
-  const crypto = options.crypto ?? nodeCrypto;
+  const crypto = options.crypto ?? nodePoolCrypto;
   for (const [name, value] of [['host', host], ['udpHost', udpHost]] as const) {
     if (isIP(value) === 0 || value.includes('%')) throw SpydhtError.invalidArgument(`${name} must be a literal IP address, got "${value}"`);
   }
