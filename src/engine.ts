@@ -207,7 +207,7 @@ export class Engine implements OpContext {
       limits,
       clock,
       count,
-      responsible: (key) => responsibleLocations(crypto, this.table, identity.id, key).length > 0,
+      responsible: (key) => responsibleLocations(crypto, this.table, key).length > 0,
       contactsFor: (target, req, budget) => this.#responder.contactsFor(target, req, budget),
       onStored: (key) => this.#emit('stored', { key: toHex(key) }),
       onDeleted: (key) => this.#emit('deleted', { key: toHex(key) }),
@@ -257,7 +257,7 @@ export class Engine implements OpContext {
   }
 
   #republishLocations(key: Uint8Array): NodeId[] | undefined {
-    const mine = responsibleLocations(this.crypto, this.table, this.identity.id, key);
+    const mine = responsibleLocations(this.crypto, this.table, key);
     return mine.length > 0 ? mine : undefined;
   }
 

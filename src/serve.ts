@@ -171,7 +171,7 @@ export class Responder {
 
   #responsible(key: Uint8Array): boolean {
     const { crypto, table } = this.#options;
-    return responsibleLocations(crypto, table, table.localId, key).length > 0;
+    return responsibleLocations(crypto, table, key).length > 0;
   }
 
   #nowSeconds(): number {

@@ -305,8 +305,28 @@ export class RoutingTable extends Emitter<RoutingTableEvents> {
    * than k contacts (a swarm that small needs no estimate).
    */
   neighbourhoodBits(): number | undefined {
-    const kth = this.closest(this.localId, this.k)[this.k - 1];
-    return kth && commonPrefixLength(this.localId, kth.id);
+    // Every contact of a deeper bucket is closer to us than any of a shallower one, and a contact's
+    // bucket is the prefix it shares with us: the k-th closest lies in the bucket where the count
+    // from the deepest reaches k (no contact needs ranking; this is asked on every STORE).
+    let n = 0;
+    for (let j = this.#deepestIndex; j >= 0; j--) {
+      n += this.bucketSize(j);
+      if (n >= this.k) return j;
+    }
+    return undefined;
+  }
+
+  /**
+   * Contacts closer to `target` than this node, counted up to `limit`. A contact of bucket j
+   * matches our ID up to bit j and differs there, so it is closer exactly when bit j of
+   * (our ID XOR target) is 1: bucket sizes add up to the count, with no contact compared.
+   */
+  countCloserThanSelf(target: NodeId, limit: number): number {
+    let n = 0;
+    for (let j = 0; j <= this.#deepestIndex && n < limit; j++) {
+      if (((this.localId[j >> 3]! ^ target[j >> 3]!) >> (7 - (j & 7))) & 1) n += this.bucketSize(j);
+    }
+    return Math.min(n, limit);
   }
 
   /**

@@ -37,8 +37,7 @@
  */
 import { concatBytes, utf8 } from '../bytes.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { commonPrefixLength, compareDistance, type NodeId } from '../id.js';
-import type { Contact } from '../routing/contact.js';
+import { commonPrefixLength, type NodeId } from '../id.js';
 
 /** Independent points per key, each with k replicas. */
 export const REPLICA_LOCATIONS = 2;
@@ -62,21 +61,12 @@ export function replicaLocations(crypto: CryptoBackend, key: Uint8Array): NodeId
 /** The routing table as placement needs it. */
 export interface ClosestContacts {
   readonly k: number;
-  closest(target: NodeId, count: number): Contact[];
+  readonly localId: NodeId;
   bucketSize(index: number): number;
   /** Bits shared with the k-th closest contact (undefined with fewer than k contacts). */
   neighbourhoodBits(): number | undefined;
-}
-
-/** How many known contacts are closer to `location` than `selfId`, counting up to `limit`. */
-export function contactsCloser(table: ClosestContacts, selfId: NodeId, location: NodeId, limit: number): number {
-  let n = 0;
-  // closest() returns contacts nearest first: stop at the first one not closer than this node.
-  for (const c of table.closest(location, limit)) {
-    if (compareDistance(c.id, selfId, location) >= 0) break;
-    n++;
-  }
-  return n;
+  /** Known contacts closer to `target` than this node, counted up to `limit`. */
+  countCloserThanSelf(target: NodeId, limit: number): number;
 }
 
 /**
@@ -91,12 +81,12 @@ export function estimatedCloser(table: ClosestContacts, selfId: NodeId, location
 }
 
 /** This node is plausibly among the nodes that should hold `location` (see the file comment). */
-export function responsibleFor(table: ClosestContacts, selfId: NodeId, location: NodeId): boolean {
+export function responsibleFor(table: ClosestContacts, location: NodeId): boolean {
   const limit = PLACEMENT_SLACK * table.k;
-  return estimatedCloser(table, selfId, location) < limit && contactsCloser(table, selfId, location, limit) < limit;
+  return estimatedCloser(table, table.localId, location) < limit && table.countCloserThanSelf(location, limit) < limit;
 }
 
 /** The locations of `key` this node is plausibly responsible for (none: refuse a STORE). */
-export function responsibleLocations(crypto: CryptoBackend, table: ClosestContacts, selfId: NodeId, key: Uint8Array): NodeId[] {
-  return replicaLocations(crypto, key).filter((loc) => responsibleFor(table, selfId, loc));
+export function responsibleLocations(crypto: CryptoBackend, table: ClosestContacts, key: Uint8Array): NodeId[] {
+  return replicaLocations(crypto, key).filter((loc) => responsibleFor(table, loc));
 }

@@ -110,7 +110,7 @@ describe('storage attacks', () => {
     const misplaced = async (i: number): Promise<WireRecord> => {
       for (let j = 0; ; j++) {
         const r = await recordBy(attacker, 'spam', `burst ${i}.${j}`);
-        if (responsibleLocations(nodeCrypto, far.internals.table, far.identity.id, r.key).length === 0) return r;
+        if (responsibleLocations(nodeCrypto, far.internals.table, r.key).length === 0) return r;
       }
     };
     for (let i = 0; i < 6; i++) burst.push(await t.run(storeAt(attacker.internals, peerOf(far), await misplaced(i))));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ID_BYTES, compareDistance, idToHex, randomIdInBucket, type NodeId } from '../../src/id.js';
+import { ID_BYTES, commonPrefixLength, compareDistance, idToHex, randomIdInBucket, type NodeId } from '../../src/id.js';
 import type { Contact } from '../../src/routing/contact.js';
 import { RoutingTable } from '../../src/routing/table.js';
 import { AddressKind, encodeIpPort } from '../../src/wire/address.js';
@@ -251,6 +251,30 @@ describe('RoutingTable.nearestTo', () => {
     }
     // Both answers were asked for many times.
     expect(Math.min(seen.nearer, seen.not)).toBeGreaterThan(50);
+  });
+});
+
+describe('RoutingTable counts for placement', () => {
+  it('countCloserThanSelf and neighbourhoodBits agree with ranking every contact', () => {
+    const seen = new Set<number>();
+    for (let round = 0; round < 10; round++) {
+      const { table, local, inBucket } = setup(8, 1000);
+      const size = [3, 12, 60, 300][round % 4]!;
+      for (let i = 0; i < size; i++) table.insert(contact(i % 3 === 0 ? rnd() : inBucket(Math.floor(Math.random() * 24))));
+      const all = table.all();
+      const kth = [...all].sort((a, b) => compareDistance(a.id, b.id, local))[table.k - 1];
+      expect(table.neighbourhoodBits()).toBe(kth ? commonPrefixLength(local, kth.id) : undefined);
+      const targets = [rnd(), Uint8Array.from(local), all[0]!.id, ...Array.from({ length: 30 }, (_, i) => inBucket(i))];
+      for (const t of targets) {
+        const closer = all.filter((c) => compareDistance(c.id, local, t) < 0).length;
+        for (const limit of [1, 16, 10_000]) {
+          expect(table.countCloserThanSelf(t, limit)).toBe(Math.min(closer, limit));
+          seen.add(Math.min(closer, limit));
+        }
+      }
+    }
+    // Counts of every size were checked, not only 0 and the limit.
+    expect(seen.size).toBeGreaterThan(20);
   });
 });
 
