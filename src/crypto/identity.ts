@@ -3,7 +3,7 @@
  * S/Kademlia's static puzzle: SHA-256("spydht/id/v1" ‖ ID) starts with `difficulty` zero bits.
  * Each candidate costs a key generation, so an attacker cannot cheaply pick an ID near a target.
  */
-import { concatBytes, fromHex, leadingZeroBits, toHex, utf8 } from '../bytes.js';
+import { concatBytes, equalBytes, fromHex, leadingZeroBits, toHex, utf8 } from '../bytes.js';
 import { SpydhtError } from '../errors.js';
 import type { NodeId } from '../id.js';
 import { SEED_BYTES, type CryptoBackend } from './backend.js';
@@ -13,7 +13,8 @@ const PUZZLE_TAG = utf8('spydht/id/v1');
 
 /**
  * Default ID puzzle difficulty: 2^9 ≈ 512 key generations on average. At the ~2k keys/s measured
- * for @noble in one core that is ~0.25 s mean and ~0.75 s p95 (the search time is geometric).
+ * for @noble in one core that is ~0.25 s mean and ~0.75 s p95 (the search time is geometric); with
+ * node:crypto's key generation (~19k/s) ~27 ms mean, which is also what an attacker pays.
  */
 export const DEFAULT_ID_DIFFICULTY = 9;
 
@@ -41,6 +42,9 @@ export interface GenerateIdentityOptions {
   signal?: AbortSignal;
 }
 
+/** Backends whose `generateKeyPair` was checked against `publicKeyFromSeed`: true if it agreed. */
+const keyGenerationAgrees = new WeakMap<CryptoBackend, boolean>();
+
 export class Identity {
   readonly id: NodeId;
   readonly publicKey: Uint8Array;
@@ -49,21 +53,29 @@ export class Identity {
 
   private constructor(crypto: CryptoBackend, seed: Uint8Array, publicKey: Uint8Array) {
     this.#seed = seed;
-    this.#sign = crypto.signer(seed);
+    this.#sign = crypto.signer(seed, publicKey);
     this.publicKey = publicKey;
     this.id = idFromPublicKey(crypto, publicKey);
   }
 
   /** Searches seeds until the ID solves the puzzle; yields to the event loop between slices. */
   static async generate({ crypto, difficulty = DEFAULT_ID_DIFFICULTY, signal }: GenerateIdentityOptions): Promise<Identity> {
+    let fast = crypto.generateKeyPair !== undefined && keyGenerationAgrees.get(crypto) !== false;
     for (;;) {
       const sliceEnd = Date.now() + SLICE_MS;
       do {
         if (signal?.aborted) throw SpydhtError.aborted(signal.reason);
-        const seed = crypto.randomBytes(SEED_BYTES);
-        const publicKey = crypto.publicKeyFromSeed(seed);
+        const pair = fast ? crypto.generateKeyPair!() : undefined;
+        const seed = pair?.seed ?? crypto.randomBytes(SEED_BYTES);
+        const publicKey = pair?.publicKey ?? crypto.publicKeyFromSeed(seed);
         if (solvesIdPuzzle(crypto, idFromPublicKey(crypto, publicKey), difficulty)) {
-          return new Identity(crypto, seed, publicKey);
+          if (!pair || keyGenerationAgrees.get(crypto)) return new Identity(crypto, Uint8Array.from(seed), publicKey);
+          // A backend's first key found is derived again from its seed, as a restored identity's
+          // is: a platform whose key generation disagrees with that is not used again.
+          const agrees = pair.seed.length === SEED_BYTES && equalBytes(crypto.publicKeyFromSeed(pair.seed), publicKey);
+          keyGenerationAgrees.set(crypto, agrees);
+          if (agrees) return new Identity(crypto, Uint8Array.from(seed), publicKey);
+          fast = false;
         }
       } while (Date.now() < sliceEnd);
       await yieldToEventLoop();

@@ -25,6 +25,31 @@ async function rejectsWithCode(p: Promise<unknown>, code: string): Promise<Spydh
 const zeroRandom: CryptoBackend = { ...nodeCrypto, name: 'zero-random', randomBytes: (n) => new Uint8Array(n) };
 
 describe('Identity', () => {
+  it('generate never trusts a key generation that disagrees with deriving the key from the seed', async () => {
+    // A backend whose fast key generation lies about the public key: the search must notice the
+    // first time it finds a solution, and give an identity whose key is the seed's own.
+    let lies = 0;
+    const liar: CryptoBackend = {
+      ...nodeCrypto,
+      name: 'lying key generation',
+      generateKeyPair: () => {
+        lies++;
+        return { seed: rand(32), publicKey: rand(32) };
+      },
+    };
+    for (let i = 0; i < 3; i++) {
+      const identity = await Identity.generate({ crypto: liar, difficulty: 3 });
+      const again = Identity.fromJSON(nodeCrypto, identity.toJSON(), 3);
+      expect(identity.publicKey).toEqual(again.publicKey);
+      expect(await nodeCrypto.verify(identity.publicKey, utf8('m'), await identity.sign(utf8('m')))).toBe(true);
+    }
+    expect(lies).toBeGreaterThan(0);
+    // One disagreement and the search stopped asking it: each identity after that used the seed path.
+    const before = lies;
+    await Identity.generate({ crypto: liar, difficulty: 3 });
+    expect(lies).toBe(before);
+  });
+
   it.each(backends.map((b) => [b.name, b] as const))('generate meets the difficulty (%s)', async (_name, crypto) => {
     const identity = await Identity.generate({ crypto, difficulty: 6 });
     expect(idPuzzleBits(crypto, identity.id)).toBeGreaterThanOrEqual(6);
@@ -109,6 +134,8 @@ describe('crypto backends agree', () => {
       expect(await nodeCrypto.verify(pubB, msg, sigB)).toBe(true);
       expect(await nobleCrypto.verify(pubN, msg, sigN)).toBe(true);
       expect(await nodePoolCrypto.sign(seed, msg)).toEqual(sigB);
+      // A signer told the public key (node:crypto imports it as JWK) signs as one derived from the seed.
+      for (const c of backends) expect(await c.signer(seed, pubB)(msg)).toEqual(sigB);
       expect(await nodePoolCrypto.verify(pubB, msg, sigB)).toBe(true);
       // A different message or key fails on both.
       const other = Uint8Array.from([...msg, 1]);
