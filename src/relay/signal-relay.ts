@@ -40,7 +40,15 @@ export const SIGNALS_PER_PREFIX: Readonly<RateLimitOptions> = { perKeyRate: 40, 
  * a link takes two or three, a failed one is retried a few times; a flood of offers at one victim
  * through us is not passed on.
  */
-export const SIGNALS_PER_REQUESTER_TARGET: Readonly<RateLimitOptions> = { perKeyRate: 1, perKeyBurst: 12, globalRate: 2000, globalBurst: 4000, maxKeys: 8192 };
+export const SIGNALS_PER_REQUESTER_TARGET: Readonly<RateLimitOptions> = { perKeyRate: 1, perKeyBurst: 8, globalRate: 2000, globalBurst: 4000, maxKeys: 8192 };
+/**
+ * SIGNALs one IP may send toward one target, whatever its ports: half of what a target takes from
+ * one relay (the WebRTC transport's offer budget, 10/s and 20 at once), so one host cannot spend a
+ * target's whole budget for this relay and have its newcomers' offers refused with the flood's.
+ * Per requester alone it could: 7 UDP ports of one IP passed 80 at once and 20/s. Honest tabs
+ * behind one NAT linking to the same member take one or two each.
+ */
+export const SIGNALS_PER_IP_TARGET: Readonly<RateLimitOptions> = { perKeyRate: 5, perKeyBurst: 10, globalRate: 2000, globalBurst: 4000, maxKeys: 8192 };
 
 /** Who handed us a SIGNAL: its address and the IP its transport saw (or the address key). */
 export interface SignalRequester {
@@ -67,12 +75,14 @@ export class SignalRelay implements SignalingChannel {
   readonly #perIp: RateLimiter;
   readonly #perPrefix: RateLimiter;
   readonly #perTarget: RateLimiter;
+  readonly #perIpTarget: RateLimiter;
 
   constructor(options: SignalRelayOptions) {
     this.#options = options;
     this.#perIp = new RateLimiter(SIGNALS_PER_IP, options.now);
     this.#perPrefix = new RateLimiter(SIGNALS_PER_PREFIX, options.now);
     this.#perTarget = new RateLimiter(SIGNALS_PER_REQUESTER_TARGET, options.now);
+    this.#perIpTarget = new RateLimiter(SIGNALS_PER_IP_TARGET, options.now);
   }
 
   /** Remembers that `relay` listed `target`: it has `target` in its table, so it can forward to it. */
@@ -164,6 +174,7 @@ export class SignalRelay implements SignalingChannel {
     // many sources' signaling, which our transport budgets per relay itself.
     if (
       (!forSelf && !this.#perTarget.take(`${addressKey(requester.address)}>${idKey(m.target)}`)) ||
+      (!forSelf && !this.#perIpTarget.take(`${requester.ip}>${idKey(m.target)}`)) ||
       !this.#perIp.take(requester.ip) ||
       !this.#perPrefix.take(ipPrefix(requester.ip))
     ) {

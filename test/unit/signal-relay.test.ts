@@ -9,7 +9,7 @@ import { ID_BYTES, idToHex, type NodeId } from '../../src/id.js';
 import type { Contact } from '../../src/routing/contact.js';
 import { RoutingTable } from '../../src/routing/table.js';
 import type { Rpc } from '../../src/rpc/rpc.js';
-import { SIGNALS_PER_IP, SIGNALS_PER_PREFIX, SIGNALS_PER_REQUESTER_TARGET, SignalRelay, type RelayPeer } from '../../src/relay/signal-relay.js';
+import { SIGNALS_PER_IP, SIGNALS_PER_IP_TARGET, SIGNALS_PER_PREFIX, SIGNALS_PER_REQUESTER_TARGET, SignalRelay, type RelayPeer } from '../../src/relay/signal-relay.js';
 import { KnownPeers } from '../../src/routing/known-peers.js';
 import { AddressKind, encodeIpPort, type PeerAddress } from '../../src/wire/address.js';
 import { MessageType, SignalStatus, type Message } from '../../src/wire/messages.js';
@@ -29,6 +29,8 @@ interface Setup {
   counts: Record<string, number>;
   /** Resolves once a send settles (forwarded, or every relay refused). */
   settled: () => Promise<void>;
+  /** The relay's clock, ms: its budgets refill as it moves. */
+  clock: { t: number };
 }
 
 function setup({ bootstrap = [] as RelayPeer[], servers = [] as RelayPeer[] } = {}): Setup {
@@ -52,13 +54,14 @@ function setup({ bootstrap = [] as RelayPeer[], servers = [] as RelayPeer[] } = 
   const peers = new KnownPeers();
   for (const p of bootstrap) peers.addEntryPeer(p);
   for (const p of servers) peers.noteBootstrapServer(p.id);
-  const relay = new SignalRelay({ selfId: self, rpc, table, peers, count: (what) => void (counts[what] = (counts[what] ?? 0) + 1), now: () => 0 });
+  const clock = { t: 0 };
+  const relay = new SignalRelay({ selfId: self, rpc, table, peers, count: (what) => void (counts[what] = (counts[what] ?? 0) + 1), now: () => clock.t });
   // Each relay answers in a microtask; a few turns of the event loop let a send try them all.
   const settled = async (): Promise<void> => {
     for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
     await pending;
   };
-  return { self, relay, table, asked, forwarders, counts, settled };
+  return { self, relay, table, asked, forwarders, counts, settled, clock };
 }
 
 function addContact(table: RoutingTable, p: RelayPeer): void {
@@ -159,6 +162,30 @@ describe('SignalRelay: budgets (a signed offer costs an attacker only a throwawa
     expect(results.filter((r) => r === SignalStatus.FORWARDED)).toHaveLength(SIGNALS_PER_REQUESTER_TARGET.perKeyBurst);
     expect(results.slice(SIGNALS_PER_REQUESTER_TARGET.perKeyBurst).every((r) => r === SignalStatus.RATE_LIMITED)).toBe(true);
     expect(status(s.relay.handle(signal(target.id), { address: peer().address, ip: '10.8.0.1' }))).toBe(SignalStatus.FORWARDED);
+  });
+
+  it('one IP on many ports passes at most half of what a target takes from one relay', () => {
+    // The attack: a flood of offers toward one victim from many ports of one IP. Per port it stays
+    // under the requester budget; the relay must not pass more than the victim's per-relay offer
+    // budget can spare (20 at once, 10/s: the WebRTC transport's OFFERS_PER_RELAY_*), or the
+    // victim refuses every offer through this relay, newcomers' with the flood's.
+    const s = setup();
+    const victim = peer();
+    addContact(s.table, victim);
+    const ports = Array.from({ length: 40 }, () => ({ address: peer().address, ip: '10.4.0.1' }));
+    const first = ports.flatMap((p) => Array.from({ length: 3 }, () => status(s.relay.handle(signal(victim.id), p))));
+    const passed = first.filter((r) => r === SignalStatus.FORWARDED).length;
+    expect(passed).toBe(SIGNALS_PER_IP_TARGET.perKeyBurst);
+    expect(passed).toBeLessThanOrEqual(20 / 2);
+    // And 5/s after the burst: one second later, five more.
+    s.clock.t += 1000;
+    const later = ports.map((p) => status(s.relay.handle(signal(victim.id), p)));
+    expect(later.filter((r) => r === SignalStatus.FORWARDED)).toHaveLength(SIGNALS_PER_IP_TARGET.perKeyRate);
+    // Another IP, and the same IP toward another target, still pass.
+    expect(status(s.relay.handle(signal(victim.id), { address: peer().address, ip: '10.3.0.1' }))).toBe(SignalStatus.FORWARDED);
+    const other = peer();
+    addContact(s.table, other);
+    expect(status(s.relay.handle(signal(other.id), ports[0]!))).toBe(SignalStatus.FORWARDED);
   });
 
   it('one IP is held to its budget whatever it targets, and its /24 with it', () => {
