@@ -7,6 +7,7 @@ import type { Identity } from '../crypto/identity.js';
 import { SpydhtError } from '../errors.js';
 import { equalIds, idKey, type NodeId } from '../id.js';
 import type { LookupPeer } from '../lookup/lookup.js';
+import type { HelloHold } from '../rpc/rpc.js';
 import { createDeleteProof } from '../storage/record.js';
 import { DeleteStatus, MessageType, type DeleteProof } from '../wire/messages.js';
 import { nowSeconds, type OpContext } from './context.js';
@@ -26,8 +27,18 @@ export async function deleteEverywhere(ctx: OpContext, key: NodeId, owner: Ident
   if (held && (!held.owner || !equalIds(held.owner.publicKey, owner.publicKey))) {
     throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
   }
+  // As a put's: the HELLOs its lookups owe ride on the DELETEs to those nodes (ops/put.ts).
+  const hold = ctx.rpc.holdHellos();
+  try {
+    return await deleteFrom(ctx, key, owner, signal, hold);
+  } finally {
+    ctx.rpc.releaseHellos(hold);
+  }
+}
+
+async function deleteFrom(ctx: OpContext, key: NodeId, owner: Identity, signal: AbortSignal, hold: HelloHold): Promise<number> {
   const work = { crypto: ctx.crypto, solver: ctx.solver, signal };
-  const [proof, lists] = await Promise.all([createDeleteProof(ctx.rules, owner, key, nowSeconds(ctx), work), findHolders(ctx, key, signal)]);
+  const [proof, lists] = await Promise.all([createDeleteProof(ctx.rules, owner, key, nowSeconds(ctx), work), findHolders(ctx, key, signal, undefined, hold)]);
   const peers = new Map<string, LookupPeer>();
   for (const list of lists) for (const p of list) peers.set(idKey(p.id), p);
 

@@ -25,6 +25,7 @@ import { SpydhtError } from '../errors.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
 import type { LookupPeer, QueryOutcome } from '../lookup/lookup.js';
 import { LOCATION_LOOKUP } from '../lookup/lookups.js';
+import type { HelloHold } from '../rpc/rpc.js';
 import { compareSummaries, createMutableRecord, mutableKey, summaryOf, verifyMutableForKey } from '../storage/mutable-record.js';
 import { replicaLocations } from '../storage/placement.js';
 import { LOCAL_SENDER } from '../storage/store.js';
@@ -56,7 +57,7 @@ export interface MutableFound {
  * Looks `key` up to the k closest nodes of each of its replica locations, collecting every copy;
  * resolves with the newest. The node's own copy counts as one. Does not repair: `repair` does.
  */
-export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSignal): Promise<MutableFound> {
+export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSignal, holdHello?: HelloHold): Promise<MutableFound> {
   let best = ctx.mutableStore.get(key, nowSeconds(ctx));
   /** The copy each answering node holds (undefined: none). */
   const copies = new Map<string, { peer: LookupPeer; copy: MutableSummary | undefined }>();
@@ -74,7 +75,7 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
       const reply = await ctx.rpc.request(
         peer.address,
         { type: MessageType.FIND_MUTABLE, key, known, pad: 0 },
-        { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}) },
+        { expectId: peer.id, onSlow, signal: s, ...(peer.budgets ? { sendBudget: peer.budgets } : {}), holdHello },
       );
       const m = reply.message;
       if (m.type === MessageType.MUTABLE_VALUE) {
@@ -103,7 +104,7 @@ export async function lookupMutable(ctx: OpContext, key: NodeId, signal: AbortSi
     ctx.lookups.run<never>(key, signal, query, { burst: true }),
     ...replicaLocations(ctx.crypto, key)
       .slice(1)
-      .map((loc) => copiesAtLocation(ctx, loc, query, (peer) => copies.has(idKey(peer.id)) || liars.has(idKey(peer.id)), () => best !== undefined, signal)),
+      .map((loc) => copiesAtLocation(ctx, loc, query, (peer) => copies.has(idKey(peer.id)) || liars.has(idKey(peer.id)), () => best !== undefined, signal, holdHello)),
   ]);
   let newest: WireMutableRecord | undefined = best;
   // A client may not reach the members that hold the key (a UDP-only peer in a swarm of WebRTC
@@ -139,8 +140,9 @@ async function copiesAtLocation(
   asked: (peer: LookupPeer) => boolean,
   haveCopy: () => boolean,
   signal: AbortSignal,
+  holdHello?: HelloHold,
 ): Promise<{ closest: LookupPeer[]; queried: number }> {
-  const nodes = await ctx.lookups.nodes(location, signal, LOCATION_LOOKUP);
+  const nodes = await ctx.lookups.nodes(location, signal, holdHello ? { ...LOCATION_LOOKUP, holdHello } : LOCATION_LOOKUP);
   const peers = nodes.closest.filter((p) => !asked(p));
   const ask = (batch: LookupPeer[]): Promise<unknown> => Promise.all(batch.map((p) => query(p, () => {}, signal).catch(() => undefined)));
   const first = haveCopy() ? peers.length : FIRST_AT_LOCATION;
@@ -199,7 +201,17 @@ export async function putMutable(ctx: OpContext, input: MutablePutInput, signal:
     if (err instanceof RangeError) throw SpydhtError.invalidArgument(err.message);
     throw err;
   }
-  const found = await lookupMutable(ctx, key, signal);
+  // As a put's: the HELLOs its lookups owe ride on its later requests to those nodes (ops/put.ts).
+  const hold = ctx.rpc.holdHellos();
+  try {
+    return await putMutableHolding(ctx, input, key, signal, hold);
+  } finally {
+    ctx.rpc.releaseHellos(hold);
+  }
+}
+
+async function putMutableHolding(ctx: OpContext, input: MutablePutInput, key: Uint8Array, signal: AbortSignal, hold: HelloHold): Promise<MutablePublished> {
+  const found = await lookupMutable(ctx, key, signal, hold);
   const newest = found.newest;
   if (input.cas !== undefined && newest && newest.seq > input.cas) throw casConflict(input.cas, newest.seq);
   const seq = input.seq ?? (input.cas !== undefined ? input.cas + 1 : newest ? newest.seq + 1 : 1);

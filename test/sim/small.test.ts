@@ -92,6 +92,46 @@ describe('small simulated swarm', () => {
     expect(putter.stats().hellosPiggybacked).toBe(piggybacked);
   });
 
+  it('a mutable put’s and a delete’s requests carry the HELLOs their lookups were asked for, as a put’s do', async () => {
+    tn = await createTestnet(300);
+    const networkId = networkConfig(nodeCrypto, SIM_NETWORK).networkId;
+    const byAddress = new Map(tn.nodes.map((n) => [addressKey(n.localAddresses()[0]!), n]));
+    /** Runs `op` on a node that just joined: its first operation meets mostly nodes with room for it. */
+    const watch = async (op: (node: DHT) => Promise<unknown>, writes: number): Promise<void> => {
+      const node = await tn!.addNode();
+      const transport = node.internals.transports[0]!;
+      const send = transport.send.bind(transport);
+      const hellos = new Set<string>();
+      const written = new Set<string>();
+      const proven = new Set<string>();
+      let piggybacked = 0;
+      transport.send = (to, bytes) => {
+        const d = decodeMessage(bytes, networkId);
+        if (d.ok && d.message.type === MessageType.HELLO) hellos.add(addressKey(to));
+        else if (d.ok && REQUEST_TYPES.has(d.message.type) && d.message.auth) {
+          proven.add(addressKey(to));
+          piggybacked++;
+        }
+        if (d.ok && d.message.type === writes) written.add(addressKey(to));
+        send(to, bytes);
+      };
+      const before = node.stats().hellosPiggybacked ?? 0;
+      await tn!.run(op(node));
+      await tn!.clock.advance(1000);
+      expect(written.size).toBeGreaterThan(20);
+      // No node the operation wrote to got a HELLO datagram: each proof rode on a request.
+      expect([...written].filter((a) => hellos.has(a))).toEqual([]);
+      expect([...written].filter((a) => proven.has(a)).length).toBeGreaterThanOrEqual(written.size / 4);
+      for (const a of proven) expect(byAddress.get(a)!.internals.table.get(node.internals.identity.id), `node ${a}`).toBeDefined();
+      expect((node.stats().hellosPiggybacked ?? 0) - before).toBe(piggybacked);
+    };
+    await watch((node) => node.putMutable('first version'), MessageType.STORE_MUTABLE);
+    // A record owned by an identity of its own, put by a member, deleted by a newcomer holding that identity.
+    const owner = tn.nodes[5]!.internals.identity;
+    const key = await tn.run(tn.nodes[5]!.put('to delete', 'soon gone', { owner }));
+    await watch(async (node) => expect(await node.delete(key, { owner })).toBeGreaterThan(0), MessageType.DELETE);
+  });
+
   it('a put looks up its holders while its proof of work is solved, and stores once the work is done', async () => {
     tn = await createTestnet(30);
     // A solver that takes 400 ms of (virtual) time, as a worker does on a slow device.
