@@ -93,7 +93,7 @@ export function report(c) {
       ['successes at 0 % loss: gets, puts', `${success(bc.gets)}, ${success(bc.puts)}`, `${success(sc.gets)}, ${success(sc.puts)}`, '', ''],
     ]),
     `spydht: ${s.settings}; identities made before the clock started (${fmt(s.prepared.identityMsPerNode, 1)} ms each at ID difficulty ${s.prepared.idDifficulty}; ` +
-      `the default 9 costs ~20 ms with node:crypto, identity section); proof of work per put median ${fmt(sc.puts.powMs.median, 0)} ms, p95 ${fmt(sc.puts.powMs.p95, 0)} ms (wall, in-thread solver). ` +
+      `the default 9 costs ~60–100 ms with node:crypto, identity section); proof of work per put median ${fmt(sc.puts.powMs.median, 0)} ms, p95 ${fmt(sc.puts.powMs.p95, 0)} ms (wall, in-thread solver). ` +
       `bittorrent-dht: ${b.settings}. Median routing table after joining: bittorrent-dht ${fmt(b.tableSize.median, 0)}, spydht ${fmt(s.tableSize.median, 0)}. ` +
       `10 % loss: ${bl.dropped} / ${sl.dropped} datagrams dropped. Datagrams are every send in the process (dgram.Socket#send), counted below either library.`,
   ];

@@ -13,7 +13,7 @@ export interface CryptoBackend {
   publicKeyFromSeed(seed: Uint8Array): Uint8Array;
   /**
    * Optional: a fresh random key pair (32-byte seed, its public key), for a platform that makes one
-   * faster than `randomBytes` + `publicKeyFromSeed` (node:crypto: ~45 µs against ~310 µs with
+   * faster than `randomBytes` + `publicKeyFromSeed` (node:crypto: ~185 µs against ~315 µs with
    * @noble on this project's test machine). The ID puzzle's search then uses it instead of those two.
    */
   generateKeyPair?(): { seed: Uint8Array; publicKey: Uint8Array };

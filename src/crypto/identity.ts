@@ -14,7 +14,8 @@ const PUZZLE_TAG = utf8('spydht/id/v1');
 /**
  * Default ID puzzle difficulty: 2^9 ≈ 512 key generations on average. At the ~2k keys/s measured
  * for @noble in one core that is ~0.25 s mean and ~0.75 s p95 (the search time is geometric); with
- * node:crypto's key generation (~19k/s) ~27 ms mean, which is also what an attacker pays.
+ * node:crypto's key generation as this backend uses it (~5k/s) ~0.1 s. An attacker pays less:
+ * OpenSSL alone makes ~19k keys/s per core here, ~27 ms an identity (SECURITY.md prices it so).
  */
 export const DEFAULT_ID_DIFFICULTY = 9;
 
