@@ -28,12 +28,7 @@ export async function deleteEverywhere(ctx: OpContext, key: NodeId, owner: Ident
     throw new SpydhtError('NOT_OWNER', 'this identity does not own that record');
   }
   // As a put's: the HELLOs its lookups owe ride on the DELETEs to those nodes (ops/put.ts).
-  const hold = ctx.rpc.holdHellos();
-  try {
-    return await deleteFrom(ctx, key, owner, signal, hold);
-  } finally {
-    ctx.rpc.releaseHellos(hold);
-  }
+  return ctx.rpc.withHeldHellos((hold) => deleteFrom(ctx, key, owner, signal, hold));
 }
 
 async function deleteFrom(ctx: OpContext, key: NodeId, owner: Identity, signal: AbortSignal, hold: HelloHold): Promise<number> {

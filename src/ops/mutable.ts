@@ -202,12 +202,7 @@ export async function putMutable(ctx: OpContext, input: MutablePutInput, signal:
     throw err;
   }
   // As a put's: the HELLOs its lookups owe ride on its later requests to those nodes (ops/put.ts).
-  const hold = ctx.rpc.holdHellos();
-  try {
-    return await putMutableHolding(ctx, input, key, signal, hold);
-  } finally {
-    ctx.rpc.releaseHellos(hold);
-  }
+  return ctx.rpc.withHeldHellos((hold) => putMutableHolding(ctx, input, key, signal, hold));
 }
 
 async function putMutableHolding(ctx: OpContext, input: MutablePutInput, key: Uint8Array, signal: AbortSignal, hold: HelloHold): Promise<MutablePublished> {

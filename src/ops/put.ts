@@ -74,8 +74,7 @@ export async function publish(ctx: OpContext, input: PublishInput, signal: Abort
   const startedAt = ctx.clock.now();
   // Nearly every holder the lookups find answers with ROOM (its table would take us): our STORE
   // to it carries the HELLO's proof, a datagram fewer each. The rest are sent when the put ends.
-  const hold = ctx.rpc.holdHellos();
-  try {
+  return ctx.rpc.withHeldHellos(async (hold) => {
     const found = viaBridges ? undefined : findHolders(ctx, recordKey(ctx.crypto, input.label, input.content, input.owner?.publicKey), signal, undefined, hold);
     // If the work fails, its error is the put's: the lookups' outcome is not waited for.
     found?.catch(() => {});
@@ -96,9 +95,7 @@ export async function publish(ctx: OpContext, input: PublishInput, signal: Abort
     const proxied = viaBridges ? await proxyPut(ctx, record, signal) : 0;
     if (proxied > 0) return { record, stored: proxied, prefixes: proxied };
     return { record, ...(await replicate(ctx, record, signal, undefined, closestAt)) };
-  } finally {
-    ctx.rpc.releaseHellos(hold);
-  }
+  });
 }
 
 /**

@@ -406,6 +406,16 @@ export class Rpc {
     return new HelloHold();
   }
 
+  /** Runs `operation` with a hold of its own (holdHellos), released however it ends. */
+  async withHeldHellos<T>(operation: (hold: HelloHold) => Promise<T>): Promise<T> {
+    const hold = this.holdHellos();
+    try {
+      return await operation(hold);
+    } finally {
+      this.releaseHellos(hold);
+    }
+  }
+
   /** Sends the HELLOs `hold` still owes: no request of ours carried them. */
   releaseHellos(hold: HelloHold): void {
     for (const [key, to] of hold.owed) {

@@ -14,6 +14,39 @@ afterEach(async () => {
   tn = undefined;
 });
 
+/**
+ * Watches what `node` sends: where HELLO datagrams went, where a request of ours carried the
+ * HELLO's proof instead (a write, or a lookup's query to a node the other location's lookup met
+ * first), and where requests of type `writes` went.
+ */
+function traceProofs(node: DHT, writes: number): { hellos: Set<string>; written: Set<string>; proven: Set<string>; piggybacked: number; reset(): void } {
+  const networkId = networkConfig(nodeCrypto, SIM_NETWORK).networkId;
+  const transport = node.internals.transports[0]!;
+  const send = transport.send.bind(transport);
+  const trace = {
+    hellos: new Set<string>(),
+    written: new Set<string>(),
+    proven: new Set<string>(),
+    piggybacked: 0,
+    reset(): void {
+      trace.hellos = new Set();
+      trace.written = new Set();
+      trace.proven = new Set();
+    },
+  };
+  transport.send = (to, bytes) => {
+    const d = decodeMessage(bytes, networkId);
+    if (d.ok && d.message.type === MessageType.HELLO) trace.hellos.add(addressKey(to));
+    else if (d.ok && REQUEST_TYPES.has(d.message.type) && d.message.auth) {
+      trace.proven.add(addressKey(to));
+      trace.piggybacked++;
+    }
+    if (d.ok && d.message.type === writes) trace.written.add(addressKey(to));
+    send(to, bytes);
+  };
+  return trace;
+}
+
 describe('small simulated swarm', () => {
   it('20 nodes: every node knows others, a put is gettable from every node', async () => {
     tn = await createTestnet(20);
@@ -57,73 +90,39 @@ describe('small simulated swarm', () => {
 
   it('a put’s STOREs carry the HELLOs its lookups were asked for: no HELLO datagram to a holder, and the holder admits the putter', async () => {
     tn = await createTestnet(300);
-    const networkId = networkConfig(nodeCrypto, SIM_NETWORK).networkId;
     const putter = await tn.addNode();
-    const transport = putter.internals.transports[0]!;
-    const send = transport.send.bind(transport);
-    let hellos = new Set<string>();
-    let stores = new Set<string>();
-    /** Where a request of ours carried the proof: a STORE, or a lookup's query to a node the other location's lookup met first. */
-    let proven = new Set<string>();
-    let piggybacked = 0;
-    transport.send = (to, bytes) => {
-      const d = decodeMessage(bytes, networkId);
-      if (d.ok && d.message.type === MessageType.HELLO) hellos.add(addressKey(to));
-      else if (d.ok && REQUEST_TYPES.has(d.message.type) && d.message.auth) {
-        proven.add(addressKey(to));
-        piggybacked++;
-      }
-      if (d.ok && d.message.type === MessageType.STORE) stores.add(addressKey(to));
-      send(to, bytes);
-    };
+    const trace = traceProofs(putter, MessageType.STORE);
     const byAddress = new Map(tn.nodes.map((n) => [addressKey(n.localAddresses()[0]!), n]));
     for (let i = 0; i < 3; i++) {
-      hellos = new Set();
-      stores = new Set();
-      proven = new Set();
+      trace.reset();
       expect((await tn.run(putter.publish(`hello-riding-${i}`, `value ${i}`))).stored).toBeGreaterThan(20);
       await tn.clock.advance(1000);
+      const { hellos, written, proven } = trace;
       // A newcomer's first put meets mostly nodes that have room for it (a 300-node swarm's
       // tables hold ~40 each); later ones meet more that admitted it already, and need no proof.
-      if (i === 0) expect([...stores].filter((a) => proven.has(a)).length).toBeGreaterThanOrEqual(stores.size / 4);
-      expect([...stores].filter((a) => hellos.has(a))).toEqual([]);
+      if (i === 0) expect([...written].filter((a) => proven.has(a)).length).toBeGreaterThanOrEqual(written.size / 4);
+      expect([...written].filter((a) => hellos.has(a))).toEqual([]);
       for (const a of proven) expect(byAddress.get(a)!.internals.table.get(putter.internals.identity.id), `node ${a}`).toBeDefined();
     }
-    expect(putter.stats().hellosPiggybacked).toBe(piggybacked);
+    expect(putter.stats().hellosPiggybacked).toBe(trace.piggybacked);
   });
 
   it('a mutable put’s and a delete’s requests carry the HELLOs their lookups were asked for, as a put’s do', async () => {
     tn = await createTestnet(300);
-    const networkId = networkConfig(nodeCrypto, SIM_NETWORK).networkId;
     const byAddress = new Map(tn.nodes.map((n) => [addressKey(n.localAddresses()[0]!), n]));
     /** Runs `op` on a node that just joined: its first operation meets mostly nodes with room for it. */
     const watch = async (op: (node: DHT) => Promise<unknown>, writes: number): Promise<void> => {
       const node = await tn!.addNode();
-      const transport = node.internals.transports[0]!;
-      const send = transport.send.bind(transport);
-      const hellos = new Set<string>();
-      const written = new Set<string>();
-      const proven = new Set<string>();
-      let piggybacked = 0;
-      transport.send = (to, bytes) => {
-        const d = decodeMessage(bytes, networkId);
-        if (d.ok && d.message.type === MessageType.HELLO) hellos.add(addressKey(to));
-        else if (d.ok && REQUEST_TYPES.has(d.message.type) && d.message.auth) {
-          proven.add(addressKey(to));
-          piggybacked++;
-        }
-        if (d.ok && d.message.type === writes) written.add(addressKey(to));
-        send(to, bytes);
-      };
-      const before = node.stats().hellosPiggybacked ?? 0;
+      const trace = traceProofs(node, writes);
       await tn!.run(op(node));
       await tn!.clock.advance(1000);
+      const { hellos, written, proven } = trace;
       expect(written.size).toBeGreaterThan(20);
       // No node the operation wrote to got a HELLO datagram: each proof rode on a request.
       expect([...written].filter((a) => hellos.has(a))).toEqual([]);
       expect([...written].filter((a) => proven.has(a)).length).toBeGreaterThanOrEqual(written.size / 4);
       for (const a of proven) expect(byAddress.get(a)!.internals.table.get(node.internals.identity.id), `node ${a}`).toBeDefined();
-      expect((node.stats().hellosPiggybacked ?? 0) - before).toBe(piggybacked);
+      expect(node.stats().hellosPiggybacked ?? 0).toBe(trace.piggybacked);
     };
     await watch((node) => node.putMutable('first version'), MessageType.STORE_MUTABLE);
     // A record owned by an identity of its own, put by a member, deleted by a newcomer holding that identity.
