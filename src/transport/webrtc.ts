@@ -707,8 +707,11 @@ export class WebRtcTransport implements Transport {
    * sees when the peer dropped the connecting link to make room, before or after answering (a flood
    * of offers through the same relay churns that relay's share, see #admitInbound), or when a relay
    * lost the offer or the answer. A late answer to the old offer is stale (its session is gone);
-   * the peer follows the newer offer (#onOffer). Once ICE has connected, only the DTLS handshake is
-   * left: that link keeps its connect timeout.
+   * the peer follows the newer offer (#onOffer). A link whose ICE has connected has only the DTLS
+   * handshake left (a few round trips, 15-26 ms here), so it gets one more stall wait, in case the
+   * machine is slow; a link still closed after that is offered again too. Its ICE stays 'connected'
+   * when the peer dropped it between ICE and DTLS (consent checks take ~30 s to notice), so waiting
+   * for the connect timeout there would lose the request as surely as silence does.
    */
   #awaitOpen(link: Link): void {
     const wait = Math.max(MIN_STALL_WAIT_MS, 2 * this.#connectEstimate()) * 2 ** (link.attempt - 1);
@@ -717,14 +720,16 @@ export class WebRtcTransport implements Transport {
       link.cancelTimer = this.#timers.after(this.#connectTimeoutMs, timeout);
       return;
     }
-    link.cancelTimer = this.#timers.after(wait, () => {
-      const ice = link.pc.iceConnectionState;
-      if (ice === 'connected' || ice === 'completed') {
-        link.cancelTimer = this.#timers.after(this.#connectTimeoutMs - wait, timeout);
-        return;
-      }
+    const stalled = () => {
       this.stats.offersStalled++;
       this.#onFailure(link, 'stalled');
+    };
+    link.cancelTimer = this.#timers.after(wait, () => {
+      const ice = link.pc.iceConnectionState;
+      if (ice !== 'connected' && ice !== 'completed') return stalled();
+      // No stall wait runs past the connect timeout: there the link simply times out.
+      if (2 * wait >= this.#connectTimeoutMs) link.cancelTimer = this.#timers.after(this.#connectTimeoutMs - wait, timeout);
+      else link.cancelTimer = this.#timers.after(wait, stalled);
     });
   }
 
