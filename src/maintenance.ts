@@ -9,6 +9,7 @@ import { equalIds, randomIdInBucket, type NodeId } from './id.js';
 import type { Admission } from './routing/admission.js';
 import type { Contact } from './routing/contact.js';
 import type { RoutingTable } from './routing/table.js';
+import type { HeldEncoding } from './storage/held-encoding.js';
 import type { MutableStore } from './storage/mutable-store.js';
 import type { LocalStore } from './storage/store.js';
 import type { WireRecord } from './wire/messages.js';
@@ -68,6 +69,8 @@ export function handsOver(table: RoutingTable, k: number, newcomer: NodeId, loca
 export class Maintenance {
   readonly #options: MaintenanceOptions;
   readonly #handovers: Contact[] = [];
+  /** Where #handOver copies each held record's location in turn (nothing is allocated per record). */
+  readonly #location = new Uint8Array(32);
   #lastSweep = 0;
   #lastRebootstrap = 0;
   /** A refresh lookup is running: background lookups go one at a time, never flooding a slow link. */
@@ -139,13 +142,14 @@ export class Maintenance {
     for (let n = 0; n < MAX_HANDOVERS_PER_TICK && this.#handovers.length; n++) {
       const c = this.#handovers.shift()!;
       if (!table.has(c.id)) continue;
-      const handsOverAt = (loc: Uint8Array): boolean => handsOver(table, k, c.id, loc);
       // A record (immutable or mutable) at any of its key's locations (each has its own k holders).
-      for (const entry of store.entries()) {
-        if (entry.locations.some(handsOverAt)) this.#options.storeAt(c, entry.record).catch(() => {});
-      }
+      const handsOverAny = (entry: HeldEncoding): boolean => {
+        for (let i = 0; i < entry.locationCount; i++) if (handsOver(table, k, c.id, entry.copyLocation(i, this.#location))) return true;
+        return false;
+      };
+      for (const entry of store.held()) if (handsOverAny(entry)) this.#options.storeAt(c, entry.record).catch(() => {});
       const m = this.#options.mutable;
-      if (m) for (const entry of m.store.entries()) if (entry.locations.some(handsOverAt)) m.storeAt(c, entry.record).catch(() => {});
+      if (m) for (const entry of m.store.held()) if (handsOverAny(entry)) m.storeAt(c, entry.record).catch(() => {});
     }
   }
 }

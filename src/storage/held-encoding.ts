@@ -35,6 +35,23 @@ export class HeldEncoding {
     return this.#bytes.subarray(0, 32);
   }
 
+  /** How many replica locations the key has, the key itself included. */
+  get locationCount(): number {
+    return 1 + (this.#bytes.length - this.#encoded) / 32;
+  }
+
+  /**
+   * Copies location `i` (0: the key) into `into` and returns it. Allocates nothing: maintenance
+   * asks for every location of every held record at every new contact, and the two views
+   * `locations` makes per record were most of what an idle node allocated (a heap profile of 200
+   * idle UDP nodes: ~2/3), enough to keep V8's young generation at its largest.
+   */
+  copyLocation(i: number, into: Uint8Array): Uint8Array {
+    const at = i === 0 ? 0 : this.#encoded + 32 * (i - 1);
+    for (let b = 0; b < 32; b++) into[b] = this.#bytes[at + b]!;
+    return into;
+  }
+
   /** The key's replica locations, the key first (views into the held bytes). */
   get locations(): NodeId[] {
     const out = [this.key];

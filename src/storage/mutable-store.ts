@@ -105,6 +105,11 @@ export class MutableStore {
     return [...this.#records.values()];
   }
 
+  /** The held records, without copying them into an array (do not add or remove while iterating). */
+  held(): IterableIterator<StoredMutable> {
+    return this.#records.values();
+  }
+
   /**
    * Applies the rules to a validated record: the same copy again counts as stored; an older one (a
    * lower seq, or the same seq and not the preferred copy) is refused; with `cas`, a holder whose

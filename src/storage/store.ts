@@ -214,6 +214,11 @@ export class LocalStore {
     return [...this.#records.values()];
   }
 
+  /** The held records, without copying them into an array (do not add or remove while iterating). */
+  held(): IterableIterator<StoredRecord> {
+    return this.#records.values();
+  }
+
   /**
    * Up to `max` live records whose republish time has come, each rescheduled one period on: the
    * caller re-stores them to the k closest nodes.

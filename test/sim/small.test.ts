@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DHT } from '../../src/dht.js';
 import { inThreadPowSolver } from '../../src/crypto/pow.js';
+import { Identity } from '../../src/crypto/identity.js';
+import { compareDistance } from '../../src/id.js';
+import { TICK_MS } from '../../src/maintenance.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { networkConfig } from '../../src/network.js';
 import { SIM_NETWORK } from '../../src/testnet.js';
@@ -158,5 +161,21 @@ describe('small simulated swarm', () => {
     expect(elapsed).toBeLessThan(400 + 2 * 40);
     const reader = tn.nodes[4]!;
     expect((await tn.run(reader.get(result.key)))?.text()).toBe('looked up meanwhile');
+  });
+
+  it('a newcomer among the k closest to a held key gets the record from the nearest holder within a few maintenance ticks', async () => {
+    tn = await createTestnet(30, { node: { k: 8 } });
+    const t = tn;
+    const key = await t.run(t.nodes[3]!.put('hand-over', 'kept where it belongs'));
+    const keyBytes = Uint8Array.from(Buffer.from(key, 'hex'));
+    // An identity nearer the key than all but 3 members: among its k closest once it joins.
+    let identity: Identity;
+    do identity = await Identity.generate({ crypto: nodeCrypto, difficulty: SIM_NETWORK.idDifficulty ?? 0 });
+    while (t.nodes.filter((n) => compareDistance(n.identity.id, identity.id, keyBytes) < 0).length > 3);
+    const newcomer = await t.addNode({ identity });
+    expect(newcomer.internals.store.entry(keyBytes)).toBeUndefined();
+    // Republishing is hourly: within a few 5 s ticks only a hand-over brings it.
+    await t.clock.advance(4 * TICK_MS);
+    expect(newcomer.internals.store.entry(keyBytes)?.record.content).toEqual(new TextEncoder().encode('kept where it belongs'));
   });
 });

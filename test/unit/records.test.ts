@@ -529,6 +529,11 @@ describe('LocalStore', () => {
     // The encoding, and the key's further replica locations (maintenance reads them at every new contact).
     expect(held.content.buffer.byteLength).toBe(recordSize(r) + 32);
     expect(s.entry(r.key)!.locations).toEqual(locate(r.key));
+    // The copying form maintenance uses gives the same locations, in the same order.
+    const entry = s.entry(r.key)!;
+    const into = new Uint8Array(32);
+    expect(Array.from({ length: entry.locationCount }, (_, i) => entry.copyLocation(i, into).slice())).toEqual(locate(r.key));
+    expect([...s.held()]).toEqual([entry]);
     expect(s.entry(r.key)!.size).toBe(recordSize(r));
     // What a user gets is a copy: writing to it changes nothing held or served.
     const value = new DHTValue(held);
