@@ -85,6 +85,8 @@ export function report(c) {
       row('RSS KiB per node, after the operations', b.memory.afterOps.rssKiBPerNode, s.memory.afterOps.rssKiBPerNode, 0),
       row('JS heap used KiB per node, swarm joined', b.memory.ready.heapUsedKiBPerNode, s.memory.ready.heapUsedKiBPerNode, 0),
       row('JS heap used KiB per node, after the operations', b.memory.afterOps.heapUsedKiBPerNode, s.memory.afterOps.heapUsedKiBPerNode, 0),
+      row(`RSS KiB per node, ${s.memory.rested.restS} s after the operations (swarm at rest)`, b.memory.rested.rssKiBPerNode, s.memory.rested.rssKiBPerNode, 0, 1.5),
+      row(`JS heap used KiB per node, ${s.memory.rested.restS} s after the operations`, b.memory.rested.heapUsedKiBPerNode, s.memory.rested.heapUsedKiBPerNode, 0),
       row('get median ms (10 % loss)', bl.gets.ms.median, sl.gets.ms.median, 1),
       row('get p95 ms (10 % loss)', bl.gets.ms.p95, sl.gets.ms.p95, 1),
       row('datagrams per get (10 % loss)', bl.gets.datagrams.median, sl.gets.datagrams.median, 0),
