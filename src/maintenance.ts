@@ -66,6 +66,23 @@ export function handsOver(table: RoutingTable, k: number, newcomer: NodeId, loca
   return table.nearestTo(location, newcomer) && table.closest(location, k).some((x) => equalIds(x.id, newcomer));
 }
 
+/**
+ * Calls `send` for each held record (immutable or mutable) that goes to `newcomer` at any of its
+ * key's locations (each has its own k holders). Each location is copied into `scratch` (32 bytes)
+ * in turn: this runs over every held record at every new contact, and nothing is allocated per
+ * record (the arrays and views it once made were most of what an idle node allocated).
+ */
+export function handOverEach<T extends HeldEncoding>(table: RoutingTable, k: number, newcomer: NodeId, held: Iterable<T>, scratch: Uint8Array, send: (entry: T) => void): void {
+  for (const entry of held) {
+    for (let i = 0; i < entry.locationCount; i++) {
+      if (handsOver(table, k, newcomer, entry.copyLocation(i, scratch))) {
+        send(entry);
+        break;
+      }
+    }
+  }
+}
+
 export class Maintenance {
   readonly #options: MaintenanceOptions;
   readonly #handovers: Contact[] = [];
@@ -142,14 +159,9 @@ export class Maintenance {
     for (let n = 0; n < MAX_HANDOVERS_PER_TICK && this.#handovers.length; n++) {
       const c = this.#handovers.shift()!;
       if (!table.has(c.id)) continue;
-      // A record (immutable or mutable) at any of its key's locations (each has its own k holders).
-      const handsOverAny = (entry: HeldEncoding): boolean => {
-        for (let i = 0; i < entry.locationCount; i++) if (handsOver(table, k, c.id, entry.copyLocation(i, this.#location))) return true;
-        return false;
-      };
-      for (const entry of store.held()) if (handsOverAny(entry)) this.#options.storeAt(c, entry.record).catch(() => {});
+      handOverEach(table, k, c.id, store.held(), this.#location, (entry) => void this.#options.storeAt(c, entry.record).catch(() => {}));
       const m = this.#options.mutable;
-      if (m) for (const entry of m.store.held()) if (handsOverAny(entry)) m.storeAt(c, entry.record).catch(() => {});
+      if (m) handOverEach(table, k, c.id, m.store.held(), this.#location, (entry) => void m.storeAt(c, entry.record).catch(() => {}));
     }
   }
 }
