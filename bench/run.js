@@ -12,6 +12,7 @@
  *   rejoin    restart from saved contacts (bootstrap dead) against a cold join: time and datagrams, sim and UDP
  *   sockets   control for udp's memory figure: bare dgram sockets, no DHT
  *   rest      200 UDP nodes at rest after their operations: idle allocation, young generation given back
+ *   republish signature checks of 100 simulated nodes over 2 h at rest, republishing included
  *   tabs      a new browser tab (real Chromium, the demo page) joining a local swarm: ms to ready
  *   signaling WebRTC signaling load: envelopes per link, and the signaling server's share of them
  *   wsmemory  the signaling server's memory per idle WebSocket connection (1,000 and 10,000; and before the hello)
@@ -44,6 +45,7 @@ import * as identity from './sections/identity.js';
 import * as pow from './sections/pow.js';
 import * as puzzle from './sections/puzzle.js';
 import * as rejoin from './sections/rejoin.js';
+import * as republish from './sections/republish.js';
 import * as rest from './sections/rest.js';
 import * as signaling from './sections/signaling.js';
 import * as sim from './sections/sim.js';
@@ -57,7 +59,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, compare, rest, rejoin, sockets, tabs, signaling, wsmemory, store, pow, identity, puzzle, crypto: cryptoSection, flood };
+const SECTIONS = { sim, udp, compare, rest, republish, rejoin, sockets, tabs, signaling, wsmemory, store, pow, identity, puzzle, crypto: cryptoSection, flood };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {

@@ -62,6 +62,8 @@ export const DHT_COUNTERS = [
   'droppedBadValue',
   'storeRateLimited',
   'storeInvalid',
+  /** A STORE of a record held here byte for byte (a holder's republish): acknowledged without checking its signature and work again. */
+  'storeHeldCopy',
   'storeFull',
   /** A STORE refused because this node knows 2k nodes closer to every location of the key (placement). */
   'storeNotResponsible',

@@ -13,7 +13,7 @@ import { equalBytes } from '../bytes.js';
 import { compareDistance, idKey, type NodeId } from '../id.js';
 import { ipPrefix } from '../ip-prefix.js';
 import { LruMap } from '../lru.js';
-import { Reader } from '../wire/codec.js';
+import { Reader, Writer } from '../wire/codec.js';
 import { HeldEncoding } from './held-encoding.js';
 import { recordSize } from './record.js';
 import { DeleteStatus, readRecord, StoreStatus, writeRecord, type DeleteProof, type DeleteStatusCode, type StoreStatusCode, type WireRecord } from '../wire/messages.js';
@@ -83,6 +83,14 @@ export class StoredRecord extends HeldEncoding {
   /** The record's wire size (recordSize): what it counts against the byte bound. */
   get size(): number {
     return this.encodedLength;
+  }
+
+  /** Whether `record` is this very record, byte for byte (a copy a republishing holder sends). */
+  isCopyOf(record: WireRecord): boolean {
+    if (recordSize(record) !== this.encodedLength) return false;
+    const w = new Writer(this.encodedLength);
+    writeRecord(w, record);
+    return equalBytes(w.finish(), this.encoding);
   }
 }
 

@@ -210,6 +210,36 @@ describe('storage attacks', () => {
     }
   });
 
+  it('a holder acknowledges a byte-for-byte copy of a record it holds without checking it again; any other copy is checked', async () => {
+    tn = await createTestnet(12);
+    const t = tn;
+    const owner = t.nodes[3]!;
+    const sender = t.nodes[9]!;
+    const record = await recordBy(owner, 'republished', 'v1');
+    await t.run(owner.internals.operations.run({}, (signal) => import('../../src/ops/put.js').then((m) => m.replicate(owner.internals, record, signal))));
+    const holder = holdersOf(t.nodes, record.key).find((n) => n !== owner && n !== sender)!;
+    // Every signature the swarm checks, by its bytes (its nodes share one backend).
+    const checked: string[] = [];
+    const backend = holder.internals.crypto;
+    const verify = backend.verify.bind(backend);
+    backend.verify = (publicKey, message, signature) => (checked.push(toHex(signature)), verify(publicKey, message, signature));
+    try {
+      // What a republishing holder sends: the same bytes. Acknowledged, the owner's signature unchecked.
+      expect(await t.run(storeAt(sender.internals, peerOf(holder), record))).toBe(StoreStatus.ALREADY_HELD);
+      expect(holder.stats().storeHeldCopy).toBe(1);
+      expect(checked).not.toContain(toHex(record.owner!.signature));
+      // A copy that differs in one bit of its owner signature is checked (its proof of work, which
+      // covers the signature, fails first), and refused.
+      const signature = record.owner!.signature.map((b, i) => (i === 0 ? b ^ 1 : b));
+      expect(await t.run(storeAt(sender.internals, peerOf(holder), { ...record, owner: { ...record.owner!, signature } }))).toBe(StoreStatus.INVALID);
+      expect(holder.stats().storeInvalid).toBe(1);
+      expect(holder.stats().storeHeldCopy).toBe(1);
+      expect(holder.internals.store.entry(record.key)!.isCopyOf(record)).toBe(true);
+    } finally {
+      backend.verify = verify;
+    }
+  });
+
   describe('no eclipse by grinding', () => {
     // One swarm for both kinds of record: 150 honest nodes and 20 IDs ground next to an immutable
     // key, which ack every store, drop it, and answer lookups with each other only.
