@@ -101,10 +101,6 @@ export class MutableStore {
     return s.record;
   }
 
-  entries(): StoredMutable[] {
-    return [...this.#records.values()];
-  }
-
   /** The held records, without copying them into an array (do not add or remove while iterating). */
   held(): IterableIterator<StoredMutable> {
     return this.#records.values();

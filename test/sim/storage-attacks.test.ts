@@ -13,7 +13,7 @@ import { commonPrefixLength, compareDistance, idKey, randomIdInBucket, type Node
 import type { LookupPeer } from '../../src/lookup/lookup.js';
 import { nodeCrypto } from '../../src/node/crypto-node.js';
 import { storeMutableAt } from '../../src/ops/mutable.js';
-import { storeAt } from '../../src/ops/put.js';
+import { replicate, storeAt } from '../../src/ops/put.js';
 import { createMutableRecord, mutableKey } from '../../src/storage/mutable-record.js';
 import { replicaLocations, responsibleLocations } from '../../src/storage/placement.js';
 import { createRecord, recordKey } from '../../src/storage/record.js';
@@ -40,6 +40,11 @@ const closestNodes = (nodes: DHT[], target: NodeId, count: number): DHT[] =>
 function recordBy(n: DHT, label: string, content: string, ttlSeconds = 3600): Promise<WireRecord> {
   const e = n.internals;
   return createRecord({ crypto: e.crypto, rules: e.rules, label: utf8(label), content: utf8(content), ttlSeconds, nowSeconds: Math.floor(e.clock.now() / 1000), owner: e.identity, solver: e.solver });
+}
+
+/** `record` stored by `owner` at its k closest nodes, as its put would, under `owner`'s operations. */
+function replicated(owner: DHT, record: WireRecord): Promise<unknown> {
+  return owner.internals.operations.run({}, (signal) => replicate(owner.internals, record, signal));
 }
 
 /** A valid mutable record of `n`'s key under `salt` (proof of work and all), not stored anywhere yet. */
@@ -186,7 +191,7 @@ describe('storage attacks', () => {
     const owner = t.nodes[3]!;
     const attacker = t.nodes[9]!;
     const old = await recordBy(owner, 'replayed', 'v1');
-    await t.run(owner.internals.operations.run({}, (signal) => import('../../src/ops/put.js').then((m) => m.replicate(owner.internals, old, signal))));
+    await t.run(replicated(owner, old));
     const holders = holdersOf(t.nodes, old.key).filter((n) => n !== owner && n !== attacker);
     expect(holders.length).toBeGreaterThan(5);
     // The attacker records the owner's DELETE as it passes (a holder's view of it).
@@ -216,7 +221,7 @@ describe('storage attacks', () => {
     const owner = t.nodes[3]!;
     const sender = t.nodes[9]!;
     const record = await recordBy(owner, 'republished', 'v1');
-    await t.run(owner.internals.operations.run({}, (signal) => import('../../src/ops/put.js').then((m) => m.replicate(owner.internals, record, signal))));
+    await t.run(replicated(owner, record));
     const holder = holdersOf(t.nodes, record.key).find((n) => n !== owner && n !== sender)!;
     // Every signature the swarm checks, by its bytes (its nodes share one backend).
     const checked: string[] = [];
