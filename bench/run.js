@@ -9,6 +9,7 @@
  *   sim       simulated swarm on a virtual clock (N=200, 20±10 ms one way), 0 % and 10 % loss
  *   udp       real UDP on 127.0.0.1, N=50 nodes in one process, 0 % and 10 % (injected) loss
  *   compare   side by side with bittorrent-dht 11: N=200 each on real UDP, 0 % and 10 % loss, ratios
+ *   signatures compare's ready and put with spydht's Ed25519 made free or modelled (insecure, measured only): what it costs there
  *   rejoin    restart from saved contacts (bootstrap dead) against a cold join: time and datagrams, sim and UDP
  *   sockets   control for udp's memory figure: bare dgram sockets, no DHT
  *   rest      200 UDP nodes at rest after their operations: idle allocation, young generation given back
@@ -48,6 +49,7 @@ import * as rejoin from './sections/rejoin.js';
 import * as republish from './sections/republish.js';
 import * as rest from './sections/rest.js';
 import * as signaling from './sections/signaling.js';
+import * as signatures from './sections/signatures.js';
 import * as sim from './sections/sim.js';
 import * as sockets from './sections/sockets.js';
 import * as tabs from './sections/tabs.js';
@@ -59,7 +61,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = dirname(SCRIPT);
 const ROOT = join(HERE, '..');
 /** Every section, in the order they run and are reported. */
-const SECTIONS = { sim, udp, compare, rest, republish, rejoin, sockets, tabs, signaling, wsmemory, store, pow, identity, puzzle, crypto: cryptoSection, flood };
+const SECTIONS = { sim, udp, compare, signatures, rest, republish, rejoin, sockets, tabs, signaling, wsmemory, store, pow, identity, puzzle, crypto: cryptoSection, flood };
 
 const argv = process.argv.slice(2);
 const argOf = (name) => {

@@ -20,7 +20,7 @@ const CHILD_LIMIT_MS = 8 * 60_000;
 export const TIME_LIMIT_MS = 2 * CHILD_LIMIT_MS + 30_000;
 
 /** One implementation's run in a fresh process with --expose-gc; resolves with its figures. */
-function runChild(impl, args) {
+export function runChild(impl, args) {
   const out = join(os.tmpdir(), `spydht-compare-${process.pid}-${impl}.json`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--expose-gc', CHILD, impl, ...args.map(String), out], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -72,6 +72,7 @@ export function report(c) {
   return [
     table(`Side by side with bittorrent-dht ${b.version}: N=${c.n} each, real UDP on loopback, an IP per node, one process each, back to back (${fmt(c.minutes, 1)} min)`, ['figure', `bittorrent-dht ${b.version}`, `spydht ${s.version}`, 'ratio', 'goal'], [
       row(`ready: ${c.n - 1} nodes joined, s`, b.readyS, s.readyS, 2, 2),
+      row('process CPU ms per join (all threads)', b.cpuMsPerJoin, s.cpuMsPerJoin, 1),
       row('datagrams per join', b.datagramsPerJoin, s.datagramsPerJoin, 0),
       row('get median ms (0 % loss)', bc.gets.ms.median, sc.gets.ms.median, 2, 1),
       row('get p95 ms (0 % loss)', bc.gets.ms.p95, sc.gets.ms.p95, 2, 1),
@@ -79,6 +80,7 @@ export function report(c) {
       row('put median ms, with proof of work', bc.puts.ms.median, sc.puts.ms.median, 1),
       row('put median ms, proof of work excluded', bc.puts.msWithoutPow.median, sc.puts.msWithoutPow.median, 1, 2),
       row('put p95 ms, proof of work excluded', bc.puts.msWithoutPow.p95, sc.puts.msWithoutPow.p95, 1),
+      row('process CPU ms per put, proof of work excluded (all threads)', bc.puts.cpuMsWithoutPow, sc.puts.cpuMsWithoutPow, 1),
       row('datagrams per put (median)', bc.puts.datagrams.median, sc.puts.datagrams.median, 0),
       row('replicas per put (median)', bc.puts.stored.median, sc.puts.stored.median, 0),
       row('RSS KiB per node, swarm joined', b.memory.ready.rssKiBPerNode, s.memory.ready.rssKiBPerNode, 0, 1.5),

@@ -9,9 +9,39 @@
  */
 import { performance } from 'node:perf_hooks';
 
-/** Loaded from dist/ when the adapter is made (after `npm run build`). */
-export async function spydhtAdapter() {
+/**
+ * What the signatures section swaps in for Ed25519 (bench/sections/signatures.js), both bench only:
+ * - 'free': every signature is 64 zero bytes and every check passes;
+ * - 'x25519': signing is free and each check costs one X25519 key agreement in this thread, then
+ *   passes: the CPU a pair of nodes would pay if they proved their keys to each other by static
+ *   X25519 agreement and MACs (each side one agreement per pair, kept for the pair's later
+ *   messages) instead of a signature and a check per side. A cost model, not that protocol.
+ * Either way anyone could claim any ID: never a backend to run a node with. The rest of `base`
+ * (SHA-256, HMAC, key generation) is unchanged.
+ */
+async function withModelledSignatures(base, model) {
+  if (model !== 'free' && model !== 'x25519') throw new Error(`unknown signature model ${model}: real, free or x25519`);
+  const zeros = async () => new Uint8Array(64);
+  let verify = async () => true;
+  if (model === 'x25519') {
+    const { diffieHellman, generateKeyPairSync } = await import('node:crypto');
+    const ours = generateKeyPairSync('x25519');
+    const theirs = generateKeyPairSync('x25519');
+    verify = async () => diffieHellman({ privateKey: ours.privateKey, publicKey: theirs.publicKey }).length === 32;
+  }
+  const label = model === 'free' ? 'Ed25519 made free' : 'signing free, each check one X25519 agreement';
+  return { ...base, name: `${base.name}, ${label} (INSECURE, bench only)`, sign: zeros, signer: () => zeros, verify };
+}
+
+/**
+ * Loaded from dist/ when the adapter is made (after `npm run build`). `signatures`: 'real' (the
+ * default), or 'free' / 'x25519' (withModelledSignatures), to measure what the signatures cost
+ * this one-process run.
+ */
+export async function spydhtAdapter({ signatures = 'real' } = {}) {
   const { createNode, reachableAddresses, Identity, DEFAULT_POW_BASE_BITS, nodePoolCrypto } = await import('../../../dist/node/index.js');
+  const modelled = signatures !== 'real';
+  const crypto = modelled ? await withModelledSignatures(nodePoolCrypto, signatures) : nodePoolCrypto;
   const { powSearch, nonceAt } = await import('../../../dist/crypto/pow-search.js');
   const { readFileSync } = await import('node:fs');
   const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
@@ -37,15 +67,15 @@ export async function spydhtAdapter() {
       powMs += performance.now() - t;
     }
   };
-  const make = (host, bootstrap) => createNode({ host, port: 0, network, identity: identities.pop(), powSolver, bootstrap });
+  const make = (host, bootstrap) => createNode({ host, port: 0, network, identity: identities.pop(), powSolver, bootstrap, crypto });
 
   return {
-    name: 'spydht',
+    name: modelled ? `spydht-${signatures}-signatures` : 'spydht',
     version,
-    settings: `network ${JSON.stringify(network)} (powBaseBits ${DEFAULT_POW_BASE_BITS}, the default), node:crypto (createNode's default: Ed25519 on the thread pool), other options default`,
+    settings: `network ${JSON.stringify(network)} (powBaseBits ${DEFAULT_POW_BASE_BITS}, the default), ${modelled ? crypto.name : "node:crypto (createNode's default: Ed25519 on the thread pool)"}, other options default`,
     async prepare(n) {
       const t = performance.now();
-      for (let i = 0; i < n; i++) identities.push(await Identity.generate({ crypto: nodePoolCrypto, difficulty: network.idDifficulty }));
+      for (let i = 0; i < n; i++) identities.push(await Identity.generate({ crypto, difficulty: network.idDifficulty }));
       return { identityMsPerNode: (performance.now() - t) / n, idDifficulty: network.idDifficulty };
     },
     createFirst: (host) => make(host, []),

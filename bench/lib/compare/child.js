@@ -2,8 +2,11 @@
 /**
  * One implementation's side-by-side run in a process of its own (so neither library's memory or
  * JIT state colours the other's figures): `node --expose-gc bench/lib/compare/child.js
- * <bittorrent-dht|spydht> <n> <ops> <lossyPuts> <lossyGets> <out.json>`. The compare section
- * (bench/sections/compare.js) starts it, once per implementation, back to back.
+ * <bittorrent-dht|spydht|spydht-free-signatures|spydht-x25519-signatures> <n> <ops> <lossyPuts>
+ * <lossyGets> <out.json>`. The compare section (bench/sections/compare.js) starts it, once per
+ * implementation, back to back; the signatures section (bench/sections/signatures.js) also runs
+ * spydht with its signatures modelled (insecure: a measurement of what they cost, never a way to
+ * run a node).
  */
 import { writeFileSync } from 'node:fs';
 import { drive } from './drive.js';
@@ -15,7 +18,9 @@ const adapter =
     ? (await import('./adapter-bittorrent-dht.js')).bittorrentDhtAdapter
     : impl === 'spydht'
       ? await (await import('./adapter-spydht.js')).spydhtAdapter()
-      : undefined;
+      : impl === 'spydht-free-signatures' || impl === 'spydht-x25519-signatures'
+        ? await (await import('./adapter-spydht.js')).spydhtAdapter({ signatures: impl.split('-')[1] })
+        : undefined;
 if (!adapter) throw new Error(`unknown implementation ${impl}: bittorrent-dht or spydht`);
 const result = await drive(adapter, { n: Number(n), ops: Number(ops), lossyPuts: Number(lossyPuts), lossyGets: Number(lossyGets), seededRandom, randomIndex });
 writeFileSync(out, JSON.stringify(result));

@@ -58,6 +58,7 @@ export async function drive(adapter, { n, ops, lossyPuts, lossyGets, seededRando
   const nodes = [first];
   const joinMs = [];
   const sent0 = wire.sent;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 1; i < n; i += JOIN_BATCH) {
     const batch = await Promise.all(
@@ -71,6 +72,7 @@ export async function drive(adapter, { n, ops, lossyPuts, lossyGets, seededRando
     nodes.push(...batch);
   }
   const readyS = (performance.now() - t0) / 1000;
+  const joinCpu = process.cpuUsage(cpu0);
   const joinDatagrams = wire.sent - sent0;
   await pause(1000);
   const memReady = await settleMemory();
@@ -83,6 +85,7 @@ export async function drive(adapter, { n, ops, lossyPuts, lossyGets, seededRando
     const dropped0 = wire.dropped;
     const puts = [];
     const keys = [];
+    const putCpu0 = process.cpuUsage();
     for (let i = 0; i < putCount; i++) {
       const node = nodes[pickIndex(n)];
       const content = `compare value ${serial++} `.padEnd(100, '.');
@@ -101,6 +104,7 @@ export async function drive(adapter, { n, ops, lossyPuts, lossyGets, seededRando
       puts.push({ ok, ms, powMs: r?.powMs ?? 0, datagrams: wire.sent - s, stored: r?.stored ?? 0, error });
       if (ok) keys.push({ key: r.key, content, putter: node });
     }
+    const putCpu = process.cpuUsage(putCpu0);
     const gets = [];
     for (let i = 0; i < getCount && keys.length; i++) {
       const want = keys[i % keys.length];
@@ -134,6 +138,9 @@ export async function drive(adapter, { n, ops, lossyPuts, lossyGets, seededRando
         powMs: summary(okPuts.map((p) => p.powMs)),
         datagrams: summary(okPuts.map((p) => p.datagrams)),
         stored: summary(okPuts.map((p) => p.stored)),
+        // The process's CPU (every thread: the thread pool's signatures too) over all the puts, less
+        // their proof of work (solved in this thread without yielding, so its wall time is its CPU).
+        cpuMsWithoutPow: puts.length ? ((putCpu.user + putCpu.system) / 1000 - puts.reduce((a, p) => a + p.powMs, 0)) / puts.length : NaN,
         errors: puts.filter((p) => !p.ok).map((p) => p.error ?? 'stored 0'),
       },
       gets: {
@@ -173,6 +180,8 @@ export async function drive(adapter, { n, ops, lossyPuts, lossyGets, seededRando
     readyS,
     joinMs: summary(joinMs),
     datagramsPerJoin: joinDatagrams / (n - 1),
+    // The process's CPU over the join phase (every thread: the thread pool's signatures too) ÷ joins.
+    cpuMsPerJoin: (joinCpu.user + joinCpu.system) / 1000 / (n - 1),
     tableSize: summary(tableSizes),
     memory: {
       gc: memReady.gc,
