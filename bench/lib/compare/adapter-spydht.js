@@ -7,6 +7,7 @@
  * (powBaseBits 14) in this thread, without yielding (see powSolver below), and each solve is
  * timed, so a put is reported with and without it.
  */
+import { diffieHellman, generateKeyPairSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
 /**
@@ -19,12 +20,11 @@ import { performance } from 'node:perf_hooks';
  * Either way anyone could claim any ID: never a backend to run a node with. The rest of `base`
  * (SHA-256, HMAC, key generation) is unchanged.
  */
-async function withModelledSignatures(base, model) {
+function withModelledSignatures(base, model) {
   if (model !== 'free' && model !== 'x25519') throw new Error(`unknown signature model ${model}: real, free or x25519`);
   const zeros = async () => new Uint8Array(64);
   let verify = async () => true;
   if (model === 'x25519') {
-    const { diffieHellman, generateKeyPairSync } = await import('node:crypto');
     const ours = generateKeyPairSync('x25519');
     const theirs = generateKeyPairSync('x25519');
     verify = async () => diffieHellman({ privateKey: ours.privateKey, publicKey: theirs.publicKey }).length === 32;
@@ -41,7 +41,7 @@ async function withModelledSignatures(base, model) {
 export async function spydhtAdapter({ signatures = 'real' } = {}) {
   const { createNode, reachableAddresses, Identity, DEFAULT_POW_BASE_BITS, nodePoolCrypto } = await import('../../../dist/node/index.js');
   const modelled = signatures !== 'real';
-  const crypto = modelled ? await withModelledSignatures(nodePoolCrypto, signatures) : nodePoolCrypto;
+  const crypto = modelled ? withModelledSignatures(nodePoolCrypto, signatures) : nodePoolCrypto;
   const { powSearch, nonceAt } = await import('../../../dist/crypto/pow-search.js');
   const { readFileSync } = await import('node:fs');
   const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));

@@ -13,15 +13,15 @@ import { drive } from './drive.js';
 
 const [impl, n, ops, lossyPuts, lossyGets, out] = process.argv.slice(2);
 const { seededRandom, randomIndex } = await import('../../../dist/index.js');
+/** spydht, or spydht-<model>-signatures (the adapter's name for a modelled build). */
+const spydht = /^spydht(?:-(free|x25519)-signatures)?$/.exec(impl);
 const adapter =
   impl === 'bittorrent-dht'
     ? (await import('./adapter-bittorrent-dht.js')).bittorrentDhtAdapter
-    : impl === 'spydht'
-      ? await (await import('./adapter-spydht.js')).spydhtAdapter()
-      : impl === 'spydht-free-signatures' || impl === 'spydht-x25519-signatures'
-        ? await (await import('./adapter-spydht.js')).spydhtAdapter({ signatures: impl.split('-')[1] })
-        : undefined;
-if (!adapter) throw new Error(`unknown implementation ${impl}: bittorrent-dht or spydht`);
+    : spydht
+      ? await (await import('./adapter-spydht.js')).spydhtAdapter({ signatures: spydht[1] ?? 'real' })
+      : undefined;
+if (!adapter) throw new Error(`unknown implementation ${impl}: bittorrent-dht, spydht, spydht-free-signatures or spydht-x25519-signatures`);
 const result = await drive(adapter, { n: Number(n), ops: Number(ops), lossyPuts: Number(lossyPuts), lossyGets: Number(lossyGets), seededRandom, randomIndex });
 writeFileSync(out, JSON.stringify(result));
 // Nothing may keep the process alive after close(); if something did, that is a leak to see, but
