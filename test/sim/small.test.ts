@@ -168,13 +168,18 @@ describe('small simulated swarm', () => {
     const t = tn;
     const key = await t.run(t.nodes[3]!.put('hand-over', 'kept where it belongs'));
     const keyBytes = Uint8Array.from(Buffer.from(key, 'hex'));
-    // An identity nearer the key than all but 3 members: among its k closest once it joins.
+    // An identity nearer the key than every member: its join's self-lookup then meets the key's
+    // nearest holder, the one node that hands the record over (maintenance.ts handsOver). A
+    // newcomer merely among the k closest may sit in another subtree that the nearest holder never
+    // hears from; it gets the record at the hourly republish instead (seen once in 200 runs when
+    // this test allowed 3 members nearer).
     let identity: Identity;
     do identity = await Identity.generate({ crypto: nodeCrypto, difficulty: SIM_NETWORK.idDifficulty ?? 0 });
-    while (t.nodes.filter((n) => compareDistance(n.identity.id, identity.id, keyBytes) < 0).length > 3);
+    while (t.nodes.some((n) => compareDistance(n.identity.id, identity.id, keyBytes) < 0));
     const newcomer = await t.addNode({ identity });
-    expect(newcomer.internals.store.entry(keyBytes)).toBeUndefined();
-    // Republishing is hourly: within a few 5 s ticks only a hand-over brings it.
+    // Republishing is hourly and a join fetches no records: within a few 5 s ticks only a hand-over
+    // brings it. (It may already be there when the join returns: a holder that admitted the
+    // newcomer hands over at its next tick, which can fall inside the join: 4 runs in 120.)
     await t.clock.advance(4 * TICK_MS);
     expect(newcomer.internals.store.entry(keyBytes)?.record.content).toEqual(new TextEncoder().encode('kept where it belongs'));
   });
